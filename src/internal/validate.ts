@@ -1,0 +1,53 @@
+/**
+ * Argument checks shared by every public entry point. Each throws a
+ * `TypeError` or `RangeError` whose message names the argument, as the
+ * contract requires (`key must be a string`, `options.ttl must be >= 0`).
+ */
+
+/** The largest key, in UTF-8 bytes (lua_shared_dict's limit). */
+export const MAX_KEY_BYTES = 65_535
+
+/**
+ * Throws unless `key` is a string of 1 to {@link MAX_KEY_BYTES} UTF-8 bytes.
+ * The byte length is only computed when the string could be too long, so
+ * the common short key costs two comparisons.
+ */
+export function assertKey(key: unknown, name = 'key'): asserts key is string {
+  if (typeof key !== 'string') throw new TypeError(`${name} must be a string`)
+  if (key.length === 0) throw new RangeError(`${name} must not be empty`)
+  // A UTF-16 code unit encodes to at most 3 UTF-8 bytes.
+  if (key.length * 3 > MAX_KEY_BYTES && Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) {
+    throw new RangeError(`${name} must be at most ${MAX_KEY_BYTES} UTF-8 bytes`)
+  }
+}
+
+/** Throws unless `value` is a finite number >= `min`. */
+export function assertNumberAtLeast(value: unknown, name: string, min: number): asserts value is number {
+  if (typeof value !== 'number' || Number.isNaN(value)) throw new TypeError(`${name} must be a number`)
+  if (!(value >= min) || value === Infinity) {
+    throw new RangeError(value === Infinity ? `${name} must be finite` : `${name} must be >= ${min}`)
+  }
+}
+
+/** Throws unless `value` is an integer >= `min`. */
+export function assertIntegerAtLeast(value: unknown, name: string, min: number): asserts value is number {
+  assertNumberAtLeast(value, name, min)
+  if (!Number.isInteger(value)) throw new RangeError(`${name} must be an integer`)
+}
+
+/** Throws unless `value` is a duration in milliseconds: a finite number >= 0. */
+export function assertDuration(value: unknown, name: string): asserts value is number {
+  assertNumberAtLeast(value, name, 0)
+}
+
+/** Throws unless `value` is a function. */
+export function assertFunction(value: unknown, name: string): asserts value is (...args: never[]) => unknown {
+  if (typeof value !== 'function') throw new TypeError(`${name} must be a function`)
+}
+
+/** Throws unless `value` is a plain options object (or `undefined`). */
+export function assertOptionsObject(value: unknown, name = 'options'): asserts value is object | undefined {
+  if (value !== undefined && (typeof value !== 'object' || value === null)) {
+    throw new TypeError(`${name} must be an object`)
+  }
+}
