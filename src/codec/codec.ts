@@ -1,0 +1,90 @@
+/**
+ * How MLCache encodes values for L2: msgpackr bytes plus uint32 flags that
+ * carry the entry kind and a format version. This replaces upstream's text
+ * envelope `"type:at:ttl:value"`, which lost numbers beyond 14 digits; as in
+ * Kong's fork of mlcache, the TTL is the store's own and the flags say the
+ * rest.
+ */
+import { Packr } from 'msgpackr'
+import { DecodeError, EncodeError } from '../errors.js'
+
+/** Flag bit: the entry was written back by a resurrection (served with `hitLevel 4`). */
+export const FLAG_RESURRECTED = 0x1
+/** Flag bit: a negative entry ("not found"); its bytes are empty. */
+export const FLAG_NEGATIVE = 0x2
+/** The format version this build writes, kept in bits 8 to 15 of the flags. */
+export const FORMAT_VERSION = 1
+const VERSION_SHIFT = 8
+const VERSION_MASK = 0xff << VERSION_SHIFT
+const VERSION_BITS = FORMAT_VERSION << VERSION_SHIFT
+
+/** Builds the flags of an entry written by this build. */
+export function entryFlags(negative: boolean, resurrected: boolean): number {
+  return VERSION_BITS | (negative ? FLAG_NEGATIVE : 0) | (resurrected ? FLAG_RESURRECTED : 0)
+}
+
+/** Whether `flags` were written by a format this build can read. */
+export function isKnownFormat(flags: number): boolean {
+  return (flags & VERSION_MASK) === VERSION_BITS
+}
+
+/** Marks the exact `-0` at the top level, which msgpackr would write as `0`. */
+const NEGATIVE_ZERO = Uint8Array.of(0xcb, 0x80, 0, 0, 0, 0, 0, 0, 0)
+const EMPTY = new Uint8Array(0)
+
+function rejectFunction(): never {
+  throw new TypeError('functions cannot be cached')
+}
+
+/**
+ * One Packr per thread. Records (`useRecords`) keep plain objects apart from
+ * `Map`s, which decode as `Map` thanks to `mapsAsObjects: false`; record
+ * definitions travel inside each message (no `structures` option), so any
+ * thread or process decodes the bytes with a fresh instance. `moreTypes`
+ * adds `Set` and typed arrays. msgpackr would silently write functions as
+ * nil; `writeFunction` turns that into an error instead.
+ */
+const packr = new Packr({
+  useRecords: true,
+  moreTypes: true,
+  mapsAsObjects: false,
+  int64AsType: 'bigint',
+  writeFunction: rejectFunction,
+})
+
+/**
+ * Encodes a value for L2. `undefined` and `null` (a negative entry) encode
+ * to empty bytes.
+ * @throws {EncodeError} the value holds a function, a symbol or a cycle
+ */
+export function encodeValue(value: unknown, key?: string): Uint8Array {
+  if (value === undefined || value === null) return EMPTY
+  if (Object.is(value, -0)) return NEGATIVE_ZERO
+  try {
+    return packr.pack(value)
+  } catch (error) {
+    throw new EncodeError(
+      `value of key '${key ?? ''}' cannot be encoded: ${error instanceof Error ? error.message : String(error)}`,
+      key === undefined ? { cause: error } : { cause: error, key },
+    )
+  }
+}
+
+/**
+ * Decodes bytes written by {@link encodeValue} with `flags`.
+ * @throws {DecodeError} unknown format version or corrupt bytes
+ */
+export function decodeValue(bytes: Uint8Array, flags: number, key?: string): unknown {
+  if (!isKnownFormat(flags)) {
+    throw new DecodeError(`entry of key '${key ?? ''}' has an unknown format version`, key === undefined ? {} : { key })
+  }
+  if ((flags & FLAG_NEGATIVE) !== 0) return undefined
+  try {
+    return packr.unpack(bytes)
+  } catch (error) {
+    throw new DecodeError(
+      `entry of key '${key ?? ''}' cannot be decoded`,
+      key === undefined ? { cause: error } : { cause: error, key },
+    )
+  }
+}

@@ -1,0 +1,121 @@
+import fc from 'fast-check'
+import { Packr } from 'msgpackr'
+import { describe, expect, it } from 'vitest'
+import {
+  FLAG_NEGATIVE,
+  FLAG_RESURRECTED,
+  decodeValue,
+  encodeValue,
+  entryFlags,
+  isKnownFormat,
+} from '../../src/codec/codec.js'
+import { DecodeError, EncodeError } from '../../src/errors.js'
+
+const FLAGS = entryFlags(false, false)
+
+function roundTrip(value: unknown): unknown {
+  return decodeValue(encodeValue(value), FLAGS)
+}
+
+describe('codec', () => {
+  it('encodeValue() round-trips primitives, including bigint, NaN and -0', () => {
+    for (const value of [0, 1, -1, 1.5, 2 ** 53, -(2 ** 60), 1e300, 'héllo', '', true, false, 5n, 2n ** 80n, -(2n ** 70n)]) {
+      expect(roundTrip(value)).toStrictEqual(value)
+    }
+    expect(Number.isNaN(roundTrip(NaN))).toBe(true)
+    expect(Object.is(roundTrip(-0), -0)).toBe(true)
+  })
+
+  it('encodeValue() keeps numbers lossless beyond 14 digits (upstream used %.14g)', () => {
+    expect(roundTrip(123456789012345678)).toBe(123456789012345678)
+    expect(roundTrip(0.1 + 0.2)).toBe(0.1 + 0.2)
+  })
+
+  it('encodeValue() round-trips Map, Set, Date, Uint8Array, Buffer and plain objects, nested', () => {
+    const value = {
+      map: new Map<unknown, unknown>([['a', { b: [1, 2] }], [2, new Set(['x'])]]),
+      set: new Set([1, 'two']),
+      date: new Date(1_700_000_000_123),
+      bytes: Uint8Array.of(1, 2, 3),
+      buffer: Buffer.from('hi'),
+      list: [null, { deep: { deeper: 'yes' } }],
+    }
+    const decoded = roundTrip(value) as typeof value
+    expect(decoded).toStrictEqual(value)
+    expect(decoded.map).toBeInstanceOf(Map)
+    expect(decoded.set).toBeInstanceOf(Set)
+    expect(decoded.date).toBeInstanceOf(Date)
+    expect(decoded.bytes).toBeInstanceOf(Uint8Array)
+    expect(Buffer.isBuffer(decoded.buffer)).toBe(true)
+  })
+
+  it('encodeValue() keeps a plain object and a Map with the same entries apart', () => {
+    expect(roundTrip({ a: 1 })).toStrictEqual({ a: 1 })
+    expect(roundTrip(new Map([['a', 1]]))).toStrictEqual(new Map([['a', 1]]))
+  })
+
+  it('encodeValue() writes self-describing bytes: a fresh decoder in another context reads every message', () => {
+    const shapes = Array.from({ length: 200 }, (_, i) => ({ [`k${i}`]: i, shared: { x: i } }))
+    const messages = shapes.map((shape) => encodeValue(shape))
+    const fresh = new Packr({ useRecords: true, moreTypes: true, mapsAsObjects: false })
+    messages.forEach((bytes, i) => expect(fresh.unpack(bytes)).toStrictEqual(shapes[i]))
+  })
+
+  it('encodeValue() rejects functions, symbols and cycles with EncodeError carrying the key', () => {
+    const cyclic: Record<string, unknown> = {}
+    cyclic.self = cyclic
+    for (const value of [() => 1, { nested: { fn() {} } }, Symbol('s'), [Symbol('s')], cyclic]) {
+      const attempt = () => encodeValue(value, 'the-key')
+      expect(attempt).toThrow(EncodeError)
+      try {
+        attempt()
+      } catch (error) {
+        expect((error as EncodeError).code).toBe('E_ENCODE')
+        expect((error as EncodeError).key).toBe('the-key')
+      }
+    }
+  })
+
+  it('encodeValue() encodes null and undefined as empty bytes; decodeValue() reads a negative entry as undefined', () => {
+    expect(encodeValue(null)).toHaveLength(0)
+    expect(encodeValue(undefined)).toHaveLength(0)
+    expect(decodeValue(new Uint8Array(0), entryFlags(true, false))).toBeUndefined()
+  })
+
+  it('entryFlags() carries the negative and resurrected bits beside the format version', () => {
+    const flags = entryFlags(true, true)
+    expect(flags & FLAG_NEGATIVE).toBe(FLAG_NEGATIVE)
+    expect(flags & FLAG_RESURRECTED).toBe(FLAG_RESURRECTED)
+    expect(isKnownFormat(flags)).toBe(true)
+    expect(isKnownFormat(0)).toBe(false)
+  })
+
+  it('decodeValue() rejects an unknown format version with DecodeError', () => {
+    expect(() => decodeValue(encodeValue('x'), 0x7f00, 'k')).toThrow(DecodeError)
+  })
+
+  it('decodeValue() answers corrupt bytes with DecodeError or a value, never another exception', () => {
+    const valid = encodeValue({ name: 'alice', tags: ['a', 'b'], n: 12345678901 })
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: valid.length - 1 }), fc.integer({ min: 0, max: 255 }), fc.boolean(), (at, byte, truncate) => {
+        const bytes = truncate ? valid.slice(0, at) : Uint8Array.from(valid)
+        if (!truncate) bytes[at] = byte
+        try {
+          decodeValue(bytes, FLAGS)
+        } catch (error) {
+          expect(error).toBeInstanceOf(DecodeError)
+        }
+      }),
+      { numRuns: 500 },
+    )
+  })
+
+  it('encodeValue() either round-trips arbitrary JSON-like values or throws EncodeError', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        if (value === null) return
+        expect(roundTrip(value)).toStrictEqual(value)
+      }),
+    )
+  })
+})
