@@ -1,0 +1,107 @@
+/**
+ * Option defaults, option checks and argument checks shared by every bus
+ * (LocalBus, WorkerBus, ClusterBus, RedisBus), so that they all accept and
+ * refuse the same things with the same messages. lua-resty-events asserts
+ * its arguments and validates `new(opts)` the same way; here bad arguments
+ * are `TypeError`/`RangeError`s naming them, as the contract requires.
+ */
+import type { EventBusOptions } from './event-bus.js'
+import {
+  assertFunction,
+  assertIntegerAtLeast,
+  assertNumberAtLeast,
+  assertOptionsObject,
+} from '../internal/validate.js'
+
+/** lua-resty-events' `unique_timeout` (5 s), in milliseconds. */
+export const DEFAULT_UNIQUE_TIMEOUT = 5000
+/** lua-resty-events' `max_payload_len`. */
+export const DEFAULT_MAX_PAYLOAD_LEN = 65_536
+/** The largest `maxPayloadLen`: lua-resty-events frames carry a 3-byte length. */
+export const MAX_PAYLOAD_LEN = 16 * 1024 * 1024
+/** lua-resty-events' `max_queue_len`. */
+export const DEFAULT_MAX_QUEUE_LEN = 10_240
+
+/** What a bus reports a failed handler with; see {@link EventBusOptions.onError}. */
+export type HandlerErrorReporter = (error: unknown, event: { source: string; event: string }) => void
+
+/** {@link EventBusOptions} with every default applied. */
+export interface ResolvedBusOptions {
+  /** @defaultValue {@link DEFAULT_UNIQUE_TIMEOUT} */
+  readonly uniqueTimeout: number
+  /** @defaultValue {@link DEFAULT_MAX_PAYLOAD_LEN} */
+  readonly maxPayloadLen: number
+  /** @defaultValue {@link DEFAULT_MAX_QUEUE_LEN} */
+  readonly maxQueueLen: number
+  /**
+   * The user's `onError`, wrapped so that it never throws: if it does, that
+   * error is reported through `process.emitWarning` instead.
+   * @defaultValue reports through `process.emitWarning`
+   */
+  readonly onError: HandlerErrorReporter
+}
+
+/**
+ * Validates bus options and fills in the defaults.
+ * @throws {TypeError | RangeError} an option is invalid; the message names it
+ */
+export function resolveBusOptions(options?: EventBusOptions): ResolvedBusOptions {
+  assertOptionsObject(options)
+  const { uniqueTimeout = DEFAULT_UNIQUE_TIMEOUT, maxPayloadLen = DEFAULT_MAX_PAYLOAD_LEN } = options ?? {}
+  const { maxQueueLen = DEFAULT_MAX_QUEUE_LEN, onError } = options ?? {}
+  assertNumberAtLeast(uniqueTimeout, 'options.uniqueTimeout', 0)
+  // lua-resty-events: `"unique_timeout" must be greater than 0`.
+  if (uniqueTimeout === 0) throw new RangeError('options.uniqueTimeout must be > 0')
+  assertIntegerAtLeast(maxPayloadLen, 'options.maxPayloadLen', 1)
+  if (maxPayloadLen > MAX_PAYLOAD_LEN) {
+    throw new RangeError(`options.maxPayloadLen must be <= ${MAX_PAYLOAD_LEN}`)
+  }
+  assertIntegerAtLeast(maxQueueLen, 'options.maxQueueLen', 1)
+  if (onError !== undefined) assertFunction(onError, 'options.onError')
+  return {
+    uniqueTimeout,
+    maxPayloadLen,
+    maxQueueLen,
+    onError: onError === undefined ? warnHandlerError : guardReporter(onError),
+  }
+}
+
+/**
+ * Throws unless `value` is a non-empty string: targets, sources and event
+ * names (lua-resty-events asserts `"source is required"` and the like).
+ */
+export function assertEventName(value: unknown, name: string): asserts value is string {
+  if (typeof value !== 'string' || value === '') throw new TypeError(`${name} must be a non-empty string`)
+}
+
+/** A throwing `onError` must not crash the process nor stop delivery. */
+function guardReporter(onError: HandlerErrorReporter): HandlerErrorReporter {
+  return (error, event) => {
+    try {
+      onError(error, event)
+    } catch (reportError) {
+      warnHandlerError(reportError, event, 'options.onError')
+    }
+  }
+}
+
+/**
+ * The default reporter; lua-resty-events logs `event callback failed;
+ * source=..., event=...` with a traceback. The data is left out on purpose:
+ * it may hold cached values, which error messages never include.
+ */
+function warnHandlerError(error: unknown, event: { source: string; event: string }, what = 'event handler'): void {
+  const stack = error instanceof Error ? error.stack : undefined
+  process.emitWarning(`${what} failed; source=${event.source}, event=${event.event}: ${describe(error)}`, {
+    type: 'MLCacheBusWarning',
+    ...(stack === undefined ? {} : { detail: stack }),
+  })
+}
+
+function describe(error: unknown): string {
+  try {
+    return error instanceof Error ? error.message : String(error)
+  } catch {
+    return 'an unprintable value' // e.g. an object whose toString throws
+  }
+}

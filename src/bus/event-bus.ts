@@ -1,0 +1,80 @@
+/**
+ * The event bus: lua-resty-events' semantics for Node. MLCache publishes its
+ * invalidations and purges on it so that every L1 of a name stays coherent.
+ */
+
+/**
+ * Receives an event. `workerId` is the publisher's id, `undefined` for
+ * events published with the `'current'` target.
+ */
+export type EventHandler = (
+  data: unknown,
+  event: string,
+  source: string,
+  workerId: number | undefined,
+) => void | Promise<void>
+
+/** Where an event goes: every worker, this worker only, or exactly one worker (a unique hash). */
+export type EventTarget = 'all' | 'current' | (string & {})
+
+/** Options every bus accepts. */
+export interface EventBusOptions {
+  /**
+   * How long, in milliseconds, a unique hash published again is dropped.
+   * @defaultValue 5000
+   */
+  uniqueTimeout?: number
+  /**
+   * The largest encoded payload in bytes; at most 16 MiB.
+   * @defaultValue 65536
+   */
+  maxPayloadLen?: number
+  /**
+   * The most events waiting for delivery; beyond it `publish` rejects.
+   * @defaultValue 10240
+   */
+  maxQueueLen?: number
+  /**
+   * Called when a handler throws or rejects; never rethrown.
+   * @defaultValue reports through `process.emitWarning`
+   */
+  onError?: (error: unknown, event: { source: string; event: string }) => void
+}
+
+/** The contract's bus interface; implement it to bring your own transport. */
+export interface EventBus {
+  /** This member's id on the bus. */
+  readonly workerId: number
+  /**
+   * Publishes an event. Delivery is asynchronous (never inside `publish`)
+   * and in publish order per publisher.
+   * @throws {BusError} (rejects) payload too large, queue full, bus closed
+   */
+  publish(target: EventTarget, source: string, event: string, data?: unknown): Promise<void>
+  /** Subscribes a handler; `'*'` matches any source or event. Answers an id for {@link EventBus.unsubscribe}. */
+  subscribe(source: string, event: string, handler: EventHandler): number
+  /** Removes a subscription; answers whether it existed. */
+  unsubscribe(id: number): boolean
+  /** The ids of the live workers on this bus. */
+  workers(): number[]
+  /**
+   * Resolves once every event published to this member before the call has
+   * been handled, or after `timeout` milliseconds. Optional: MLCache's
+   * `update()` uses it when present.
+   */
+  drain?(timeout?: number): Promise<void>
+  /** Closes this member; later publishes reject with `BusError`. */
+  close(): Promise<void>
+}
+
+/**
+ * The source of the events a bus generates itself. Event
+ * {@link BUS_RESYNC_EVENT} is delivered locally when the bus may have lost
+ * events (queue overflow, a sequence gap, a reconnect): every MLCache on the
+ * bus then clears its L1, so a missed invalidation never leaves stale data.
+ */
+export const BUS_SOURCE = 'bus'
+/** See {@link BUS_SOURCE}. */
+export const BUS_RESYNC_EVENT = 'resync'
+/** The source of worker lifecycle events (`'start'`, `'exit'`). */
+export const WORKER_SOURCE = 'worker'

@@ -1,0 +1,200 @@
+/**
+ * The default bus: one member, in-process. lua-resty-events with a single
+ * worker, minus the sockets: events still go through a queue and are
+ * delivered asynchronously, so code written against it behaves the same on
+ * the cross-thread buses.
+ */
+import type { EventBus, EventBusOptions, EventHandler, EventTarget } from './event-bus.js'
+import { assertEventName, resolveBusOptions, type ResolvedBusOptions } from './bus-options.js'
+import { decodeEvent, encodeEvent } from './payload.js'
+import { Subscriptions } from './subscriptions.js'
+import { UniqueDedup } from './unique-dedup.js'
+import { BusError } from '../errors.js'
+import { assertDuration } from '../internal/validate.js'
+
+interface QueuedEvent {
+  readonly seq: number
+  readonly source: string
+  readonly event: string
+  readonly data: unknown
+  readonly workerId: number | undefined
+}
+
+interface DrainWaiter {
+  readonly seq: number
+  readonly resolve: () => void
+  timer?: NodeJS.Timeout
+}
+
+/**
+ * Events handled per turn of the event loop. lua-resty-events' event thread
+ * `sleep(0)`s between events so that a flood never starves the sockets;
+ * yielding every few events keeps I/O flowing at a fraction of the cost.
+ */
+const EVENTS_PER_TURN = 64
+
+/**
+ * A single-thread {@link EventBus}: the only member (`workerId` 0) receives
+ * `'all'`, `'current'` and every unique target.
+ *
+ * - One FIFO queue, drained from a microtask (then `setImmediate` for floods),
+ *   so delivery is never inside
+ *   `publish` and follows publish order across all targets (tighter than
+ *   lua-resty-events, where `'current'` may overtake an earlier `'all'`).
+ *   Handlers run one at a time, a returned promise awaited before the next.
+ * - `'all'` and unique payloads are structured-cloned at publish time and
+ *   limited by `maxPayloadLen`, exactly as the cross-thread buses do.
+ *   `'current'` payloads are delivered as is, uncopied and not size-checked:
+ *   lua-resty-events pushes them straight into the local queue, and
+ *   measuring them would cost the copy that `'current'` exists to avoid.
+ *   They count against `maxQueueLen` like any event.
+ * - A unique hash published again within `uniqueTimeout` is dropped at
+ *   publish time (the publish still resolves).
+ * - {@link LocalBus.close} stops delivery: handlers of queued events are not
+ *   called, nor are the remaining handlers of the event in flight. Later
+ *   `subscribe` calls are accepted (and answer ids) but nothing is delivered
+ *   any more.
+ */
+export class LocalBus implements EventBus {
+  /** Always 0: the only member. */
+  readonly workerId = 0
+  readonly #options: ResolvedBusOptions
+  readonly #subscriptions = new Subscriptions()
+  readonly #dedup: UniqueDedup
+  readonly #stop = new AbortController()
+  #queue: QueuedEvent[] = []
+  #published = 0 // seq of the last queued event
+  #handled = 0 // seq of the last handled event
+  readonly #drains: DrainWaiter[] = [] // in seq order
+  #pumping = false
+  #immediate: NodeJS.Immediate | undefined
+
+  /**
+   * @param options - see {@link EventBusOptions}
+   * @throws {TypeError | RangeError} an option is invalid; the message names it
+   */
+  constructor(options?: EventBusOptions) {
+    this.#options = resolveBusOptions(options)
+    this.#dedup = new UniqueDedup(this.#options.uniqueTimeout)
+  }
+
+  /**
+   * Queues an event for this member.
+   * @throws {TypeError} (rejects) `target`, `source` or `event` is not a non-empty string
+   * @throws {BusError} (rejects) bus closed, queue full, payload too large or not cloneable
+   */
+  async publish(target: EventTarget, source: string, event: string, data?: unknown): Promise<void> {
+    assertEventName(target, 'target')
+    assertEventName(source, 'source')
+    assertEventName(event, 'event')
+    if (this.#stop.signal.aborted) throw new BusError('bus is closed')
+    const { maxQueueLen, maxPayloadLen } = this.#options
+    if (this.#queue.length >= maxQueueLen) {
+      throw new BusError(`failed to publish event: queue overflow (${maxQueueLen} events waiting)`)
+    }
+    const current = target === 'current'
+    // Encode before claiming a unique hash: a refused event must not use up its window.
+    const payload = current ? data : decodeEvent(encodeEvent(source, event, data, maxPayloadLen)).data
+    if (!current && target !== 'all' && !this.#dedup.claim(target)) return
+    const workerId = current ? undefined : this.workerId
+    this.#queue.push({ seq: ++this.#published, source, event, data: payload, workerId })
+    this.#schedule()
+  }
+
+  /**
+   * Subscribes a handler; `'*'` matches any source or event. Dispatch order
+   * is described on {@link Subscriptions}.
+   * @throws {TypeError} `source`/`event` is not a non-empty string, or `handler` is not a function
+   */
+  subscribe(source: string, event: string, handler: EventHandler): number {
+    return this.#subscriptions.add(source, event, handler)
+  }
+
+  /**
+   * Removes a subscription; answers whether it existed.
+   * @throws {TypeError} `id` is not a number
+   */
+  unsubscribe(id: number): boolean {
+    return this.#subscriptions.delete(id)
+  }
+
+  /** `[0]`, or `[]` once closed (the only member has left). */
+  workers(): number[] {
+    return this.#stop.signal.aborted ? [] : [this.workerId]
+  }
+
+  /**
+   * Resolves once every event published before the call has been handled,
+   * or after `timeout` ms, or when the bus closes. Awaiting it inside a
+   * handler without a timeout never resolves: that handler's event counts.
+   * @param timeout - the most milliseconds to wait
+   * @defaultValue timeout no limit
+   * @throws {TypeError | RangeError} (rejects) `timeout` is not a duration
+   */
+  async drain(timeout?: number): Promise<void> {
+    if (timeout !== undefined) assertDuration(timeout, 'timeout')
+    const seq = this.#published
+    if (this.#handled >= seq || this.#stop.signal.aborted) return
+    return new Promise((resolve) => {
+      const waiter: DrainWaiter = { seq, resolve }
+      if (timeout !== undefined) waiter.timer = setTimeout(() => this.#release(waiter), timeout)
+      this.#drains.push(waiter)
+    })
+  }
+
+  /**
+   * Closes the bus; idempotent. Queued events are dropped, pending `drain()`
+   * calls resolve and no timer or immediate is left behind. A handler in
+   * flight is not awaited (a handler may itself close the bus).
+   */
+  async close(): Promise<void> {
+    if (this.#stop.signal.aborted) return
+    this.#stop.abort()
+    if (this.#immediate !== undefined) clearImmediate(this.#immediate)
+    this.#immediate = undefined
+    this.#queue = []
+    this.#dedup.clear()
+    for (const waiter of [...this.#drains]) this.#release(waiter)
+  }
+
+  /**
+   * The first turn starts from a microtask: still after `publish` returns,
+   * but before the publisher's next `await` resumes, so a tight loop of
+   * awaited publishes (a warm-up writing thousands of keys) cannot pile up
+   * `maxQueueLen` events behind it. Floods continue from `setImmediate`.
+   */
+  #schedule(): void {
+    if (this.#pumping) return
+    this.#pumping = true
+    queueMicrotask(this.#turn)
+  }
+
+  readonly #turn = (): void => {
+    this.#immediate = undefined
+    void this.#pump()
+  }
+
+  /** Handles up to {@link EVENTS_PER_TURN} events, then yields. Never rejects. */
+  async #pump(): Promise<void> {
+    for (let count = 0; count < EVENTS_PER_TURN; count++) {
+      const next = this.#queue.shift()
+      if (next === undefined) {
+        this.#pumping = false
+        return
+      }
+      const { source, event, data, workerId } = next
+      await this.#subscriptions.dispatch(source, event, data, workerId, this.#options.onError, this.#stop.signal)
+      if (this.#stop.signal.aborted) return
+      this.#handled = next.seq
+      while (this.#drains[0] !== undefined && this.#drains[0].seq <= this.#handled) this.#release(this.#drains[0])
+    }
+    this.#immediate = setImmediate(this.#turn)
+  }
+
+  #release(waiter: DrainWaiter): void {
+    clearTimeout(waiter.timer)
+    const index = this.#drains.indexOf(waiter)
+    if (index !== -1) this.#drains.splice(index, 1)
+    waiter.resolve()
+  }
+}
