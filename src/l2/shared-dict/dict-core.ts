@@ -1,0 +1,677 @@
+/**
+ * The engine of SharedDict: the operations that run under the dict mutex,
+ * ported from `ngx_http_lua_shdict.c` (shared-dict.md §1.3–1.5), plus the
+ * encoding of the current call's key and value into scratch buffers, done
+ * before the mutex is taken.
+ *
+ * `SharedDict` validates arguments, encodes, reads the clock, then brackets
+ * one engine operation with {@link DictCore.enter} / {@link DictCore.leave}
+ * and {@link DictCore.release}. Every operation here is synchronous, calls
+ * no user code and allocates nothing but its answer.
+ *
+ * Entries are addressed by their block's unit offset `p`; lookups answer
+ * `p` for a live entry, `-p` for an expired one and 0 for none.
+ */
+
+import { threadId } from 'node:worker_threads'
+import type { L2Entry, LockResult } from '../l2-store.js'
+import { Arena } from './arena.js'
+import { copyBytes } from './byte-pool.js'
+import { finishHash, FNV_OFFSET, FNV_PRIME, HashIndex, hashBytes } from './hash-index.js'
+import {
+  DictViews,
+  E_ENTRY_FLAGS,
+  E_EXPIRES_AT,
+  E_HASH,
+  E_KEY,
+  E_KEY_LEN,
+  E_USER_FLAGS,
+  E_VALUE_LEN,
+  E_VALUE_TYPE,
+  EF_PINNED,
+  entryBlockBytes,
+  F_EXPIRED_FREED,
+  F_FORCIBLE_EVICTIONS,
+  F_NO_MEMORY,
+  F_RECOVERIES,
+  H_ENTRIES,
+  H_FREE_BYTES,
+  H_GENERATION,
+  H_MUTATING,
+  H_MUTEX,
+  H_SEED,
+  H_USED_BYTES,
+  H_WAIT_CELLS,
+  VT_BOOLEAN,
+  VT_BYTES,
+  VT_NUMBER,
+  VT_STRING,
+  WAIT_CELL_COUNT,
+} from './layout.js'
+import { Lru } from './lru.js'
+import { acquireMutex, releaseMutex } from './mutex.js'
+import type { DictEntry, DictIncrResult, DictSetResult, DictStaleEntry, DictValue, SharedDictStats } from './types.js'
+import { readUtf8, writeDecimal, writeUtf8 } from './utf8.js'
+import { wakeCell } from './wait-cells.js'
+
+/** The lock-word value of this thread: `(threadId + 1) << 1`. */
+const SELF = (threadId + 1) << 1
+
+/** Store modes, as the flags of `ngx_http_lua_shdict_set_helper`. */
+export const MODE_SET = 0
+/** `add`: fail with "exists" on a live key. */
+export const MODE_ADD = 1
+/** `replace`: fail with "not found" on a missing or expired key. */
+export const MODE_REPLACE = 2
+/** `safe_*`: never evict (NGX_HTTP_LUA_SHDICT_SAFE_STORE). */
+export const MODE_SAFE = 4
+
+/** Forcible eviction rounds before "no memory", as in `ngx_http_lua_shdict_set_helper`. */
+const EVICTION_ROUNDS = 30
+
+/** No pending value: a store deletes (Lua's `nil`). */
+const VT_NONE = 0
+
+/** Copies up to this many bytes with a loop; `set()` of a subarray is cheaper beyond. */
+const SMALL_COPY = 64
+
+/**
+ * The `expiresAt` that `flushAll` and `purgeNamespace` write: nginx writes
+ * `1`, in the past on any real clock; an injected clock may start at 0, so
+ * never write a time later than `now`, and never 0 ("never expires").
+ */
+function pastExpiry(now: number): number {
+  return now > 1 ? 1 : Math.min(now, 0) - 1
+}
+
+/** One thread's access to a dict's shared structures (the structures themselves are shared). */
+export class DictCore {
+  readonly #v: DictViews
+  readonly #i32: Int32Array
+  readonly #u32: Uint32Array
+  readonly #f64: Float64Array
+  readonly #u8: Uint8Array
+  readonly #arena: Arena
+  readonly #index: HashIndex
+  readonly #lru: Lru
+  readonly #seed: number
+
+  /** The current key, UTF-8, with its length and hash. */
+  #key = new Uint8Array(256)
+  #keyLength = 0
+  #keyHash = 0
+
+  /** The current value: type tag (`VT_NONE` deletes), byte length, and its bytes or number. */
+  #valueType = VT_NONE
+  #valueLength = 0
+  #valueNumber = 0
+  #valueScratch = new Uint8Array(256)
+  #valueBytes: Uint8Array = this.#valueScratch
+
+  /** Set by #alloc: whether the allocation evicted something. */
+  #forcible = false
+
+  constructor(views: DictViews) {
+    this.#v = views
+    this.#i32 = views.i32
+    this.#u32 = views.u32
+    this.#f64 = views.f64
+    this.#u8 = views.u8
+    this.#arena = new Arena(views)
+    this.#index = new HashIndex(views)
+    this.#lru = new Lru(views)
+    this.#seed = views.u32[H_SEED]!
+  }
+
+  /** Hash of the current key (it picks the key's wait cell). */
+  get keyHash(): number {
+    return this.#keyHash
+  }
+
+  // ------------------------------------------------------------ the mutex
+
+  /**
+   * Takes the mutex for an operation that may mutate and marks the mutation
+   * in progress (`H_MUTATING` = our lock word) until {@link DictCore.leave}:
+   * a thread killed in between leaves the mark for whoever recovers the
+   * dict. Memory order: the mark is stored after the acquiring CAS and
+   * cleared before the releasing exchange, all sequentially consistent.
+   */
+  enter(): void {
+    acquireMutex(this.#i32, H_MUTEX, SELF)
+    Atomics.store(this.#i32, H_MUTATING, SELF)
+  }
+
+  /** Takes the mutex for an operation that only reads. */
+  enterRead(): void {
+    acquireMutex(this.#i32, H_MUTEX, SELF)
+  }
+
+  /** Clears the mutation mark: the operation completed (the mutex is still held). */
+  leave(): void {
+    Atomics.store(this.#i32, H_MUTATING, 0)
+  }
+
+  /** Releases the mutex; also drops the reference to the caller's value bytes. */
+  release(): void {
+    this.#valueBytes = this.#valueScratch
+    releaseMutex(this.#i32, H_MUTEX)
+  }
+
+  /**
+   * An exception escaped a mutation (the mutex is still held): the
+   * structures may be half relinked, so empty the dict, which a cache may do
+   * (the contract: "it may be emptied"), bump the generation and count a
+   * recovery. nginx only unlocks and hopes; a half-relinked list could loop
+   * forever. The waiters of every loader lock are woken: their locks are
+   * gone.
+   */
+  recover(): void {
+    this.reset()
+    Atomics.add(this.#i32, H_GENERATION, 1)
+    this.#count(F_RECOVERIES)
+    Atomics.store(this.#i32, H_MUTATING, 0)
+    for (let cell = H_WAIT_CELLS; cell < H_WAIT_CELLS + WAIT_CELL_COUNT; cell++) wakeCell(this.#i32, cell)
+  }
+
+  /** Empties the dict: no buckets, no LRU, one free block (creation and recovery). */
+  reset(): void {
+    this.#index.reset()
+    this.#lru.reset()
+    this.#arena.reset()
+    this.#u32[H_ENTRIES] = 0
+  }
+
+  // ------------------------------------------------------------ operations (mutex held)
+
+  /** `get`: pre-op sweep, then a live entry, made most recently used. */
+  get(now: number): DictEntry | undefined {
+    this.#expireTail(now, 1)
+    const p = this.#lookup(now, 0)
+    return p > 0 ? { value: this.#readValue(p), flags: this.#u32[(p << 1) + E_USER_FLAGS]! } : undefined
+  }
+
+  /** `get_stale`: no sweep; an expired entry is answered with `stale: true` and not touched. */
+  getStale(now: number): DictStaleEntry | undefined {
+    const p = this.#lookup(now, 0)
+    if (p === 0) return undefined
+    const q = p > 0 ? p : -p
+    return { value: this.#readValue(q), flags: this.#u32[(q << 1) + E_USER_FLAGS]!, stale: p < 0 }
+  }
+
+  /** L2Store `readEntry`: `get_stale` answering a copy of the bytes and the remaining TTL. */
+  readEntry(now: number): L2Entry | undefined {
+    const p = this.#lookup(now, 0)
+    if (p === 0) return undefined
+    const q = p > 0 ? p : -p
+    const expiresAt = this.#f64[q + E_EXPIRES_AT]!
+    const start = q * 8 + E_KEY + this.#keyLength
+    const length = this.#u32[(q << 1) + E_VALUE_LEN]!
+    const value = copyBytes(this.#u8, start, length)
+    return { value, flags: this.#u32[(q << 1) + E_USER_FLAGS]!, ttl: expiresAt === 0 ? 0 : expiresAt - now, stale: p < 0 }
+  }
+
+  /** `ttl` (nginx's `peek`: no expiry check, no touch): ms left, 0 = never, `undefined` = missing. */
+  ttl(now: number): number | undefined {
+    const p = this.#index.find(this.#keyHash, this.#key, this.#keyLength, 0)
+    if (p === 0) return undefined
+    const expiresAt = this.#f64[p + E_EXPIRES_AT]!
+    return expiresAt === 0 ? 0 : expiresAt - now
+  }
+
+  /** `expire` (peek, then a new expiry; can revive an expired entry). */
+  expire(now: number, ttl: number): boolean {
+    const p = this.#index.find(this.#keyHash, this.#key, this.#keyLength, 0)
+    if (p !== 0) this.#f64[p + E_EXPIRES_AT] = ttl > 0 ? now + ttl : 0
+    return p !== 0
+  }
+
+  /**
+   * `ngx_http_lua_shdict_set_helper`: pre-op sweep, lookup, the add/replace
+   * checks, an in-place rewrite when the value length is unchanged,
+   * otherwise the old entry is removed first (so a failed store has deleted
+   * it), then allocation, with forcible eviction unless `MODE_SAFE`.
+   */
+  store(mode: number, now: number, ttl: number, flags: number): DictSetResult {
+    this.#expireTail(now, 1)
+    let p = this.#lookup(now, 0)
+    if ((mode & MODE_REPLACE) !== 0 && p <= 0) return { ok: false, err: 'not found', forcible: false }
+    if ((mode & MODE_ADD) !== 0 && p > 0) return { ok: false, err: 'exists', forcible: false }
+    if (p !== 0) {
+      if (p < 0) p = -p
+      if (this.#valueType !== VT_NONE && this.#u32[(p << 1) + E_VALUE_LEN] === this.#valueLength) {
+        this.#rewrite(p, now, ttl, flags)
+        return { ok: true, forcible: false }
+      }
+      this.#removeEntry(p)
+    }
+    if (this.#valueType === VT_NONE) return { ok: true, forcible: false }
+    const q = this.#alloc(now, (mode & MODE_SAFE) === 0)
+    if (q === 0) return { ok: false, err: 'no memory', forcible: this.#forcible }
+    this.#initEntry(q, now, ttl, flags, 0)
+    return { ok: true, forcible: this.#forcible }
+  }
+
+  /**
+   * `ngx_http_lua_ffi_shdict_incr`: a live number is incremented in place
+   * (expiry and flags kept); a missing or expired key needs `init` and then
+   * becomes `init + step` with flags 0 and the `initTtl` expiry, reusing an
+   * expired 8-byte entry in place (whatever its type) or allocating, with
+   * forcible eviction.
+   */
+  incr(now: number, step: number, init: number | undefined, initTtl: number): DictIncrResult {
+    this.#expireTail(now, 1)
+    const p = this.#lookup(now, 0)
+    if (p > 0) {
+      if (this.#u8[p * 8 + E_VALUE_TYPE] !== VT_NUMBER || this.#u32[(p << 1) + E_VALUE_LEN] !== 8) {
+        return { err: 'not a number', forcible: false }
+      }
+      const offset = p * 8 + E_KEY + this.#keyLength
+      const value = this.#v.dv.getFloat64(offset, true) + step
+      this.#v.dv.setFloat64(offset, value, true)
+      return { value, forcible: false }
+    }
+    if (init === undefined) return { err: 'not found', forcible: false }
+    this.#valueType = VT_NUMBER
+    this.#valueLength = 8
+    this.#valueNumber = step + init
+    if (p < 0 && this.#u32[(-p << 1) + E_VALUE_LEN] === 8) {
+      this.#rewrite(-p, now, initTtl, 0)
+      return { value: this.#valueNumber, forcible: false }
+    }
+    if (p < 0) this.#removeEntry(-p)
+    const q = this.#alloc(now, true)
+    if (q === 0) return { err: 'no memory', forcible: this.#forcible }
+    this.#initEntry(q, now, initTtl, 0, 0)
+    return { value: this.#valueNumber, forcible: this.#forcible }
+  }
+
+  /**
+   * `flush_all`: every LRU entry expires (memory kept, stale reads still see
+   * them), then one forced round frees up to three tail entries, as nginx's
+   * `ngx_http_lua_shdict_expire(ctx, 0)`. Pinned locks are not in the LRU.
+   */
+  flushAll(now: number): void {
+    const expiresAt = pastExpiry(now)
+    for (let p = this.#lru.head; p !== 0; p = this.#lru.older(p)) this.#f64[p + E_EXPIRES_AT] = expiresAt
+    this.#expireTail(now, 0)
+    Atomics.add(this.#i32, H_GENERATION, 1)
+  }
+
+  /** `flush_expired`: frees expired entries from the LRU tail, at most `max` (0 = all). */
+  flushExpired(now: number, max: number): number {
+    let freed = 0
+    for (let p = this.#lru.tail; p !== 0 && (max === 0 || freed < max); ) {
+      const newer = this.#lru.newer(p)
+      if (this.#isExpired(p, now)) {
+        this.#count(F_EXPIRED_FREED)
+        this.#removeEntry(p)
+        freed++
+      }
+      p = newer
+    }
+    return freed
+  }
+
+  /** `get_keys`: keys of live entries from the LRU tail, at most `max` (0 = all). */
+  keys(now: number, max: number): string[] {
+    const keys: string[] = []
+    for (let p = this.#lru.tail; p !== 0 && (max === 0 || keys.length < max); p = this.#lru.newer(p)) {
+      if (!this.#isExpired(p, now)) {
+        const start = p * 8 + E_KEY
+        keys.push(readUtf8(this.#v.buf, start, this.#u32[(p << 1) + E_KEY_LEN]!))
+      }
+    }
+    return keys
+  }
+
+  /**
+   * L2Store `purgeNamespace`: every LRU entry whose key starts with the
+   * current key (a namespace prefix) expires as in `flushAll`, or with
+   * `free` is freed.
+   */
+  purgePrefix(now: number, free: boolean): void {
+    const expiresAt = pastExpiry(now)
+    for (let p = this.#lru.tail; p !== 0; ) {
+      const newer = this.#lru.newer(p)
+      if (this.#hasKeyPrefix(p)) {
+        if (free) {
+          this.#count(F_EXPIRED_FREED)
+          this.#removeEntry(p)
+        } else {
+          this.#f64[p + E_EXPIRES_AT] = expiresAt
+        }
+      }
+      p = newer
+    }
+  }
+
+  /**
+   * L2Store `tryLock`: the lock is a pinned entry holding the token. A live
+   * one is 'held'; an expired one is taken over (in place when the token
+   * length matches). A new one never evicts a value: only when the arena is
+   * full does it reclaim expired values from the LRU tail (see #allocLock).
+   * No pre-op sweep runs, so a stale value that a loader may resurrect
+   * survives taking its lock while memory allows.
+   */
+  tryLock(now: number, lease: number): LockResult {
+    const p = this.#index.find(this.#keyHash, this.#key, this.#keyLength, EF_PINNED)
+    if (p !== 0 && !this.#isExpired(p, now)) return 'held'
+    if (p !== 0 && this.#u32[(p << 1) + E_VALUE_LEN] === this.#valueLength) {
+      this.#writeValue(p, now, lease, 0)
+      return 'acquired'
+    }
+    if (p !== 0) this.#removeEntry(p)
+    const q = this.#allocLock(now)
+    if (q === 0) return 'no memory'
+    this.#initEntry(q, now, lease, 0, EF_PINNED)
+    return 'acquired'
+  }
+
+  /** L2Store `unlock`: deletes the lock if it holds exactly the current token (compare-and-delete). */
+  unlock(): boolean {
+    const p = this.#index.find(this.#keyHash, this.#key, this.#keyLength, EF_PINNED)
+    if (p === 0 || !this.#valueEquals(p)) return false
+    this.#removeEntry(p)
+    return true
+  }
+
+  /**
+   * How long the current key's lock may still be held, in ms: at most 0
+   * when there is none or its lease has ended, `Infinity` for a lease
+   * without expiry.
+   */
+  lockTimeLeft(now: number): number {
+    const p = this.#index.find(this.#keyHash, this.#key, this.#keyLength, EF_PINNED)
+    if (p === 0) return 0
+    const expiresAt = this.#f64[p + E_EXPIRES_AT]!
+    return expiresAt === 0 ? Number.POSITIVE_INFINITY : expiresAt - now
+  }
+
+  /** Bytes in free blocks. */
+  freeBytes(): number {
+    return this.#u32[H_FREE_BYTES]!
+  }
+
+  /** The shared counters. */
+  stats(): SharedDictStats {
+    const u32 = this.#u32
+    const f64 = this.#f64
+    return {
+      entries: u32[H_ENTRIES]!,
+      usedBytes: u32[H_USED_BYTES]!,
+      freeBytes: u32[H_FREE_BYTES]!,
+      forcibleEvictions: f64[F_FORCIBLE_EVICTIONS]!,
+      expiredFreed: f64[F_EXPIRED_FREED]!,
+      noMemory: f64[F_NO_MEMORY]!,
+      recoveries: f64[F_RECOVERIES]!,
+    }
+  }
+
+  // ------------------------------------------------------------ internals (mutex held)
+
+  /** Finds the current key among entries of kind `pinned`; a live value entry is made most recently used. */
+  #lookup(now: number, pinned: number): number {
+    const p = this.#index.find(this.#keyHash, this.#key, this.#keyLength, pinned)
+    if (p === 0) return 0
+    if (this.#isExpired(p, now)) return -p
+    if (pinned === 0) this.#lru.touch(p)
+    return p
+  }
+
+  #isExpired(p: number, now: number): boolean {
+    const expiresAt = this.#f64[p + E_EXPIRES_AT]!
+    return expiresAt !== 0 && expiresAt <= now
+  }
+
+  /**
+   * `ngx_http_lua_shdict_expire(ctx, n)` on the LRU tail: `n = 1` (the
+   * pre-op sweep) frees up to two expired entries, stopping at the first
+   * live one; `n = 0` (a forced round) frees the tail unconditionally, then
+   * up to two more if expired. Answers how many it freed.
+   */
+  #expireTail(now: number, n: number): number {
+    let freed = 0
+    while (n < 3) {
+      const p = this.#lru.tail
+      if (p === 0) break
+      const expired = this.#isExpired(p, now)
+      if (n++ !== 0 && !expired) break
+      this.#count(expired ? F_EXPIRED_FREED : F_FORCIBLE_EVICTIONS)
+      this.#removeEntry(p)
+      freed++
+    }
+    return freed
+  }
+
+  /**
+   * Allocates the block of the current key and value. When the arena is
+   * full and `evict` is set, runs up to 30 forced rounds with a retry after
+   * each and sets #forcible when a round freed something (nginx's loop). A
+   * block larger than the whole arena fails at once, evicting nothing (the
+   * contract's choice; nginx evicts up to 90 entries first).
+   */
+  #alloc(now: number, evict: boolean): number {
+    const units = entryBlockBytes(this.#keyLength, this.#valueLength) / 8
+    this.#forcible = false
+    let p = this.#arena.malloc(units)
+    if (p === 0 && evict && units <= this.#arena.units) {
+      for (let round = 0; round < EVICTION_ROUNDS && p === 0; round++) {
+        if (this.#expireTail(now, 0) === 0) break
+        this.#forcible = true
+        p = this.#arena.malloc(units)
+      }
+    }
+    if (p === 0) this.#count(F_NO_MEMORY)
+    return p
+  }
+
+  /**
+   * Allocates a lock's block without evicting any value: when the arena is
+   * full, up to 30 rounds of the pre-op sweep (`expire(ctx, 1)`: at most two
+   * expired entries from the LRU tail, stopping at a live one), each
+   * followed by a retry. Live values are never touched.
+   */
+  #allocLock(now: number): number {
+    const units = entryBlockBytes(this.#keyLength, this.#valueLength) / 8
+    let p = this.#arena.malloc(units)
+    for (let round = 0; p === 0 && round < EVICTION_ROUNDS; round++) {
+      if (this.#expireTail(now, 1) === 0) break
+      p = this.#arena.malloc(units)
+    }
+    if (p === 0) this.#count(F_NO_MEMORY)
+    return p
+  }
+
+  /** Fills the fresh block `p` with the current key and value and links it (at the LRU head unless pinned). */
+  #initEntry(p: number, now: number, ttl: number, flags: number, pinned: number): void {
+    const u32 = this.#u32
+    const u8 = this.#u8
+    const at = p * 8
+    u32[(p << 1) + E_HASH] = this.#keyHash
+    u32[(p << 1) + E_KEY_LEN] = this.#keyLength
+    u8[at + E_ENTRY_FLAGS] = pinned
+    const key = this.#key
+    for (let i = 0, n = this.#keyLength; i < n; i++) u8[at + E_KEY + i] = key[i]!
+    this.#writeValue(p, now, ttl, flags)
+    this.#index.insert(p)
+    if (pinned === 0) this.#lru.linkHead(p)
+    u32[H_ENTRIES] = u32[H_ENTRIES]! + 1
+  }
+
+  /** nginx's "found old entry and value size matched, reusing it": rewrite in place, then touch. */
+  #rewrite(p: number, now: number, ttl: number, flags: number): void {
+    this.#writeValue(p, now, ttl, flags)
+    this.#lru.touch(p)
+  }
+
+  /** Writes the current value (type, length, bytes), its expiry and `flags` into the entry `p`. */
+  #writeValue(p: number, now: number, ttl: number, flags: number): void {
+    const at = p * 8
+    this.#u32[(p << 1) + E_USER_FLAGS] = flags
+    this.#f64[p + E_EXPIRES_AT] = ttl > 0 ? now + ttl : 0
+    this.#u32[(p << 1) + E_VALUE_LEN] = this.#valueLength
+    this.#u8[at + E_VALUE_TYPE] = this.#valueType
+    const offset = at + E_KEY + this.#keyLength
+    switch (this.#valueType) {
+      case VT_NUMBER:
+        this.#v.dv.setFloat64(offset, this.#valueNumber, true)
+        break
+      case VT_BOOLEAN:
+        this.#u8[offset] = this.#valueNumber
+        break
+      default: {
+        const bytes = this.#valueBytes
+        const n = this.#valueLength
+        if (n <= SMALL_COPY) for (let i = 0; i < n; i++) this.#u8[offset + i] = bytes[i]!
+        else this.#u8.set(n === bytes.length ? bytes : bytes.subarray(0, n), offset)
+      }
+    }
+  }
+
+  /** Unlinks the entry `p` from its bucket and the LRU and frees its block. */
+  #removeEntry(p: number): void {
+    this.#index.remove(p)
+    if ((this.#u8[p * 8 + E_ENTRY_FLAGS]! & EF_PINNED) === 0) this.#lru.unlink(p)
+    this.#u32[H_ENTRIES] = this.#u32[H_ENTRIES]! - 1
+    this.#arena.free(p)
+  }
+
+  #readValue(p: number): DictValue {
+    const at = p * 8
+    const start = at + E_KEY + this.#u32[(p << 1) + E_KEY_LEN]!
+    const length = this.#u32[(p << 1) + E_VALUE_LEN]!
+    switch (this.#u8[at + E_VALUE_TYPE]) {
+      case VT_STRING:
+        return readUtf8(this.#v.buf, start, length)
+      case VT_NUMBER:
+        return this.#v.dv.getFloat64(start, true)
+      case VT_BOOLEAN:
+        return this.#u8[start] !== 0
+      default:
+        return copyBytes(this.#u8, start, length)
+    }
+  }
+
+  /** Whether the entry `p` holds exactly the current value (type and bytes). */
+  #valueEquals(p: number): boolean {
+    const at = p * 8
+    const n = this.#valueLength
+    if (this.#u8[at + E_VALUE_TYPE] !== this.#valueType || this.#u32[(p << 1) + E_VALUE_LEN] !== n) return false
+    const offset = at + E_KEY + this.#keyLength
+    const bytes = this.#valueBytes
+    for (let i = 0; i < n; i++) if (this.#u8[offset + i] !== bytes[i]) return false
+    return true
+  }
+
+  /** Whether the key of entry `p` starts with the current key bytes. */
+  #hasKeyPrefix(p: number): boolean {
+    const n = this.#keyLength
+    if (this.#u32[(p << 1) + E_KEY_LEN]! < n) return false
+    const offset = p * 8 + E_KEY
+    const prefix = this.#key
+    for (let i = 0; i < n; i++) if (this.#u8[offset + i] !== prefix[i]) return false
+    return true
+  }
+
+  #count(index: number): void {
+    this.#f64[index] = this.#f64[index]! + 1
+  }
+
+  // ------------------------------------------------------------ encoding (before the mutex)
+
+  /** Makes `key` the current key: UTF-8 and hash, in one pass when it is ASCII (the hot path). */
+  encodeKey(key: string): void {
+    const length = key.length
+    this.#reserveKey(length * 3)
+    const bytes = this.#key
+    let h = FNV_OFFSET ^ this.#seed
+    for (let i = 0; i < length; i++) {
+      const c = key.charCodeAt(i)
+      if (c >= 0x80) {
+        this.#keyLength = writeUtf8(key, bytes, 0)
+        this.#keyHash = hashBytes(bytes, this.#keyLength, this.#seed)
+        return
+      }
+      bytes[i] = c
+      h = Math.imul(h ^ c, FNV_PRIME)
+    }
+    this.#keyLength = length
+    this.#keyHash = finishHash(h)
+  }
+
+  /**
+   * Makes the internal key of an L2Store entry current:
+   * `${ns.length}:${ns}:${key}` for a value, with a `lock:` prefix for a
+   * loader lock. The length prefix fixes where the namespace ends, so two
+   * namespaces never collide whatever their keys contain (upstream's bare
+   * `name .. key` could).
+   */
+  encodeNamespaced(lock: boolean, namespace: string, key: string): void {
+    this.#reserveKey(32 + (namespace.length + key.length) * 3)
+    const pos = this.#writeNamespacePrefix(namespace, lock ? writeUtf8('lock:', this.#key, 0) : 0)
+    this.#keyLength = writeUtf8(key, this.#key, pos)
+    this.#keyHash = hashBytes(this.#key, this.#keyLength, this.#seed)
+  }
+
+  /** Makes `${ns.length}:${ns}:`, the prefix of every value key of `namespace`, the current key. */
+  encodeNamespacePrefix(namespace: string): void {
+    this.#reserveKey(32 + namespace.length * 3)
+    this.#keyLength = this.#writeNamespacePrefix(namespace, 0)
+  }
+
+  /**
+   * Makes `value` the current value, encoding a string into the value
+   * scratch. `null`/`undefined` means "delete" when `nullDeletes`.
+   *
+   * @throws {TypeError} for any other type (Lua's "bad value type").
+   */
+  prepareValue(value: unknown, nullDeletes: boolean): void {
+    switch (typeof value) {
+      case 'string':
+        if (value.length * 3 > this.#valueScratch.length) {
+          this.#valueScratch = new Uint8Array(Math.max(value.length * 3, this.#valueScratch.length * 2))
+        }
+        this.#valueType = VT_STRING
+        this.#valueBytes = this.#valueScratch
+        this.#valueLength = writeUtf8(value, this.#valueScratch, 0)
+        return
+      case 'number':
+        this.#valueType = VT_NUMBER
+        this.#valueLength = 8
+        this.#valueNumber = value
+        return
+      case 'boolean':
+        this.#valueType = VT_BOOLEAN
+        this.#valueLength = 1
+        this.#valueNumber = value ? 1 : 0
+        return
+      default:
+        if (value instanceof Uint8Array) {
+          this.#valueType = VT_BYTES
+          this.#valueBytes = value
+          this.#valueLength = value.length
+          return
+        }
+        if (nullDeletes && (value === null || value === undefined)) {
+          this.#valueType = VT_NONE
+          this.#valueLength = 0
+          return
+        }
+        throw new TypeError(`value must be a string, number, boolean or Uint8Array${nullDeletes ? ', or null' : ''}`)
+    }
+  }
+
+  #writeNamespacePrefix(namespace: string, pos: number): number {
+    const key = this.#key
+    pos = writeDecimal(namespace.length, key, pos)
+    key[pos++] = 0x3a
+    pos = writeUtf8(namespace, key, pos)
+    key[pos++] = 0x3a
+    return pos
+  }
+
+  #reserveKey(bytes: number): void {
+    if (bytes > this.#key.length) this.#key = new Uint8Array(Math.max(bytes, this.#key.length * 2))
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * The key index: a seeded 32-bit hash over the key bytes and power-of-two
+ * chained buckets (shared-dict.md §3.5). nginx keys its red-black tree by
+ * `crc32(key)` and breaks ties with the bytes; we match the same way (hash,
+ * then length, then bytes) but in O(1) buckets, and the seed is random per
+ * dict so that chosen keys cannot flood one chain.
+ *
+ * Chaining tolerates any load factor: as in nginx, the number of entries is
+ * limited by memory, not by slots.
+ */
+
+import {
+  E_BUCKET_NEXT,
+  E_ENTRY_FLAGS,
+  E_HASH,
+  E_KEY,
+  E_KEY_LEN,
+  EF_PINNED,
+  H_BUCKET_COUNT,
+  H_BUCKETS_OFF,
+  type DictViews,
+} from './layout.js'
+
+/** FNV-1a's 32-bit offset basis (the seed is XORed into it). */
+export const FNV_OFFSET = 0x811c_9dc5
+
+/** FNV-1a's 32-bit prime. */
+export const FNV_PRIME = 0x0100_0193
+
+/**
+ * FNV-1a over `bytes[0..length)` with `seed` folded into the offset basis,
+ * finished with murmur3's fmix32 so the low bits (the bucket index and the
+ * wait cell) depend on every byte.
+ */
+export function hashBytes(bytes: Uint8Array, length: number, seed: number): number {
+  let h = FNV_OFFSET ^ seed
+  for (let i = 0; i < length; i++) h = Math.imul(h ^ bytes[i]!, FNV_PRIME)
+  return finishHash(h)
+}
+
+/**
+ * murmur3's fmix32 over an FNV-1a state, as a uint32: the final step of
+ * {@link hashBytes}, exported so the key encoder can hash while it encodes.
+ */
+export function finishHash(h: number): number {
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85eb_ca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2_ae35)
+  h ^= h >>> 16
+  return h >>> 0
+}
+
+/** The bucket array of one attached dict instance (the state itself is shared). */
+export class HashIndex {
+  readonly #u32: Uint32Array
+  readonly #u8: Uint8Array
+  /** Word index of bucket 0. */
+  readonly #base: number
+  readonly #mask: number
+
+  constructor(views: DictViews) {
+    this.#u32 = views.u32
+    this.#u8 = views.u8
+    this.#base = views.u32[H_BUCKETS_OFF]! / 4
+    this.#mask = views.u32[H_BUCKET_COUNT]! - 1
+  }
+
+  /** Word index of the head of the bucket of `hash`. */
+  bucketOf(hash: number): number {
+    return this.#base + (hash & this.#mask)
+  }
+
+  /** Empties every bucket. */
+  reset(): void {
+    this.#u32.fill(0, this.#base, this.#base + this.#mask + 1)
+  }
+
+  /**
+   * The entry whose key is `key[0..length)`, of kind `pinned` (`EF_PINNED`
+   * for a loader lock, 0 for a value), or 0. The kind is part of the
+   * identity, so a lock never answers a value lookup and vice versa, even
+   * when a user key happens to spell a lock key.
+   */
+  find(hash: number, key: Uint8Array, length: number, pinned: number): number {
+    const u32 = this.#u32
+    const u8 = this.#u8
+    for (let p = u32[this.#base + (hash & this.#mask)]!; p !== 0; p = u32[(p << 1) + E_BUCKET_NEXT]!) {
+      const w = p << 1
+      if (u32[w + E_HASH] !== hash || u32[w + E_KEY_LEN] !== length) continue
+      const at = p * 8
+      if ((u8[at + E_ENTRY_FLAGS]! & EF_PINNED) !== pinned) continue
+      let i = 0
+      while (i < length && u8[at + E_KEY + i] === key[i]) i++
+      if (i === length) return p
+    }
+    return 0
+  }
+
+  /** Pushes the entry `p`, whose hash is already written, on its bucket chain. */
+  insert(p: number): void {
+    const u32 = this.#u32
+    const bucket = this.bucketOf(u32[(p << 1) + E_HASH]!)
+    u32[(p << 1) + E_BUCKET_NEXT] = u32[bucket]!
+    u32[bucket] = p
+  }
+
+  /** Unlinks the entry `p` from its bucket chain. */
+  remove(p: number): void {
+    const u32 = this.#u32
+    const next = u32[(p << 1) + E_BUCKET_NEXT]!
+    let link = this.bucketOf(u32[(p << 1) + E_HASH]!)
+    for (let q = u32[link]!; q !== p; q = u32[link]!) link = (q << 1) + E_BUCKET_NEXT
+    u32[link] = next
+  }
+}

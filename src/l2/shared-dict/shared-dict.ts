@@ -1,0 +1,553 @@
+/**
+ * `SharedDict`: OpenResty's `lua_shared_dict` over a SharedArrayBuffer, the
+ * L2 of mlcache shared by every worker thread that attaches to it.
+ *
+ * Concurrency is nginx's: one mutex per dict, taken by every call (reads
+ * included, since a hit moves the entry in the LRU) for the whole call, so
+ * every call is atomic across threads and none spans two. Each method here
+ * validates its arguments, encodes the key and value into scratch buffers
+ * and reads the clock, all before taking the mutex; then it runs one
+ * operation of the engine (`dict-core.ts`) between `enter` and `release`.
+ * Under the mutex there is only copying and pointer work: never user code,
+ * an `await` or a nested lock.
+ */
+
+import { assertDuration, assertFunction, assertIntegerAtLeast, assertKey } from '../../internal/validate.js'
+import type { L2Entry, L2Store, LockResult } from '../l2-store.js'
+import { assertFinite, assertString, flagsArgument, ttlArgument } from './args.js'
+import { DictCore, MODE_ADD, MODE_REPLACE, MODE_SAFE, MODE_SET } from './dict-core.js'
+import { assertDictBuffer, DictViews, H_WAIT_CELLS, publishHeader, WAIT_CELL_COUNT, writeHeader } from './layout.js'
+import { parseDictSize } from './size.js'
+import type {
+  DictEntry,
+  DictIncrResult,
+  DictSetResult,
+  DictStaleEntry,
+  DictValue,
+  SharedDictAttachOptions,
+  SharedDictHandle,
+  SharedDictOptions,
+  SharedDictStats,
+} from './types.js'
+import { MAX_WAIT_MS, waitOnCell, wakeCell } from './wait-cells.js'
+
+export type {
+  DictEntry,
+  DictIncrResult,
+  DictSetResult,
+  DictStaleEntry,
+  DictValue,
+  SharedDictAttachOptions,
+  SharedDictHandle,
+  SharedDictOptions,
+  SharedDictStats,
+} from './types.js'
+
+const CONSTRUCT = Symbol('SharedDict.construct')
+
+function clockOption(clock: unknown): () => number {
+  if (clock === undefined) return Date.now
+  assertFunction(clock, 'options.clock')
+  return clock as () => number
+}
+
+// Operations without arguments of their own, shared instead of a closure per call.
+const ttlOf = (core: DictCore, now: number): number | undefined => core.ttl(now)
+const flushAll = (core: DictCore, now: number): void => core.flushAll(now)
+const freeBytesOf = (core: DictCore): number => core.freeBytes()
+const statsOf = (core: DictCore): SharedDictStats => core.stats()
+const unlockOf = (core: DictCore): boolean => core.unlock()
+const lockTimeLeftOf = (core: DictCore, now: number): number => core.lockTimeLeft(now)
+
+/**
+ * `lua_shared_dict` in a SharedArrayBuffer: a fixed-size key/value store
+ * with per-entry TTL, exact LRU eviction and stale reads, shared by every
+ * worker thread that attaches to it. Every call is synchronous and atomic
+ * across threads. It also implements {@link L2Store}, so MLCache can use it
+ * as its `store`, `missStore` and `lockStore`.
+ *
+ * Differences from `lua_shared_dict`, chosen by the contract:
+ * - TTLs are milliseconds (`0` = never). Fractional milliseconds are kept:
+ *   `expiresAt = now + ttl` is a float64, so `ttl = 0.5` expires half a
+ *   millisecond later on the dict clock (nginx truncates `exptime * 1000`,
+ *   turning anything under 1 ms into "never").
+ * - Bad keys, TTLs, flags, values and `incr` arguments throw
+ *   `TypeError`/`RangeError`; keys are 1 to 65535 UTF-8 bytes.
+ * - A value that could not fit even in an empty dict answers
+ *   `{ ok: false, err: 'no memory', forcible: false }` without evicting
+ *   anything (nginx first evicts up to 90 entries, `t/043-shdict.t` TEST 26).
+ *   Like any other `set`, it still removes the key's previous value.
+ * - Values are `string | number | boolean | Uint8Array`; bytes come back as
+ *   a fresh copy. `flags` are returned even when 0.
+ * - {@link SharedDict.freeSpace} counts free bytes, not whole free pages.
+ * - No list operations (`lpush`...).
+ *
+ * @example
+ * ```ts
+ * const dict = SharedDict.create({ size: '64m' })
+ * dict.set('hits', 0)
+ * dict.incr('hits', 1)                    // { value: 1, forcible: false }
+ * new Worker(file, { workerData: { dict: dict.handle } })
+ * // in the worker: SharedDict.attach(workerData.dict).get('hits')
+ * ```
+ */
+export class SharedDict implements L2Store {
+  /** Send this to other threads and {@link SharedDict.attach} it there. */
+  readonly handle: SharedDictHandle
+
+  readonly #core: DictCore
+  readonly #clock: () => number
+  readonly #i32: Int32Array
+
+  /**
+   * Creates a dict of `options.size` bytes (`'64m'`, `'512k'`, `'1g'` or a
+   * byte count, from 8 KiB to 4 GiB − 1), the analogue of
+   * `lua_shared_dict <name> <size>`.
+   *
+   * @throws {TypeError} when `options`, `options.size` or `options.clock` has the wrong type.
+   * @throws {RangeError} when `options.size` is malformed or out of range.
+   */
+  static create(options: SharedDictOptions): SharedDict {
+    if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object')
+    const total = parseDictSize(options.size)
+    const clock = clockOption(options.clock)
+    const buffer = new SharedArrayBuffer(total)
+    writeHeader(buffer, crypto.getRandomValues(new Uint32Array(1))[0]!)
+    const dict = new SharedDict(CONSTRUCT, buffer, clock)
+    dict.#core.reset()
+    publishHeader(buffer)
+    return dict
+  }
+
+  /**
+   * Opens the dict described by `handle` (from `dict.handle`, usually in
+   * another thread). Checks the magic number and the layout version, so two
+   * incompatible copies of this library never share a dict. `options` is an
+   * addition to the contract.
+   *
+   * @throws {TypeError} `handle is not a SharedDict handle`, or
+   *   `SharedDict layout version X, expected Y`; or a bad `options.clock`.
+   */
+  static attach(handle: SharedDictHandle, options?: SharedDictAttachOptions): SharedDict {
+    const buffer: unknown = typeof handle === 'object' && handle !== null ? handle.buffer : undefined
+    assertDictBuffer(buffer)
+    if (options !== undefined && (typeof options !== 'object' || options === null)) {
+      throw new TypeError('options must be an object')
+    }
+    return new SharedDict(CONSTRUCT, buffer, clockOption(options?.clock))
+  }
+
+  /** @internal Use {@link SharedDict.create} or {@link SharedDict.attach}. */
+  private constructor(token: typeof CONSTRUCT, buffer: SharedArrayBuffer, clock: () => number) {
+    if (token !== CONSTRUCT) throw new TypeError('use SharedDict.create() or SharedDict.attach()')
+    this.handle = { buffer }
+    const views = new DictViews(buffer)
+    this.#core = new DictCore(views)
+    this.#i32 = views.i32
+    this.#clock = clock
+  }
+
+  /**
+   * The value of `key` and its flags, or `undefined` when missing or
+   * expired (`ngx.shared.DICT:get`). A hit makes the entry the most
+   * recently used. Like nginx, first frees up to two expired entries at the
+   * LRU tail.
+   *
+   * @throws {TypeError | RangeError} for a bad key.
+   */
+  get(key: string): DictEntry | undefined {
+    assertKey(key)
+    const now = this.#clock()
+    const core = this.#core
+    core.encodeKey(key)
+    core.enter()
+    try {
+      const entry = core.get(now)
+      core.leave()
+      return entry
+    } catch (error) {
+      core.recover()
+      throw error
+    } finally {
+      core.release()
+    }
+  }
+
+  /**
+   * Like {@link SharedDict.get}, but also returns an expired entry whose
+   * memory has not been reused yet, with `stale: true`
+   * (`ngx.shared.DICT:get_stale`). No expiry sweep runs first, and a stale
+   * hit does not count as a use. Stale values may vanish at any time.
+   */
+  getStale(key: string): DictStaleEntry | undefined {
+    assertKey(key)
+    const now = this.#clock()
+    const core = this.#core
+    core.encodeKey(key)
+    core.enter()
+    try {
+      const entry = core.getStale(now)
+      core.leave()
+      return entry
+    } catch (error) {
+      core.recover()
+      throw error
+    } finally {
+      core.release()
+    }
+  }
+
+  /**
+   * Stores `value` under `key` for `ttl` ms (`0`, the default, = never)
+   * with uint32 `flags` (default 0); `null`/`undefined` deletes
+   * (`ngx.shared.DICT:set`). When memory runs out it evicts least recently
+   * used entries, up to 30 rounds, and answers `forcible: true`. A value of
+   * the same byte length as the old one is rewritten in place; otherwise the
+   * old entry is removed first, so a `set` that fails with "no memory" has
+   * deleted the old value (as in nginx).
+   *
+   * @throws {TypeError | RangeError} for a bad key, value type, ttl or flags.
+   */
+  set(key: string, value: DictValue | null | undefined, ttl?: number, flags?: number): DictSetResult {
+    return this.#store(MODE_SET, key, value, ttl, flags)
+  }
+
+  /**
+   * {@link SharedDict.set} that never evicts: answers
+   * `{ ok: false, err: 'no memory', forcible: false }` instead (`safe_set`).
+   * As in nginx, `null`/`undefined` deletes.
+   */
+  safeSet(key: string, value: DictValue | null | undefined, ttl?: number, flags?: number): DictSetResult {
+    return this.#store(MODE_SET | MODE_SAFE, key, value, ttl, flags)
+  }
+
+  /**
+   * {@link SharedDict.set} only when `key` is missing or expired, else
+   * `{ ok: false, err: 'exists' }` (`add`; a live key also becomes the most
+   * recently used, as nginx's lookup makes it). An expired entry counts as
+   * missing and is overwritten.
+   */
+  add(key: string, value: DictValue, ttl?: number, flags?: number): DictSetResult {
+    return this.#store(MODE_ADD, key, value, ttl, flags)
+  }
+
+  /** {@link SharedDict.add} that never evicts (`safe_add`). */
+  safeAdd(key: string, value: DictValue, ttl?: number, flags?: number): DictSetResult {
+    return this.#store(MODE_ADD | MODE_SAFE, key, value, ttl, flags)
+  }
+
+  /**
+   * {@link SharedDict.set} only when `key` exists and has not expired, else
+   * `{ ok: false, err: 'not found' }` (`replace`).
+   */
+  replace(key: string, value: DictValue, ttl?: number, flags?: number): DictSetResult {
+    return this.#store(MODE_REPLACE, key, value, ttl, flags)
+  }
+
+  /** Removes `key`; a missing key is fine (`delete`, which is nginx's `set(key, nil)`). */
+  delete(key: string): void {
+    this.#store(MODE_SET, key, null, undefined, undefined)
+  }
+
+  /**
+   * Adds `step` to the number stored under `key`, in place, keeping its
+   * expiry and flags, and answers the new value (`incr`). A missing or
+   * expired key answers `err: 'not found'` unless `init` is given: the entry
+   * then becomes `init + step` with flags 0, expiring after `initTtl` ms
+   * (default 0 = never), and creating it may evict (`forcible`). A
+   * non-number answers `err: 'not a number'`.
+   *
+   * @throws {TypeError | RangeError} for a bad key, a non-finite `step` or
+   *   `init`, a bad `initTtl`, or `initTtl` without `init`.
+   */
+  incr(key: string, step: number, init?: number, initTtl?: number): DictIncrResult {
+    assertKey(key)
+    assertFinite(step, 'step')
+    if (init !== undefined) assertFinite(init, 'init')
+    const ttl = ttlArgument(initTtl, 'initTtl')
+    if (initTtl !== undefined && init === undefined) throw new TypeError('initTtl requires init')
+    const now = this.#clock()
+    const core = this.#core
+    core.encodeKey(key)
+    core.enter()
+    try {
+      const result = core.incr(now, step, init, ttl)
+      core.leave()
+      return result
+    } catch (error) {
+      core.recover()
+      throw error
+    } finally {
+      core.release()
+    }
+  }
+
+  /**
+   * Remaining time to live of `key` in ms: `0` when it never expires,
+   * negative for an expired entry not yet reclaimed (nginx's `ttl` peeks
+   * without checking expiry; an entry expiring at this very millisecond also
+   * gives 0), `undefined` when missing. Not a use.
+   */
+  ttl(key: string): number | undefined {
+    assertKey(key)
+    const now = this.#clock()
+    this.#core.encodeKey(key)
+    return this.#read(now, ttlOf)
+  }
+
+  /**
+   * Sets the TTL of `key` to `ttl` ms from now (`0` = never) and answers
+   * whether the key was there. Like nginx's `expire` it peeks without
+   * checking expiry, so it can revive an expired entry not yet reclaimed.
+   * Not a use.
+   *
+   * @throws {TypeError | RangeError} for a bad key or ttl.
+   */
+  expire(key: string, ttl: number): boolean {
+    assertKey(key)
+    assertDuration(ttl, 'ttl')
+    const now = this.#clock()
+    this.#core.encodeKey(key)
+    return this.#mutate(now, (core) => core.expire(now, ttl))
+  }
+
+  /**
+   * Expires every entry without freeing memory (`flush_all`): `getStale`
+   * still sees them until their memory is reused. Then frees up to three
+   * entries from the LRU tail, as nginx's one forced expire round. Loader
+   * locks are untouched.
+   */
+  flushAll(): void {
+    this.#mutate(this.#clock(), flushAll)
+  }
+
+  /**
+   * Frees expired entries, walking from the LRU tail, at most `max` of them
+   * (`0`, the default, = all), and answers how many (`flush_expired`).
+   *
+   * @throws {TypeError | RangeError} unless `max` is an integer >= 0.
+   */
+  flushExpired(max = 0): number {
+    assertIntegerAtLeast(max, 'max', 0)
+    return this.#mutate(this.#clock(), (core, now) => core.flushExpired(now, max))
+  }
+
+  /**
+   * Keys of unexpired entries, least recently used first (nginx's
+   * `get_keys` walks the LRU from the tail): at most `max` (default 1024),
+   * `0` for all. Holds the mutex for the whole walk, as nginx does: keep
+   * `max` small on a big, busy dict.
+   *
+   * @throws {TypeError | RangeError} unless `max` is an integer >= 0.
+   */
+  keys(max = 1024): string[] {
+    assertIntegerAtLeast(max, 'max', 0)
+    return this.#read(this.#clock(), (core, now) => core.keys(now, max))
+  }
+
+  /** The dict's size in bytes: its buffer's `byteLength`, as requested at creation. */
+  capacity(): number {
+    return this.handle.buffer.byteLength
+  }
+
+  /**
+   * Bytes in free blocks. nginx's `free_space` counts whole free 4 KiB pages
+   * only; this counts every free byte. A value still needs one free block of
+   * its size: 42 bytes of header, the key and the value, rounded up to 8.
+   */
+  freeSpace(): number {
+    return this.#read(0, freeBytesOf)
+  }
+
+  /** A consistent snapshot of the dict's counters (an addition to the contract). */
+  stats(): SharedDictStats {
+    return this.#read(0, statsOf)
+  }
+
+  /**
+   * {@link L2Store.readEntry}: `getStale` of the namespaced key, answering a
+   * private copy of the stored bytes and the remaining TTL in ms. A fresh
+   * read is a use; no expiry sweep runs first.
+   */
+  readEntry(namespace: string, key: string): L2Entry | undefined {
+    assertString(namespace, 'namespace')
+    assertKey(key)
+    const now = this.#clock()
+    const core = this.#core
+    core.encodeNamespaced(false, namespace, key)
+    core.enter()
+    try {
+      const entry = core.readEntry(now)
+      core.leave()
+      return entry
+    } catch (error) {
+      core.recover()
+      throw error
+    } finally {
+      core.release()
+    }
+  }
+
+  /** {@link L2Store.writeEntry}: `set` of the namespaced key (may evict); answers `ok`. */
+  writeEntry(namespace: string, key: string, value: Uint8Array, ttl: number, flags: number): boolean {
+    assertString(namespace, 'namespace')
+    assertKey(key)
+    if (!(value instanceof Uint8Array)) throw new TypeError('value must be a Uint8Array')
+    const ttlMs = ttlArgument(ttl, 'ttl')
+    const userFlags = flagsArgument(flags)
+    const now = this.#clock()
+    this.#core.encodeNamespaced(false, namespace, key)
+    return this.#lockedStore(now, MODE_SET, value, false, ttlMs, userFlags).ok
+  }
+
+  /** {@link L2Store.deleteEntry}: `delete` of the namespaced key. */
+  deleteEntry(namespace: string, key: string): void {
+    assertString(namespace, 'namespace')
+    assertKey(key)
+    const now = this.#clock()
+    this.#core.encodeNamespaced(false, namespace, key)
+    this.#lockedStore(now, MODE_SET, null, true, 0, 0)
+  }
+
+  /**
+   * {@link L2Store.purgeNamespace}: expires every entry of `namespace` as
+   * `flushAll` does (stale reads still see them), or with `flushExpired`
+   * frees them. Other namespaces and loader locks are untouched.
+   */
+  purgeNamespace(namespace: string, flushExpired: boolean): void {
+    assertString(namespace, 'namespace')
+    const now = this.#clock()
+    this.#core.encodeNamespacePrefix(namespace)
+    this.#mutate(now, (core) => core.purgePrefix(now, flushExpired))
+  }
+
+  /**
+   * {@link L2Store.tryLock}. A lock is a pinned entry: indexed like a value
+   * but never linked in the LRU list, so eviction, `keys`, `flushAll` and
+   * `flushExpired` never see it. Taking one never evicts a value: when the
+   * dict is full it only reclaims expired values from the LRU tail, and
+   * otherwise answers 'no memory'. An expired lease is taken over. `lease`
+   * is in ms on the dict clock (`0` = no expiry).
+   */
+  tryLock(namespace: string, key: string, token: string, lease: number): LockResult {
+    assertString(namespace, 'namespace')
+    assertKey(key)
+    assertString(token, 'token')
+    assertDuration(lease, 'lease')
+    const now = this.#clock()
+    this.#core.encodeNamespaced(true, namespace, key)
+    this.#core.prepareValue(token, false)
+    return this.#mutate(now, (core) => core.tryLock(now, lease))
+  }
+
+  /**
+   * {@link L2Store.unlock}: deletes the lock of `key` only if `token` holds
+   * it (fixing lua-resty-lock's unconditional delete), then wakes the
+   * callers of {@link SharedDict.waitForUnlock} on its wait cell.
+   */
+  unlock(namespace: string, key: string, token: string): boolean {
+    assertString(namespace, 'namespace')
+    assertKey(key)
+    assertString(token, 'token')
+    this.#core.encodeNamespaced(true, namespace, key)
+    this.#core.prepareValue(token, false)
+    // No clock: releasing does not depend on time.
+    const released = this.#mutate(0, unlockOf)
+    // After the mutex: a waiter that read the cell before the delete now
+    // sees another value, or is already waiting and gets the notify.
+    if (released) wakeCell(this.#i32, H_WAIT_CELLS + (this.#core.keyHash & (WAIT_CELL_COUNT - 1)))
+    return released
+  }
+
+  /**
+   * {@link L2Store.waitForUnlock}: resolves when the lock of `key` is
+   * released, when its lease ends, or after `timeout` ms, whichever comes
+   * first; at once when no live lock exists. Rejects only for bad
+   * arguments. Another lock sharing its wait cell (one of 256) may wake it
+   * early, which the caller tolerates.
+   */
+  waitForUnlock(namespace: string, key: string, timeout: number): Promise<void> {
+    try {
+      assertString(namespace, 'namespace')
+      assertKey(key)
+      assertDuration(timeout, 'timeout')
+    } catch (error) {
+      return Promise.reject(error as Error)
+    }
+    const now = this.#clock()
+    this.#core.encodeNamespaced(true, namespace, key)
+    const cell = H_WAIT_CELLS + (this.#core.keyHash & (WAIT_CELL_COUNT - 1))
+    // Read the cell before looking at the lock: an unlock after the look
+    // changes the cell before or during the wait, never unseen.
+    const seen = Atomics.load(this.#i32, cell)
+    const wait = Math.min(timeout, MAX_WAIT_MS, this.#read(now, lockTimeLeftOf))
+    return wait > 0 ? waitOnCell(this.#i32, cell, seen, wait) : Promise.resolve()
+  }
+
+  /**
+   * Runs `operation` under the mutex as a mutation (see `DictCore.enter`);
+   * an exception empties the dict and propagates. Callers read the clock
+   * (`now`) before encoding anything, so that even a clock calling into this
+   * dict cannot clobber the staged key. The hot paths (`get`, `getStale`,
+   * `readEntry`, the `set` family, `incr`) inline this to avoid a closure.
+   */
+  #mutate<T>(now: number, operation: (core: DictCore, now: number) => T): T {
+    const core = this.#core
+    core.enter()
+    try {
+      const result = operation(core, now)
+      core.leave()
+      return result
+    } catch (error) {
+      core.recover()
+      throw error
+    } finally {
+      core.release()
+    }
+  }
+
+  /** Runs the read-only `operation` under the mutex, with the time `now` read by the caller. */
+  #read<T>(now: number, operation: (core: DictCore, now: number) => T): T {
+    const core = this.#core
+    core.enterRead()
+    try {
+      return operation(core, now)
+    } finally {
+      core.release()
+    }
+  }
+
+  /** Validates and encodes the arguments of the `set` family, then stores. */
+  #store(mode: number, key: string, value: unknown, ttl: unknown, flags: unknown): DictSetResult {
+    assertKey(key)
+    const ttlMs = ttlArgument(ttl, 'ttl')
+    const userFlags = flagsArgument(flags)
+    const now = this.#clock()
+    this.#core.encodeKey(key)
+    return this.#lockedStore(now, mode, value, (mode & (MODE_ADD | MODE_REPLACE)) === 0, ttlMs, userFlags)
+  }
+
+  /** Makes `value` current (it may throw a TypeError), then runs the store under the mutex. */
+  #lockedStore(
+    now: number,
+    mode: number,
+    value: unknown,
+    nullDeletes: boolean,
+    ttl: number,
+    flags: number,
+  ): DictSetResult {
+    const core = this.#core
+    core.prepareValue(value, nullDeletes)
+    core.enter()
+    try {
+      const result = core.store(mode, now, ttl, flags)
+      core.leave()
+      return result
+    } catch (error) {
+      core.recover()
+      throw error
+    } finally {
+      core.release()
+    }
+  }
+}

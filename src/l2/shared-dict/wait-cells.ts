@@ -1,0 +1,46 @@
+/**
+ * Asynchronous waiting on the loader-lock wait cells (shared-dict.md §3.9).
+ * A lock key maps to one of the header's 256 Int32 cells; `unlock` bumps
+ * the cell with `Atomics.add` and notifies it, waiters use
+ * `Atomics.waitAsync`, never `Atomics.wait`: the holder may be another
+ * async task of the same thread.
+ */
+
+type WaitAsyncResult =
+  | { async: false; value: 'not-equal' | 'timed-out' }
+  | { async: true; value: Promise<'ok' | 'timed-out'> }
+
+/** `Atomics.waitAsync` (ES2024, Node >= 16), typed here: the project's `lib` is ES2023. */
+const waitAsync = (
+  Atomics as unknown as { waitAsync(array: Int32Array, index: number, value: number, timeout: number): WaitAsyncResult }
+).waitAsync
+
+/** Largest `setTimeout` delay; longer waits are cut to it (an early wake-up is allowed). */
+export const MAX_WAIT_MS = 0x7fff_ffff
+
+/** Bumps the wait cell `i32[index]` and wakes everyone waiting on it. */
+export function wakeCell(i32: Int32Array, index: number): void {
+  Atomics.add(i32, index, 1)
+  Atomics.notify(i32, index)
+}
+
+/**
+ * Resolves once `i32[index]` no longer holds `seen` (it was bumped, or a
+ * notify came), or after `ms` milliseconds. Never rejects.
+ *
+ * A pending `waitAsync` does not keep Node's event loop alive
+ * (nodejs/node#61941, verified in shared-dict.md §2), so it is raced with a
+ * ref'd `setTimeout` of the same length, cleared by whichever wins.
+ */
+export function waitOnCell(i32: Int32Array, index: number, seen: number, ms: number): Promise<void> {
+  const result = waitAsync(i32, index, seen, ms)
+  if (!result.async) return Promise.resolve()
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms)
+    void result.value.then(done)
+    function done(): void {
+      clearTimeout(timer)
+      resolve()
+    }
+  })
+}

@@ -1,0 +1,117 @@
+import { describe, expect, it } from 'vitest'
+import type { DictValue, SharedDict } from '../../../src/l2/shared-dict/shared-dict.js'
+import { useCheckedDicts } from '../../helpers/shared-dict-invariants.js'
+
+const dicts = useCheckedDicts()
+
+/** Runs `fn` against a dict holding one entry, then asserts the dict is unchanged. */
+function unchanged(fn: (dict: SharedDict) => void): void {
+  const dict = dicts.create({ size: '16k' })
+  dict.set('present', 'value', 0, 1)
+  const before = dict.stats()
+  fn(dict)
+  expect(dict.stats()).toEqual(before)
+  expect(dict.get('present')).toEqual({ value: 'value', flags: 1 })
+}
+
+describe('bad keys', () => {
+  it('keys of 0 and 65536 UTF-8 bytes are rejected, 65535 accepted', () => {
+    unchanged((dict) => {
+      expect(() => dict.set('', 1)).toThrow(RangeError)
+      expect(() => dict.get('')).toThrow('key must not be empty')
+      expect(() => dict.set('k'.repeat(65_536), 1)).toThrow('key must be at most 65535 UTF-8 bytes')
+      expect(() => dict.get(`${'é'.repeat(32_767)}kk`)).toThrow(RangeError)
+    })
+    const dict = dicts.create({ size: '256k' })
+    expect(dict.set('k'.repeat(65_535), 1).ok).toBe(true)
+  })
+
+  it('a non-string key is a TypeError for every method', () => {
+    unchanged((dict) => {
+      const key = 5 as unknown as string
+      expect(() => dict.get(key)).toThrow('key must be a string')
+      expect(() => dict.getStale(key)).toThrow(TypeError)
+      expect(() => dict.set(key, 1)).toThrow(TypeError)
+      expect(() => dict.safeSet(key, 1)).toThrow(TypeError)
+      expect(() => dict.add(key, 1)).toThrow(TypeError)
+      expect(() => dict.safeAdd(key, 1)).toThrow(TypeError)
+      expect(() => dict.replace(key, 1)).toThrow(TypeError)
+      expect(() => dict.delete(key)).toThrow(TypeError)
+      expect(() => dict.incr(key, 1)).toThrow(TypeError)
+      expect(() => dict.ttl(key)).toThrow(TypeError)
+      expect(() => dict.expire(key, 1)).toThrow(TypeError)
+      expect(() => dict.readEntry('ns', key)).toThrow(TypeError)
+      expect(() => dict.writeEntry('ns', key, new Uint8Array(1), 0, 0)).toThrow(TypeError)
+      expect(() => dict.deleteEntry('ns', key)).toThrow(TypeError)
+      expect(() => dict.tryLock('ns', key, 't', 1)).toThrow(TypeError)
+      expect(() => dict.unlock('ns', key, 't')).toThrow(TypeError)
+    })
+  })
+})
+
+describe('bad ttls and flags', () => {
+  // t/043-shdict.t TEST 92: bad "exptime" argument.
+  it('a negative, NaN, infinite or non-number ttl is rejected', () => {
+    unchanged((dict) => {
+      expect(() => dict.set('key', 1, -1)).toThrow('ttl must be >= 0')
+      expect(() => dict.set('key', 1, -1)).toThrow(RangeError)
+      expect(() => dict.add('key', 1, Number.NaN)).toThrow(TypeError)
+      expect(() => dict.safeSet('key', 1, Number.POSITIVE_INFINITY)).toThrow('ttl must be finite')
+      expect(() => dict.replace('present', 1, '5' as unknown as number)).toThrow('ttl must be a number')
+      expect(() => dict.expire('present', -1)).toThrow('ttl must be >= 0')
+      expect(() => dict.expire('present', undefined as unknown as number)).toThrow(TypeError)
+      expect(() => dict.writeEntry('ns', 'key', new Uint8Array(1), -5, 0)).toThrow('ttl must be >= 0')
+      expect(() => dict.tryLock('ns', 'key', 't', -1)).toThrow('lease must be >= 0')
+    })
+  })
+
+  it('flags must be a uint32', () => {
+    unchanged((dict) => {
+      expect(() => dict.set('key', 1, 0, -1)).toThrow(RangeError)
+      expect(() => dict.set('key', 1, 0, 1.5)).toThrow('flags must be an integer from 0 to 4294967295')
+      expect(() => dict.set('key', 1, 0, 2 ** 32)).toThrow(RangeError)
+      expect(() => dict.set('key', 1, 0, Number.NaN)).toThrow(RangeError)
+      expect(() => dict.set('key', 1, 0, '1' as unknown as number)).toThrow('flags must be a number')
+      expect(() => dict.writeEntry('ns', 'key', new Uint8Array(1), 0, -1)).toThrow(RangeError)
+    })
+  })
+})
+
+describe('bad values and other arguments', () => {
+  it('values other than strings, numbers, booleans and Uint8Arrays are a TypeError', () => {
+    unchanged((dict) => {
+      const values: unknown[] = [{}, [], () => 1, Symbol('s'), 1n, new ArrayBuffer(4), new Uint16Array(2), new Date()]
+      for (const value of values) {
+        expect(() => dict.set('key', value as DictValue)).toThrow(TypeError)
+        expect(() => dict.safeSet('key', value as DictValue)).toThrow(TypeError)
+        expect(() => dict.add('key', value as DictValue)).toThrow(TypeError)
+        expect(() => dict.replace('present', value as DictValue)).toThrow(TypeError)
+      }
+      expect(() => dict.writeEntry('ns', 'key', 'text' as unknown as Uint8Array, 0, 0)).toThrow(
+        'value must be a Uint8Array',
+      )
+    })
+  })
+
+  it('keys(max) and flushExpired(max) need an integer >= 0', () => {
+    unchanged((dict) => {
+      expect(() => dict.keys(-1)).toThrow('max must be >= 0')
+      expect(() => dict.keys(1.5)).toThrow('max must be an integer')
+      expect(() => dict.keys('2' as unknown as number)).toThrow(TypeError)
+      expect(() => dict.flushExpired(-1)).toThrow(RangeError)
+      expect(() => dict.flushExpired(Number.NaN)).toThrow(TypeError)
+    })
+  })
+
+  it('namespaces and tokens must be strings', () => {
+    unchanged((dict) => {
+      const bad = 1 as unknown as string
+      expect(() => dict.readEntry(bad, 'key')).toThrow('namespace must be a string')
+      expect(() => dict.writeEntry(bad, 'key', new Uint8Array(1), 0, 0)).toThrow(TypeError)
+      expect(() => dict.deleteEntry(bad, 'key')).toThrow(TypeError)
+      expect(() => dict.purgeNamespace(bad, false)).toThrow(TypeError)
+      expect(() => dict.tryLock('ns', 'key', bad, 1)).toThrow('token must be a string')
+      expect(() => dict.unlock('ns', 'key', bad)).toThrow(TypeError)
+    })
+  })
+})

@@ -1,0 +1,143 @@
+import { describe, expect, it } from 'vitest'
+import { inspectSharedDict } from '../../../src/l2/shared-dict/invariants.js'
+import { fakeClock, useCheckedDicts } from '../../helpers/shared-dict-invariants.js'
+
+const dicts = useCheckedDicts()
+
+const bytes = (...values: number[]): Uint8Array => Uint8Array.from(values)
+
+describe('readEntry() and writeEntry()', () => {
+  it('writeEntry() then readEntry() returns a copy of the bytes, the flags and the remaining ttl', () => {
+    const clock = fakeClock()
+    const dict = dicts.create({ size: '16k', clock: clock.now })
+    expect(dict.writeEntry('cache', 'key', bytes(1, 2, 3), 1_000, 0x1)).toBe(true)
+    clock.advance(250)
+    const entry = dict.readEntry('cache', 'key')
+    expect(entry?.flags).toBe(1)
+    expect(entry?.ttl).toBe(750)
+    expect(entry?.stale).toBe(false)
+    expect(Array.from(entry?.value ?? [])).toEqual([1, 2, 3])
+    entry?.value.fill(0)
+    expect(Array.from(dict.readEntry('cache', 'key')?.value ?? [])).toEqual([1, 2, 3])
+  })
+
+  it('readEntry() returns a stale entry with its negative ttl and does not count it as a use', () => {
+    const clock = fakeClock()
+    const dict = dicts.create({ size: '16k', clock: clock.now })
+    dict.set('live', 1)
+    dict.writeEntry('cache', 'key', bytes(9), 100, 2)
+    dict.set('newest', 1)
+    clock.advance(130)
+    expect(dict.readEntry('cache', 'key')).toEqual({ value: bytes(9), flags: 2, ttl: -30, stale: true })
+    expect(inspectSharedDict(dict).lru).toEqual(['newest', '5:cache:key', 'live'])
+    expect(dict.readEntry('cache', 'missing')).toBeUndefined()
+  })
+
+  it('a fresh readEntry() is a use; no expiry sweep runs before it', () => {
+    const clock = fakeClock()
+    const dict = dicts.create({ size: '16k', clock: clock.now })
+    dict.set('expired', 1, 10)
+    dict.writeEntry('cache', 'key', bytes(1), 0, 0)
+    dict.set('newest', 1)
+    clock.advance(10)
+    expect(dict.readEntry('cache', 'key')?.ttl).toBe(0)
+    expect(inspectSharedDict(dict).lru).toEqual(['5:cache:key', 'newest', 'expired'])
+  })
+
+  it('readEntry() returns a copy of bytes, large or small, independent of later writes', () => {
+    const dict = dicts.create({ size: '64k' })
+    const big = Uint8Array.from({ length: 10_000 }, (_, i) => i & 0xff)
+    dict.writeEntry('cache', 'big', big, 0, 0)
+    dict.writeEntry('cache', 'small', bytes(5, 6), 0, 0)
+    const readBig = dict.readEntry('cache', 'big')?.value
+    const readSmall = dict.readEntry('cache', 'small')?.value
+    dict.writeEntry('cache', 'big', new Uint8Array(10_000), 0, 0)
+    dict.writeEntry('cache', 'small', bytes(0, 0), 0, 0)
+    expect(readBig).toEqual(big)
+    expect(Array.from(readSmall ?? [])).toEqual([5, 6])
+  })
+
+  it('writeEntry() evicts when the dict is full and answers false for a value that can never fit', () => {
+    const dict = dicts.create({ size: '8k' })
+    for (let i = 0; i < 100; i++) expect(dict.writeEntry('cache', `key${i}`, new Uint8Array(100), 0, 0)).toBe(true)
+    expect(dict.stats().forcibleEvictions).toBeGreaterThan(0)
+    expect(dict.writeEntry('cache', 'huge', new Uint8Array(10_000), 0, 0)).toBe(false)
+    expect(dict.readEntry('cache', 'key99')).toBeDefined()
+  })
+
+  it('deleteEntry() removes an entry of its namespace only', () => {
+    const dict = dicts.create({ size: '16k' })
+    dict.writeEntry('one', 'key', bytes(1), 0, 0)
+    dict.writeEntry('two', 'key', bytes(2), 0, 0)
+    dict.deleteEntry('one', 'key')
+    dict.deleteEntry('one', 'missing')
+    expect(dict.readEntry('one', 'key')).toBeUndefined()
+    expect(dict.readEntry('two', 'key')?.value).toEqual(bytes(2))
+  })
+
+  it("namespaces 'ab' + 'c' and 'a' + 'bc' are different entries", () => {
+    const dict = dicts.create({ size: '16k' })
+    dict.writeEntry('ab', 'c', bytes(1), 0, 1)
+    expect(dict.readEntry('a', 'bc')).toBeUndefined()
+    dict.writeEntry('a', 'bc', bytes(2), 0, 2)
+    expect(dict.readEntry('ab', 'c')?.flags).toBe(1)
+    expect(dict.readEntry('a', 'bc')?.flags).toBe(2)
+    expect(dict.keys().sort()).toEqual(['1:a:bc', '2:ab:c'])
+  })
+
+  it('the empty namespace and a namespace of 10+ characters are encoded with their length', () => {
+    const dict = dicts.create({ size: '16k' })
+    dict.writeEntry('', 'k', bytes(1), 0, 0)
+    dict.writeEntry('namespace!', 'k', bytes(2), 0, 0)
+    expect(dict.keys().sort()).toEqual(['0::k', '10:namespace!:k'])
+    expect(dict.readEntry('', 'k')?.value).toEqual(bytes(1))
+  })
+
+  it('a plain set() of the internal key is the same entry (as upstream name..key)', () => {
+    const dict = dicts.create({ size: '16k' })
+    dict.writeEntry('ns', 'key', bytes(7), 0, 3)
+    expect(dict.get('2:ns:key')).toEqual({ value: bytes(7), flags: 3 })
+  })
+})
+
+describe('purgeNamespace()', () => {
+  it('purgeNamespace(ns, false) makes the entries of ns stale and keeps other namespaces fresh', () => {
+    const clock = fakeClock()
+    const dict = dicts.create({ size: '16k', clock: clock.now })
+    for (let i = 0; i < 3; i++) dict.writeEntry('users', `k${i}`, bytes(i), 0, i)
+    dict.writeEntry('users2', 'k0', bytes(10), 0, 0)
+    dict.writeEntry('user', 's:k0', bytes(11), 0, 0)
+    dict.set('5:users', 'not in the namespace')
+    dict.purgeNamespace('users', false)
+    for (let i = 0; i < 3; i++) {
+      const entry = dict.readEntry('users', `k${i}`)
+      expect(entry?.stale).toBe(true)
+      expect(entry?.value).toEqual(bytes(i))
+      expect(entry?.ttl).toBeLessThan(0)
+    }
+    expect(dict.readEntry('users2', 'k0')?.stale).toBe(false)
+    expect(dict.readEntry('user', 's:k0')?.stale).toBe(false)
+    expect(dict.get('5:users')?.value).toBe('not in the namespace')
+  })
+
+  it('purgeNamespace(ns, true) frees the entries of ns', () => {
+    const dict = dicts.create({ size: '16k' })
+    dict.writeEntry('keep', 'k', bytes(1), 0, 0)
+    const free = dict.freeSpace()
+    for (let i = 0; i < 10; i++) dict.writeEntry('drop', `k${i}`, new Uint8Array(50), 0, 0)
+    dict.purgeNamespace('drop', true)
+    expect(dict.freeSpace()).toBe(free)
+    expect(dict.readEntry('drop', 'k0')).toBeUndefined()
+    expect(dict.readEntry('keep', 'k')?.stale).toBe(false)
+    expect(dict.stats().expiredFreed).toBe(10)
+  })
+
+  it('purgeNamespace() leaves loader locks held', () => {
+    const dict = dicts.create({ size: '16k' })
+    dict.tryLock('ns', 'key', 'owner', 10_000)
+    dict.writeEntry('ns', 'key', bytes(1), 0, 0)
+    dict.purgeNamespace('ns', true)
+    expect(dict.tryLock('ns', 'key', 'other', 10_000)).toBe('held')
+    expect(dict.readEntry('ns', 'key')).toBeUndefined()
+  })
+})

@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest'
+import { inspectSharedDict } from '../../../src/l2/shared-dict/invariants.js'
+import { E_VALUE_LEN, H_GENERATION, H_MUTATING, H_MUTEX } from '../../../src/l2/shared-dict/layout.js'
+import { SharedDict } from '../../../src/l2/shared-dict/shared-dict.js'
+import { useCheckedDicts } from '../../helpers/shared-dict-invariants.js'
+
+const dicts = useCheckedDicts()
+
+/** Corrupts the value length of `key`'s entry so that reading it throws under the mutex. */
+function corrupt(dict: SharedDict, key: string): void {
+  const entry = inspectSharedDict(dict).entries.find((candidate) => candidate.key === key)
+  if (entry === undefined) throw new Error(`no entry ${key}`)
+  new Uint32Array(dict.handle.buffer)[(entry.offset << 1) + E_VALUE_LEN] = 0x7fff_fff0
+}
+
+describe('recovery from an interrupted mutation', () => {
+  it('an exception inside a critical section empties the dict, releases the mutex and is rethrown', () => {
+    const dict = dicts.create({ size: '16k' })
+    const generation = new Int32Array(dict.handle.buffer)[H_GENERATION]
+    dict.set('good', 1)
+    dict.set('bad', 'string')
+    corrupt(dict, 'bad')
+    expect(() => dict.get('bad')).toThrow(RangeError)
+    const words = new Int32Array(dict.handle.buffer)
+    expect(Atomics.load(words, H_MUTEX)).toBe(0)
+    expect(Atomics.load(words, H_MUTATING)).toBe(0)
+    expect(Atomics.load(words, H_GENERATION)).toBe((generation ?? 0) + 1)
+    expect(dict.stats()).toMatchObject({ entries: 0, usedBytes: 0, recoveries: 1 })
+    expect(dict.get('good')).toBeUndefined()
+    // The dict works as before.
+    expect(dict.set('after', 2)).toEqual({ ok: true, forcible: false })
+    expect(dict.get('after')?.value).toBe(2)
+  })
+
+  it('a recovery wakes the waiters of loader locks, whose locks are gone', async () => {
+    const dict = dicts.create({ size: '16k' })
+    dict.tryLock('ns', 'key', 'owner', 60_000)
+    dict.set('bad', 'string')
+    corrupt(dict, 'bad')
+    let woken = false
+    const waiting = dict.waitForUnlock('ns', 'key', 30_000).then(() => {
+      woken = true
+    })
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    expect(() => dict.getStale('bad')).toThrow(RangeError)
+    await waiting
+    expect(woken).toBe(true)
+    expect(dict.tryLock('ns', 'key', 'next', 1_000)).toBe('acquired')
+  })
+})
