@@ -1,0 +1,39 @@
+/**
+ * mlcache: a three-level cache for Node.js, ported from lua-resty-mlcache.
+ * This module exports the public surface only.
+ */
+export { MLCache } from './mlcache.js'
+export { SharedDict } from './l2/shared-dict/shared-dict.js'
+export type { DictSetResult, DictValue, SharedDictHandle } from './l2/shared-dict/shared-dict.js'
+export { LocalBus } from './bus/local-bus.js'
+export { BUS_RESYNC_EVENT, BUS_SOURCE, WORKER_SOURCE } from './bus/event-bus.js'
+export type { EventBus, EventBusOptions, EventHandler, EventTarget } from './bus/event-bus.js'
+export type { L2Entry, L2Store, LockResult, MaybePromise } from './l2/l2-store.js'
+export {
+  BusError,
+  BusyError,
+  ClosedError,
+  DecodeError,
+  EncodeError,
+  L2Error,
+  LoaderError,
+  LockTimeoutError,
+  MLCacheError,
+  NoMemoryError,
+  SerializerError,
+} from './errors.js'
+export type { MLCacheErrorCode, MLCacheErrorOptions } from './errors.js'
+export type {
+  BulkOp,
+  BulkResult,
+  GetOptions,
+  HitLevel,
+  L1Store,
+  Loader,
+  LoaderContext,
+  Lookup,
+  MLCacheOptions,
+  MLCacheStats,
+  Peek,
+  SetOptions,
+} from './types.js'

@@ -1,0 +1,71 @@
+/**
+ * Builds caches for tests: a fake clock, a small SharedDict store, an
+ * inspectable L1, and cleanup registered on the running test, so no test
+ * leaks caches or buses. Every SharedDict made here is checked by the
+ * invariant checker when the test finishes.
+ */
+import { LRUCache } from 'lru-cache'
+import { onTestFinished } from 'vitest'
+import { MLCache } from '../../src/mlcache.js'
+import { SharedDict } from '../../src/l2/shared-dict/shared-dict.js'
+import { checkSharedDictInvariants } from '../../src/l2/shared-dict/invariants.js'
+import type { MLCacheOptions } from '../../src/types.js'
+
+/** A clock tests move by hand. */
+export interface FakeClock {
+  now(): number
+  advance(ms: number): void
+}
+
+export function fakeClock(start = 1_000_000): FakeClock {
+  let now = start
+  return {
+    now: () => now,
+    advance: (ms) => {
+      now += ms
+    },
+  }
+}
+
+/** A SharedDict on `clock`, invariant-checked when the test finishes. */
+export function testDict(clock: FakeClock, size: number | string = '1m'): SharedDict {
+  const dict = SharedDict.create({ size, clock: clock.now })
+  onTestFinished(() => checkSharedDictInvariants(dict))
+  return dict
+}
+
+/** An lru-cache on `clock`, to pass as `lru` and inspect or drop entries from. */
+export function testLru(clock: FakeClock, max = 100): LRUCache<string, object> {
+  return new LRUCache<string, object>({ max, ttlResolution: 0, perf: { now: () => clock.now() + 1 } })
+}
+
+export interface TestCache<V> {
+  cache: MLCache<V>
+  clock: FakeClock
+  store: SharedDict
+  lru: LRUCache<string, object>
+}
+
+/**
+ * A cache named `name` on a fresh 1 MiB SharedDict with a fake clock and an
+ * inspectable L1; `options` override any of them.
+ */
+export function testCache<V = unknown>(name = 'cache', options: MLCacheOptions<V> & { clock?: () => number } = {}, clock = fakeClock()): TestCache<V> {
+  const store = options.store instanceof SharedDict ? options.store : testDict(clock)
+  const lru = testLru(clock)
+  const cache = new MLCache<V>(name, { store, lru, clock: clock.now, ...options })
+  onTestFinished(() => cache.close())
+  return { cache, clock, store, lru }
+}
+
+/** A loader that counts its calls and answers `value` (or what `produce` returns). */
+export function countingLoader<V>(produce: (key: string) => V | Promise<V>): ((key: string) => Promise<V>) & { calls: number } {
+  const loader = Object.assign(
+    async (key: string) => {
+      loader.calls++
+      return produce(key)
+    },
+    { calls: 0 },
+  )
+  return loader
+}
