@@ -119,3 +119,23 @@ describe('codec', () => {
     )
   })
 })
+
+describe('codec on corrupt input', () => {
+  it('decodeValue() rejects the never-used msgpack byte 0xc1 with DecodeError', () => {
+    expect(() => decodeValue(Uint8Array.of(0xc1), FLAGS)).toThrow(DecodeError)
+  })
+})
+
+describe('codec decoding buffers', () => {
+  it('decodeValue() returns binary values that do not alias its scratch buffer', () => {
+    const first = decodeValue(encodeValue({ bytes: Uint8Array.of(1, 2, 3), buffer: Buffer.from('abc') }), FLAGS) as { bytes: Uint8Array; buffer: Buffer }
+    decodeValue(encodeValue({ bytes: Uint8Array.of(9, 9, 9), buffer: Buffer.from('zzz') }), FLAGS)
+    expect(first.bytes).toStrictEqual(Uint8Array.of(1, 2, 3))
+    expect(first.buffer.toString()).toBe('abc')
+  })
+
+  it('decodeValue() decodes values larger than its scratch buffer', () => {
+    const big = { text: 'x'.repeat(200_000), list: Array.from({ length: 1_000 }, (_, i) => i) }
+    expect(decodeValue(encodeValue(big), FLAGS)).toStrictEqual(big)
+  })
+})
