@@ -1,0 +1,41 @@
+/**
+ * The shipped artefact: `dist/` built by `npm run build`, loaded the way
+ * users load it, from ESM and through Node's require(esm).
+ */
+import { execFileSync } from 'node:child_process'
+import { createRequire } from 'node:module'
+import { fileURLToPath } from 'node:url'
+import { beforeAll, describe, expect, it } from 'vitest'
+
+const root = fileURLToPath(new URL('../..', import.meta.url))
+const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc')
+
+function node(args: string[]): string {
+  return execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim()
+}
+
+describe('package exports', () => {
+  beforeAll(() => {
+    execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'pipe' })
+  }, 60_000)
+
+  it("import('mlcache') loads the built package and caches a value", () => {
+    const script = `
+      const { MLCache, SharedDict, LocalBus, LoaderError } = await import('mlcache')
+      const cache = new MLCache('smoke', { store: SharedDict.create({ size: '1m' }) })
+      const value = await cache.get('k', () => ({ ok: true }))
+      await cache.close()
+      console.log(JSON.stringify({ value, bus: typeof LocalBus, error: new LoaderError('x').code }))`
+    expect(JSON.parse(node(['--input-type=module', '-e', script]))).toEqual({ value: { ok: true }, bus: 'function', error: 'E_LOADER' })
+  })
+
+  it("require('mlcache') works through Node's require(esm)", () => {
+    const script = `const m = require('mlcache'); console.log([typeof m.MLCache, typeof m.SharedDict, typeof m.MLCacheError].join())`
+    expect(node(['--no-warnings', '-e', script])).toBe('function,function,function')
+  })
+
+  it("require('mlcache/testing') exposes the contract suites and the invariant checker", () => {
+    const script = `const t = require('mlcache/testing'); console.log(Object.keys(t).sort().join())`
+    expect(node(['--no-warnings', '-e', script])).toBe('checkSharedDictInvariants,registerEventBusContract,registerL2StoreContract')
+  })
+})
