@@ -4,7 +4,17 @@
  */
 export { MLCache } from './mlcache.js'
 export { SharedDict } from './l2/shared-dict/shared-dict.js'
-export type { DictSetResult, DictValue, SharedDictHandle } from './l2/shared-dict/shared-dict.js'
+export type {
+  DictEntry,
+  DictIncrResult,
+  DictSetResult,
+  DictStaleEntry,
+  DictValue,
+  SharedDictAttachOptions,
+  SharedDictHandle,
+  SharedDictOptions,
+  SharedDictStats,
+} from './l2/shared-dict/types.js'
 export { LocalBus } from './bus/local-bus.js'
 export { BUS_RESYNC_EVENT, BUS_SOURCE, WORKER_SOURCE } from './bus/event-bus.js'
 export type { EventBus, EventBusOptions, EventHandler, EventTarget } from './bus/event-bus.js'

@@ -6,3 +6,5 @@
 export { registerL2StoreContract } from './l2-store-contract.js'
 export { registerEventBusContract } from './event-bus-contract.js'
 export { checkSharedDictInvariants } from '../l2/shared-dict/invariants.js'
+export type { L2StoreContractContext, L2StoreContractOptions } from './l2-store-contract.js'
+export type { EventBusContractOptions } from './event-bus-contract.js'
