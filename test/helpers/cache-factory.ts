@@ -10,22 +10,9 @@ import { MLCache } from '../../src/mlcache.js'
 import { SharedDict } from '../../src/l2/shared-dict/shared-dict.js'
 import { checkSharedDictInvariants } from '../../src/l2/shared-dict/invariants.js'
 import type { MLCacheOptions } from '../../src/types.js'
+import { type FakeClock, fakeClock } from './fake-clock.js'
 
-/** A clock tests move by hand. */
-export interface FakeClock {
-  now(): number
-  advance(ms: number): void
-}
-
-export function fakeClock(start = 1_000_000): FakeClock {
-  let now = start
-  return {
-    now: () => now,
-    advance: (ms) => {
-      now += ms
-    },
-  }
-}
+export { type FakeClock, fakeClock }
 
 /** A SharedDict on `clock`, invariant-checked when the test finishes. */
 export function testDict(clock: FakeClock, size: number | string = '1m'): SharedDict {

@@ -7,26 +7,8 @@ import { afterEach } from 'vitest'
 import { checkSharedDictInvariants } from '../../src/l2/shared-dict/invariants.js'
 import { SharedDict, type SharedDictOptions } from '../../src/l2/shared-dict/shared-dict.js'
 
-/** A clock that moves only when told to. */
-export interface FakeClock {
-  /** The current time in ms; pass it as a dict's `clock`. */
-  readonly now: () => number
-  /** Moves the clock forward by `ms`. */
-  advance(ms: number): void
-}
+export { type FakeClock, fakeClock } from './fake-clock.js'
 
-/** A {@link FakeClock} starting at `start` ms (default: a plausible wall-clock instant). */
-export function fakeClock(start = 1_700_000_000_000): FakeClock {
-  let time = start
-  return {
-    now: () => time,
-    advance(ms: number) {
-      time += ms
-    },
-  }
-}
-
-/** What {@link useCheckedDicts} gives a test file. */
 export interface CheckedDicts {
   /** `SharedDict.create(options)`, checked after the test. */
   create(options: SharedDictOptions): SharedDict
