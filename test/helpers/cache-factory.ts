@@ -6,6 +6,7 @@
  */
 import { LRUCache } from 'lru-cache'
 import { onTestFinished } from 'vitest'
+import { LocalBus } from '../../src/bus/local-bus.js'
 import { MLCache } from '../../src/mlcache.js'
 import { SharedDict } from '../../src/l2/shared-dict/shared-dict.js'
 import { checkSharedDictInvariants } from '../../src/l2/shared-dict/invariants.js'
@@ -55,4 +56,18 @@ export function countingLoader<V>(produce: (key: string) => V | Promise<V>): ((k
     { calls: 0 },
   )
   return loader
+}
+
+/**
+ * Two caches of one name on one store and one bus, each with its own L1, as
+ * two workers would have; closed with their bus when the test finishes.
+ */
+export function twoWorkers<V = unknown>(name = 'cache'): { a: MLCache<V>; b: MLCache<V>; clock: FakeClock; bus: LocalBus } {
+  const clock = fakeClock()
+  const store = testDict(clock)
+  const bus = new LocalBus()
+  const a = new MLCache<V>(name, { store, bus, clock: clock.now, lru: testLru(clock) })
+  const b = new MLCache<V>(name, { store, bus, clock: clock.now, lru: testLru(clock) })
+  onTestFinished(() => Promise.all([a.close(), b.close()]).then(() => bus.close()))
+  return { a, b, clock, bus }
 }

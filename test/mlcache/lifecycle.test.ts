@@ -3,20 +3,15 @@ import { BUS_RESYNC_EVENT, BUS_SOURCE } from '../../src/bus/event-bus.js'
 import { LocalBus } from '../../src/bus/local-bus.js'
 import { ClosedError } from '../../src/errors.js'
 import { MLCache } from '../../src/mlcache.js'
-import { fakeClock, testCache, testDict, testLru } from '../helpers/cache-factory.js'
+import { fakeClock, testCache, testDict, twoWorkers } from '../helpers/cache-factory.js'
 
 describe('update(), close() and the bus', () => {
   it('update() applies invalidations published before the call', async () => {
-    const clock = fakeClock()
-    const store = testDict(clock)
-    const bus = new LocalBus()
-    const a = new MLCache('c', { store, bus, clock: clock.now, lru: testLru(clock) })
-    const b = new MLCache('c', { store, bus, clock: clock.now, lru: testLru(clock) })
+    const { a, b } = twoWorkers('c')
     for (let i = 0; i < 50; i++) await b.get(`k${i}`, () => 'old')
     for (let i = 0; i < 50; i++) await a.set(`k${i}`, 'new')
     await b.update()
     for (let i = 0; i < 50; i++) expect(await b.get(`k${i}`)).toBe('new')
-    await Promise.all([a.close(), b.close(), bus.close()])
   })
 
   it('a bus resync event clears the L1 of every cache on the bus', async () => {

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { LocalBus } from '../../src/bus/local-bus.js'
 import { MLCache } from '../../src/mlcache.js'
-import { fakeClock, testCache, testDict, testLru } from '../helpers/cache-factory.js'
+import { fakeClock, testCache, testDict, testLru, twoWorkers } from '../helpers/cache-factory.js'
 
 describe('set(), delete() and purge()', () => {
   it('set() writes L2 and this cache L1 with the full ttl', async () => {
@@ -26,33 +25,23 @@ describe('set(), delete() and purge()', () => {
   })
 
   it('set() in one cache drops the key from the L1 of another cache of that name on the bus', async () => {
-    const clock = fakeClock()
-    const store = testDict(clock)
-    const bus = new LocalBus()
-    const a = new MLCache('users', { store, bus, clock: clock.now, lru: testLru(clock) })
-    const b = new MLCache('users', { store, bus, clock: clock.now, lru: testLru(clock) })
+    const { a, b } = twoWorkers('users')
     await b.get('k', () => 'old')
     await a.set('k', 'new')
     await b.update()
     expect(await b.lookup('k')).toEqual({ value: 'new', hitLevel: 2, stale: false })
     // The publisher keeps its own L1 entry: it ignores its own event.
     expect(await a.lookup('k')).toEqual({ value: 'new', hitLevel: 1, stale: false })
-    await Promise.all([a.close(), b.close(), bus.close()])
   })
 
   it('delete() removes the key from L2 and from every L1 of the name', async () => {
-    const clock = fakeClock()
-    const store = testDict(clock)
-    const bus = new LocalBus()
-    const a = new MLCache('users', { store, bus, clock: clock.now, lru: testLru(clock) })
-    const b = new MLCache('users', { store, bus, clock: clock.now, lru: testLru(clock) })
+    const { a, b } = twoWorkers('users')
     await a.get('k', () => 'v')
     await b.get('k', () => 'v')
     await a.delete('k')
     await b.update()
     expect(await a.lookup('k')).toMatchObject({ hitLevel: -1 })
     expect(await b.lookup('k')).toMatchObject({ hitLevel: -1 })
-    await Promise.all([a.close(), b.close(), bus.close()])
   })
 
   it('delete() of a missing key resolves', async () => {
@@ -75,16 +64,11 @@ describe('set(), delete() and purge()', () => {
   })
 
   it('purge() clears the L1 of every cache of the name on the bus', async () => {
-    const clock = fakeClock()
-    const store = testDict(clock)
-    const bus = new LocalBus()
-    const a = new MLCache('users', { store, bus, clock: clock.now, lru: testLru(clock) })
-    const b = new MLCache('users', { store, bus, clock: clock.now, lru: testLru(clock) })
+    const { a, b } = twoWorkers('users')
     await b.get('k', () => 'v')
     await a.purge()
     await b.update()
     expect(await b.lookup('k')).toMatchObject({ hitLevel: -1 })
-    await Promise.all([a.close(), b.close(), bus.close()])
   })
 
   it('purge() keeps purged values readable as stale unless flushExpired reclaims them', async () => {
