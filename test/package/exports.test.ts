@@ -1,24 +1,18 @@
 /**
- * The shipped artefact: `dist/` built by `npm run build`, loaded the way
+ * The shipped artefact: `dist/` (built by the global setup), loaded the way
  * users load it, from ESM and through Node's require(esm).
  */
 import { execFileSync } from 'node:child_process'
-import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
-import { beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
-const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc')
 
 function node(args: string[]): string {
   return execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim()
 }
 
 describe('package exports', () => {
-  beforeAll(() => {
-    execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'pipe' })
-  }, 60_000)
-
   it("import('mlcache') loads the built package and caches a value", () => {
     const script = `
       const { MLCache, SharedDict, LocalBus, LoaderError } = await import('mlcache')

@@ -1,0 +1,12 @@
+/**
+ * Builds `dist/` once before the suite: the package and example tests load
+ * the shipped artefact, as users do.
+ */
+import { execFileSync } from 'node:child_process'
+import { createRequire } from 'node:module'
+import { fileURLToPath } from 'node:url'
+
+export default function buildPackage(): void {
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc')
+  execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: 'inherit' })
+}
