@@ -110,13 +110,31 @@ describe('codec', () => {
     )
   })
 
-  it('encodeValue() either round-trips arbitrary JSON-like values or throws EncodeError', () => {
+  it('encodeValue() round-trips arbitrary JSON-like values, but for a nested -0 and own __proto__ keys', () => {
+    // msgpackr writes a nested -0 as the integer 0, and decodes an own
+    // `__proto__` key as `__proto_` (its guard against prototype pollution).
+    const expected = (value: unknown): unknown => {
+      if (Object.is(value, -0)) return 0
+      if (Array.isArray(value)) return value.map(expected)
+      if (typeof value === 'object' && value !== null) {
+        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k === '__proto__' ? '__proto_' : k, expected(v)]))
+      }
+      return value
+    }
     fc.assert(
       fc.property(fc.jsonValue(), (value) => {
         if (value === null) return
-        expect(roundTrip(value)).toStrictEqual(value)
+        expect(roundTrip(value)).toStrictEqual(Object.is(value, -0) ? -0 : expected(value))
       }),
+      { numRuns: 300 },
     )
+  })
+
+  it('encodeValue() turns an own __proto__ key into __proto_ and never pollutes a prototype', () => {
+    const decoded = roundTrip(JSON.parse('{"__proto__": {"polluted": true}, "a": 1}')) as Record<string, unknown>
+    expect(decoded).toStrictEqual({ __proto_: { polluted: true }, a: 1 })
+    expect(Object.getPrototypeOf(decoded)).toBe(Object.prototype)
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined()
   })
 })
 
