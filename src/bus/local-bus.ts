@@ -99,6 +99,11 @@ export class LocalBus implements EventBus {
     const workerId = current ? undefined : this.workerId
     this.#queue.push({ seq: ++this.#published, source, event, data: payload, workerId })
     this.#schedule()
+    // Backpressure: a loop of awaited publishes runs on microtasks only and
+    // would fill the queue before the pump's next setImmediate turn. Half
+    // full, the publisher yields one turn (only one: a handler publishing
+    // into its own bus must not wait for itself), as WorkerBus does.
+    if (this.#queue.length * 2 >= maxQueueLen) await new Promise((resolve) => setImmediate(resolve))
   }
 
   /**

@@ -342,3 +342,17 @@ describe('LocalBus', () => {
     )
   })
 })
+
+describe('LocalBus backpressure', () => {
+  it('publish() in a loop of 100,000 awaited calls delivers every event without overflowing', async () => {
+    const bus = new LocalBus()
+    let received = 0
+    bus.subscribe('s', 'e', () => {
+      received++
+    })
+    for (let i = 0; i < 100_000; i++) await bus.publish('all', 's', 'e', i)
+    await bus.drain()
+    expect(received).toBe(100_000)
+    await bus.close()
+  })
+})
