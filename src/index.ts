@@ -13,6 +13,7 @@ export type {
   SharedDictAttachOptions,
   SharedDictHandle,
   SharedDictOptions,
+  SharedDictRecovery,
   SharedDictStats,
 } from './l2/shared-dict/types.js'
 export { LocalBus } from './bus/local-bus.js'

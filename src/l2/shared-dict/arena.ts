@@ -74,6 +74,22 @@ export class Arena {
     return this.#end - this.#start
   }
 
+  /** The first block, in address order. */
+  get first(): number {
+    return this.#start
+  }
+
+  /** The block after `p` in address order, or 0 after the last one. */
+  next(p: number): number {
+    const q = p + (this.#u32[(p << 1) + B_TAG]! >>> 2)
+    return q < this.#end ? q : 0
+  }
+
+  /** Whether the block `p` is allocated (an entry). */
+  isUsed(p: number): boolean {
+    return (this.#u32[(p << 1) + B_TAG]! & TAG_USED) !== 0
+  }
+
   /** Makes the whole arena one free block (dict creation and recovery). */
   reset(): void {
     const u32 = this.#u32

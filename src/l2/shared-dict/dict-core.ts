@@ -39,6 +39,7 @@ import {
   H_GENERATION,
   H_MUTATING,
   H_MUTEX,
+  H_PROGRESS,
   H_SEED,
   H_USED_BYTES,
   H_WAIT_CELLS,
@@ -49,8 +50,16 @@ import {
   WAIT_CELL_COUNT,
 } from './layout.js'
 import { Lru } from './lru.js'
-import { acquireMutex, releaseMutex } from './mutex.js'
-import type { DictEntry, DictIncrResult, DictSetResult, DictStaleEntry, DictValue, SharedDictStats } from './types.js'
+import { acquireMutex, releaseMutex, stealMutex } from '../../internal/robust-mutex.js'
+import type {
+  DictEntry,
+  DictIncrResult,
+  DictSetResult,
+  DictStaleEntry,
+  DictValue,
+  SharedDictRecovery,
+  SharedDictStats,
+} from './types.js'
 import { readUtf8, writeDecimal, writeUtf8 } from './utf8.js'
 import { wakeCell } from './wait-cells.js'
 
@@ -71,6 +80,9 @@ const EVICTION_ROUNDS = 30
 
 /** No pending value: a store deletes (Lua's `nil`). */
 const VT_NONE = 0
+
+/** Steps of a walk over every entry between two bumps of `H_PROGRESS`. */
+const PROGRESS_STEPS = 4096
 
 /** Copies up to this many bytes with a loop; `set()` of a subarray is cheaper beyond. */
 const SMALL_COPY = 64
@@ -95,6 +107,7 @@ export class DictCore {
   readonly #index: HashIndex
   readonly #lru: Lru
   readonly #seed: number
+  readonly #onRecover: (recovery: SharedDictRecovery) => void
 
   /** The current key, UTF-8, with its length and hash. */
   #key = new Uint8Array(256)
@@ -111,8 +124,13 @@ export class DictCore {
   /** Set by #alloc: whether the allocation evicted something. */
   #forcible = false
 
-  constructor(views: DictViews) {
+  /** Steps of long walks, counted by #step. */
+  #steps = 0
+
+  /** `onRecover` is told about every recovery this instance performs, in a microtask. */
+  constructor(views: DictViews, onRecover: (recovery: SharedDictRecovery) => void) {
     this.#v = views
+    this.#onRecover = onRecover
     this.#i32 = views.i32
     this.#u32 = views.u32
     this.#f64 = views.f64
@@ -138,13 +156,13 @@ export class DictCore {
    * cleared before the releasing exchange, all sequentially consistent.
    */
   enter(): void {
-    acquireMutex(this.#i32, H_MUTEX, SELF)
+    this.#acquire()
     Atomics.store(this.#i32, H_MUTATING, SELF)
   }
 
   /** Takes the mutex for an operation that only reads. */
   enterRead(): void {
-    acquireMutex(this.#i32, H_MUTEX, SELF)
+    this.#acquire()
   }
 
   /** Clears the mutation mark: the operation completed (the mutex is still held). */
@@ -160,18 +178,76 @@ export class DictCore {
 
   /**
    * An exception escaped a mutation (the mutex is still held): the
-   * structures may be half relinked, so empty the dict, which a cache may do
-   * (the contract: "it may be emptied"), bump the generation and count a
-   * recovery. nginx only unlocks and hopes; a half-relinked list could loop
-   * forever. The waiters of every loader lock are woken: their locks are
-   * gone.
+   * structures may be half relinked, so empty the dict (see #empty). nginx
+   * only unlocks and hopes; a half-relinked list could loop forever.
    */
   recover(): void {
+    this.#empty()
+    this.#report('exception', SELF, true)
+  }
+
+  /**
+   * nginx's `ngx_shmtx_force_unlock(mtx, pid)`, for a supervisor that saw
+   * thread `threadId` die: if that thread owns the mutex, takes it over,
+   * repairs what it left (see #takeOver) and releases it. A CAS from the
+   * observed word, so it is safe against live threads acquiring, releasing
+   * or stealing the same mutex meanwhile.
+   */
+  forceUnlock(threadId: number): void {
+    const dead = (threadId + 1) << 1
+    for (;;) {
+      const word = Atomics.load(this.#i32, H_MUTEX)
+      if ((word & ~1) !== dead) return
+      if (stealMutex(this.#i32, H_MUTEX, word, SELF)) {
+        this.#takeOver(word, 'reaped')
+        this.release()
+        return
+      }
+    }
+  }
+
+  /**
+   * Takes the mutex. Only on the contended path can it come back stolen
+   * from an owner presumed dead (`OWNER_DEAD_AFTER_MS` in mutex.ts); the
+   * uncontended path costs one CAS and this test.
+   */
+  #acquire(): void {
+    const stolen = acquireMutex(this.#i32, H_MUTEX, H_PROGRESS, SELF)
+    if (stolen !== 0) this.#takeOver(stolen, 'owner-timeout')
+  }
+
+  /**
+   * The mutex was just taken over from the dead owner whose lock word was
+   * `owner`. If it died mid-mutation (the `H_MUTATING` mark is set) the
+   * structures may be half relinked: empty the dict. Otherwise it died
+   * between operations or in a read, and the mutex alone was the damage.
+   */
+  #takeOver(owner: number, reason: SharedDictRecovery['reason']): void {
+    const emptied = Atomics.load(this.#i32, H_MUTATING) !== 0
+    if (emptied) this.#empty()
+    this.#report(reason, owner, emptied)
+  }
+
+  /**
+   * Empties the dict, which a cache may do (the contract: "it may be
+   * emptied"), bumps the generation and counts a recovery. The waiters of
+   * every loader lock are woken: their locks are gone (they re-check after
+   * the mutex is released). The mark is cleared last, so a thread killed
+   * during this leaves it for the next recovery.
+   */
+  #empty(): void {
     this.reset()
     Atomics.add(this.#i32, H_GENERATION, 1)
     this.#count(F_RECOVERIES)
-    Atomics.store(this.#i32, H_MUTATING, 0)
     for (let cell = H_WAIT_CELLS; cell < H_WAIT_CELLS + WAIT_CELL_COUNT; cell++) wakeCell(this.#i32, cell)
+    Atomics.store(this.#i32, H_MUTATING, 0)
+  }
+
+  /** Tells `onRecover` about a recovery, in a microtask: never user code under the mutex. */
+  #report(reason: SharedDictRecovery['reason'], owner: number, emptied: boolean): void {
+    const onRecover = this.#onRecover
+    const recovery: SharedDictRecovery = { reason, threadId: (owner >>> 1) - 1, emptied }
+    queueMicrotask(() => onRecover(recovery))
   }
 
   /** Empties the dict: no buckets, no LRU, one free block (creation and recovery). */
@@ -293,7 +369,10 @@ export class DictCore {
    */
   flushAll(now: number): void {
     const expiresAt = pastExpiry(now)
-    for (let p = this.#lru.head; p !== 0; p = this.#lru.older(p)) this.#f64[p + E_EXPIRES_AT] = expiresAt
+    for (let p = this.#lru.head; p !== 0; p = this.#lru.older(p)) {
+      this.#step()
+      this.#f64[p + E_EXPIRES_AT] = expiresAt
+    }
     this.#expireTail(now, 0)
     Atomics.add(this.#i32, H_GENERATION, 1)
   }
@@ -302,6 +381,7 @@ export class DictCore {
   flushExpired(now: number, max: number): number {
     let freed = 0
     for (let p = this.#lru.tail; p !== 0 && (max === 0 || freed < max); ) {
+      this.#step()
       const newer = this.#lru.newer(p)
       if (this.#isExpired(p, now)) {
         this.#count(F_EXPIRED_FREED)
@@ -317,6 +397,7 @@ export class DictCore {
   keys(now: number, max: number): string[] {
     const keys: string[] = []
     for (let p = this.#lru.tail; p !== 0 && (max === 0 || keys.length < max); p = this.#lru.newer(p)) {
+      this.#step()
       if (!this.#isExpired(p, now)) {
         const start = p * 8 + E_KEY
         keys.push(readUtf8(this.#v.buf, start, this.#u32[(p << 1) + E_KEY_LEN]!))
@@ -333,6 +414,7 @@ export class DictCore {
   purgePrefix(now: number, free: boolean): void {
     const expiresAt = pastExpiry(now)
     for (let p = this.#lru.tail; p !== 0; ) {
+      this.#step()
       const newer = this.#lru.newer(p)
       if (this.#hasKeyPrefix(p)) {
         if (free) {
@@ -374,6 +456,31 @@ export class DictCore {
     if (p === 0 || !this.#valueEquals(p)) return false
     this.#removeEntry(p)
     return true
+  }
+
+  /**
+   * For `reapThread`: deletes every loader lock whose token starts with the
+   * current value (`${threadId}:`, the token MLCache gives the locks of
+   * thread `threadId`) and wakes its wait cell (safe under the mutex: a
+   * waiter re-checks the lock after it). Locks are pinned, outside the LRU,
+   * so this walks every block in address order (sequential memory: about
+   * 10 ms per million entries, once per dead worker), then removes what it
+   * found, since removing during the walk would coalesce the blocks ahead.
+   */
+  reapLocks(): void {
+    const arena = this.#arena
+    const found: number[] = []
+    for (let p = arena.first; p !== 0; p = arena.next(p)) {
+      this.#step()
+      const isLock = arena.isUsed(p) && (this.#u8[p * 8 + E_ENTRY_FLAGS]! & EF_PINNED) !== 0
+      if (isLock && this.#valueStartsWith(p)) found.push(p)
+    }
+    for (const p of found) {
+      // The hash first: freeing the block overwrites it with free-list links.
+      const cell = H_WAIT_CELLS + (this.#u32[(p << 1) + E_HASH]! & (WAIT_CELL_COUNT - 1))
+      this.#removeEntry(p)
+      wakeCell(this.#i32, cell)
+    }
   }
 
   /**
@@ -553,25 +660,41 @@ export class DictCore {
     }
   }
 
-  /** Whether the entry `p` holds exactly the current value (type and bytes). */
+  /** Whether the entry `p`, whose key is the current key, holds exactly the current value (type and bytes). */
   #valueEquals(p: number): boolean {
-    const at = p * 8
     const n = this.#valueLength
-    if (this.#u8[at + E_VALUE_TYPE] !== this.#valueType || this.#u32[(p << 1) + E_VALUE_LEN] !== n) return false
-    const offset = at + E_KEY + this.#keyLength
-    const bytes = this.#valueBytes
-    for (let i = 0; i < n; i++) if (this.#u8[offset + i] !== bytes[i]) return false
-    return true
+    if (this.#u8[p * 8 + E_VALUE_TYPE] !== this.#valueType || this.#u32[(p << 1) + E_VALUE_LEN] !== n) return false
+    return this.#bytesAt(p * 8 + E_KEY + this.#keyLength, this.#valueBytes, n)
+  }
+
+  /** Whether the value of entry `p` (any key) has the current value's type and starts with its bytes. */
+  #valueStartsWith(p: number): boolean {
+    const n = this.#valueLength
+    if (this.#u8[p * 8 + E_VALUE_TYPE] !== this.#valueType || this.#u32[(p << 1) + E_VALUE_LEN]! < n) return false
+    return this.#bytesAt(p * 8 + E_KEY + this.#u32[(p << 1) + E_KEY_LEN]!, this.#valueBytes, n)
   }
 
   /** Whether the key of entry `p` starts with the current key bytes. */
   #hasKeyPrefix(p: number): boolean {
     const n = this.#keyLength
-    if (this.#u32[(p << 1) + E_KEY_LEN]! < n) return false
-    const offset = p * 8 + E_KEY
-    const prefix = this.#key
-    for (let i = 0; i < n; i++) if (this.#u8[offset + i] !== prefix[i]) return false
+    return this.#u32[(p << 1) + E_KEY_LEN]! >= n && this.#bytesAt(p * 8 + E_KEY, this.#key, n)
+  }
+
+  /** Whether the buffer holds `bytes[0..n)` at byte `offset`. */
+  #bytesAt(offset: number, bytes: Uint8Array, n: number): boolean {
+    const u8 = this.#u8
+    for (let i = 0; i < n; i++) if (u8[offset + i] !== bytes[i]) return false
     return true
+  }
+
+  /**
+   * One step of a walk over every entry, which on a big dict (millions of
+   * entries) may hold the mutex for a second or more: every
+   * {@link PROGRESS_STEPS} steps, bumps `H_PROGRESS` so that waiters do not
+   * presume this live owner dead (see `OWNER_DEAD_AFTER_MS`).
+   */
+  #step(): void {
+    if (++this.#steps % PROGRESS_STEPS === 0) Atomics.add(this.#i32, H_PROGRESS, 1)
   }
 
   #count(index: number): void {

@@ -74,6 +74,14 @@ export const H_MUTEX = 32
 export const H_MUTATING = 64
 /** Word index: bumped by `flushAll` and by every recovery. */
 export const H_GENERATION = 65
+/**
+ * Word index: bumped now and then by the owner of the mutex during a walk
+ * over every entry (`keys`, `flushAll`...), which on a big dict may hold the
+ * mutex longer than `OWNER_DEAD_AFTER_MS` (mutex.ts): a waiter that sees it
+ * move does not presume the owner dead. (A word reserved as zero before, so
+ * the layout version is unchanged.)
+ */
+export const H_PROGRESS = 66
 
 // ---- Line 3 (words 96..127): LRU ends and counters, only touched under the mutex. ----
 

@@ -12,6 +12,8 @@
  * an `await` or a nested lock.
  */
 
+import { threadId as ownThreadId } from 'node:worker_threads'
+import { registerReapable } from '../../internal/thread-reaper.js'
 import { assertDuration, assertFunction, assertIntegerAtLeast, assertKey } from '../../internal/validate.js'
 import type { L2Entry, L2Store, LockResult } from '../l2-store.js'
 import { assertFinite, assertString, flagsArgument, ttlArgument } from './args.js'
@@ -27,6 +29,7 @@ import type {
   SharedDictAttachOptions,
   SharedDictHandle,
   SharedDictOptions,
+  SharedDictRecovery,
   SharedDictStats,
 } from './types.js'
 import { MAX_WAIT_MS, waitOnCell, wakeCell } from './wait-cells.js'
@@ -40,6 +43,7 @@ export type {
   SharedDictAttachOptions,
   SharedDictHandle,
   SharedDictOptions,
+  SharedDictRecovery,
   SharedDictStats,
 } from './types.js'
 
@@ -51,12 +55,35 @@ function clockOption(clock: unknown): () => number {
   return clock as () => number
 }
 
+/**
+ * The default `onRecover`: a process warning, the analogue of nginx's alert
+ * `shared memory zone "<name>" was locked by <pid>` (`ngx_unlock_mutexes`).
+ */
+function warnRecovery({ reason, threadId, emptied }: SharedDictRecovery): void {
+  const cause =
+    reason === 'exception'
+      ? `an exception escaped a mutation in thread ${threadId}`
+      : `the mutex was held by thread ${threadId}, ${reason === 'reaped' ? 'which died' : 'presumed dead'}`
+  const outcome = emptied ? 'the dict was emptied' : 'the mutex was released'
+  process.emitWarning(`SharedDict: ${cause}; ${outcome}`, {
+    type: 'SharedDictWarning',
+    code: 'MLCACHE_SHARED_DICT_RECOVERED',
+  })
+}
+
+function onRecoverOption(onRecover: unknown): (recovery: SharedDictRecovery) => void {
+  if (onRecover === undefined) return warnRecovery
+  assertFunction(onRecover, 'options.onRecover')
+  return onRecover as (recovery: SharedDictRecovery) => void
+}
+
 // Operations without arguments of their own, shared instead of a closure per call.
 const ttlOf = (core: DictCore, now: number): number | undefined => core.ttl(now)
 const flushAll = (core: DictCore, now: number): void => core.flushAll(now)
 const freeBytesOf = (core: DictCore): number => core.freeBytes()
 const statsOf = (core: DictCore): SharedDictStats => core.stats()
 const unlockOf = (core: DictCore): boolean => core.unlock()
+const reapLocksOf = (core: DictCore): void => core.reapLocks()
 const lockTimeLeftOf = (core: DictCore, now: number): number => core.lockTimeLeft(now)
 
 /**
@@ -81,6 +108,12 @@ const lockTimeLeftOf = (core: DictCore, now: number): number => core.lockTimeLef
  *   a fresh copy. `flags` are returned even when 0.
  * - {@link SharedDict.freeSpace} counts free bytes, not whole free pages.
  * - No list operations (`lpush`...).
+ * - A thread that dies inside a call (`worker.terminate()` skips `finally`
+ *   blocks) never leaves the dict unusable: {@link SharedDict.reapThread},
+ *   called by the thread that created the worker, or else the first thread
+ *   that waits about a second for the mutex, takes the mutex back and
+ *   empties the dict if the dead thread was mid-mutation (nginx only
+ *   force-unlocks and hopes the zone is intact).
  *
  * @example
  * ```ts
@@ -104,16 +137,18 @@ export class SharedDict implements L2Store {
    * byte count, from 8 KiB to 4 GiB − 1), the analogue of
    * `lua_shared_dict <name> <size>`.
    *
-   * @throws {TypeError} when `options`, `options.size` or `options.clock` has the wrong type.
+   * @throws {TypeError} when `options`, `options.size`, `options.clock` or
+   *   `options.onRecover` has the wrong type.
    * @throws {RangeError} when `options.size` is malformed or out of range.
    */
   static create(options: SharedDictOptions): SharedDict {
     if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object')
     const total = parseDictSize(options.size)
     const clock = clockOption(options.clock)
+    const onRecover = onRecoverOption(options.onRecover)
     const buffer = new SharedArrayBuffer(total)
     writeHeader(buffer, crypto.getRandomValues(new Uint32Array(1))[0]!)
-    const dict = new SharedDict(CONSTRUCT, buffer, clock)
+    const dict = new SharedDict(CONSTRUCT, buffer, clock, onRecover)
     dict.#core.reset()
     publishHeader(buffer)
     return dict
@@ -126,7 +161,8 @@ export class SharedDict implements L2Store {
    * addition to the contract.
    *
    * @throws {TypeError} `handle is not a SharedDict handle`, or
-   *   `SharedDict layout version X, expected Y`; or a bad `options.clock`.
+   *   `SharedDict layout version X, expected Y`; or a bad `options.clock`
+   *   or `options.onRecover`.
    */
   static attach(handle: SharedDictHandle, options?: SharedDictAttachOptions): SharedDict {
     const buffer: unknown = typeof handle === 'object' && handle !== null ? handle.buffer : undefined
@@ -134,17 +170,28 @@ export class SharedDict implements L2Store {
     if (options !== undefined && (typeof options !== 'object' || options === null)) {
       throw new TypeError('options must be an object')
     }
-    return new SharedDict(CONSTRUCT, buffer, clockOption(options?.clock))
+    return new SharedDict(CONSTRUCT, buffer, clockOption(options?.clock), onRecoverOption(options?.onRecover))
   }
 
-  /** @internal Use {@link SharedDict.create} or {@link SharedDict.attach}. */
-  private constructor(token: typeof CONSTRUCT, buffer: SharedArrayBuffer, clock: () => number) {
+  /**
+   * @internal Use {@link SharedDict.create} or {@link SharedDict.attach}.
+   * Registers the instance with this thread's reaper (weakly), so that the
+   * thread's supervisor reaches it through `reapThread` of
+   * `internal/thread-reaper`.
+   */
+  private constructor(
+    token: typeof CONSTRUCT,
+    buffer: SharedArrayBuffer,
+    clock: () => number,
+    onRecover: (recovery: SharedDictRecovery) => void,
+  ) {
     if (token !== CONSTRUCT) throw new TypeError('use SharedDict.create() or SharedDict.attach()')
     this.handle = { buffer }
     const views = new DictViews(buffer)
-    this.#core = new DictCore(views)
+    this.#core = new DictCore(views, onRecover)
     this.#i32 = views.i32
     this.#clock = clock
+    registerReapable(this)
   }
 
   /**
@@ -482,6 +529,47 @@ export class SharedDict implements L2Store {
     const seen = Atomics.load(this.#i32, cell)
     const wait = Math.min(timeout, MAX_WAIT_MS, this.#read(now, lockTimeLeftOf))
     return wait > 0 ? waitOnCell(this.#i32, cell, seen, wait) : Promise.resolve()
+  }
+
+  /**
+   * For supervisors: frees what thread `threadId`, which has exited, left in
+   * this dict, as nginx's master calls `ngx_unlock_mutexes(pid)` on every
+   * zone when it reaps a crashed worker. Usually reached through
+   * `reapThread(threadId)` of `internal/thread-reaper`, which the WorkerBus
+   * calls from the `'exit'` event of each worker it created (read
+   * `worker.threadId` before: it is `-1` by then).
+   *
+   * 1. If that thread owns the mutex, takes it over
+   *    (`ngx_shmtx_force_unlock`). If it died in the middle of a mutation,
+   *    the structures may be half relinked, so the dict is emptied: the
+   *    generation is bumped, `stats().recoveries` counted and every loader
+   *    lock's waiters woken. Otherwise the mutex is just released. Either
+   *    way `onRecover` is told (`reason: 'reaped'`).
+   * 2. Deletes every loader lock whose token starts with `${threadId}:`
+   *    (the token MLCache gives the locks of a thread) and wakes their
+   *    waiters, so {@link SharedDict.waitForUnlock} resolves at once and the
+   *    lock can be taken without waiting for its lease to end.
+   *
+   * Safe while live threads use the dict: the takeover is one CAS from the
+   * dead owner's word, and the lock scan takes the mutex as usual (it walks
+   * every block, about 10 ms per million entries). A death nobody reaps is
+   * still recovered, by the first thread that waits about a second for the
+   * mutex (`OWNER_DEAD_AFTER_MS`), and by lease expiry for locks.
+   *
+   * The supervising thread reaches only the dicts it holds (the registry is
+   * weak): it should keep the dicts it shares with its workers referenced.
+   * Never call this for a live thread: it could take the mutex from under it.
+   *
+   * @throws {TypeError | RangeError} unless `threadId` is an integer >= 0
+   *   other than the calling thread's.
+   */
+  reapThread(threadId: number): void {
+    assertIntegerAtLeast(threadId, 'threadId', 0)
+    if (threadId === ownThreadId) throw new RangeError('threadId must not be the calling thread')
+    const core = this.#core
+    core.forceUnlock(threadId)
+    core.prepareValue(`${threadId}:`, false)
+    this.#mutate(0, reapLocksOf)
   }
 
   /**

@@ -55,8 +55,38 @@ export interface SharedDictStats {
   expiredFreed: number
   /** Writes (and lock attempts) that answered "no memory". */
   noMemory: number
-  /** Times the dict was emptied because a mutation was left half done. */
+  /**
+   * Times the dict was emptied because a mutation was left half done: by a
+   * thread that died inside it, or by an exception.
+   */
   recoveries: number
+}
+
+/**
+ * What {@link SharedDictOptions.onRecover} is told when a thread repaired
+ * the dict after another thread died (or threw) inside a critical section:
+ * nginx's alert `shared memory zone "<name>" was locked by <pid>`.
+ */
+export interface SharedDictRecovery {
+  /**
+   * How the recovery was triggered:
+   * - `'reaped'`: {@link SharedDict.reapThread} (a supervisor such as the
+   *   WorkerBus) found the dead thread owning the mutex;
+   * - `'owner-timeout'`: a thread waiting for the mutex saw the same owner
+   *   hold it for about a second (`OWNER_DEAD_AFTER_MS`) and presumed it
+   *   dead, since nobody reaped it;
+   * - `'exception'`: an exception escaped a mutation in this thread (it is
+   *   also thrown to the caller).
+   */
+  reason: 'reaped' | 'owner-timeout' | 'exception'
+  /** `threadId` of the thread that held the mutex (this thread's for `'exception'`). */
+  threadId: number
+  /**
+   * Whether the dict was emptied: the holder was in the middle of a
+   * mutation, so the structures could be half relinked. Otherwise only the
+   * mutex was taken back.
+   */
+  emptied: boolean
 }
 
 /**
@@ -84,10 +114,21 @@ export interface SharedDictOptions {
    * taken, never under it.
    */
   clock?: () => number
+  /**
+   * Called for each recovery this instance performs (see
+   * {@link SharedDictRecovery}); each thread sets its own. It runs in a
+   * microtask, after the mutex is released, and must not throw. By default
+   * a process warning is emitted (`process.emitWarning`, code
+   * `MLCACHE_SHARED_DICT_RECOVERED`), like nginx's alert. Every recovery
+   * that empties the dict is also counted in `stats().recoveries`.
+   */
+  onRecover?: (recovery: SharedDictRecovery) => void
 }
 
 /** Options of {@link SharedDict.attach}. */
 export interface SharedDictAttachOptions {
   /** As {@link SharedDictOptions.clock}; `Date.now` by default. */
   clock?: () => number
+  /** As {@link SharedDictOptions.onRecover}; a process warning by default. */
+  onRecover?: (recovery: SharedDictRecovery) => void
 }

@@ -2,21 +2,9 @@ import { describe, expect, it } from 'vitest'
 import { inspectSharedDict } from '../../../src/l2/shared-dict/invariants.js'
 import { SharedDict } from '../../../src/l2/shared-dict/shared-dict.js'
 import { fakeClock, useCheckedDicts } from '../../helpers/shared-dict-invariants.js'
+import { settles } from '../../helpers/ts-workers.js'
 
 const dicts = useCheckedDicts()
-
-/** Races `promise` against a generous guard; answers whether it settled first. No timing is asserted. */
-async function settles(promise: Promise<unknown>, guardMs = 5_000): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined
-  const guard = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), guardMs)
-  })
-  try {
-    return await Promise.race([promise.then(() => true), guard])
-  } finally {
-    clearTimeout(timer)
-  }
-}
 
 describe('tryLock() and unlock()', () => {
   it("tryLock() acquires a free lock and answers 'held' while its lease lasts", () => {

@@ -1,7 +1,9 @@
+import { threadId } from 'node:worker_threads'
 import { describe, expect, it } from 'vitest'
 import { inspectSharedDict } from '../../../src/l2/shared-dict/invariants.js'
 import { E_VALUE_LEN, H_GENERATION, H_MUTATING, H_MUTEX } from '../../../src/l2/shared-dict/layout.js'
 import { SharedDict } from '../../../src/l2/shared-dict/shared-dict.js'
+import { recordingDict } from '../../helpers/recording-dict.js'
 import { useCheckedDicts } from '../../helpers/shared-dict-invariants.js'
 
 const dicts = useCheckedDicts()
@@ -14,8 +16,8 @@ function corrupt(dict: SharedDict, key: string): void {
 }
 
 describe('recovery from an interrupted mutation', () => {
-  it('an exception inside a critical section empties the dict, releases the mutex and is rethrown', () => {
-    const dict = dicts.create({ size: '16k' })
+  it('an exception inside a critical section empties the dict, releases the mutex, is reported and rethrown', async () => {
+    const { dict, recoveries } = recordingDict(dicts)
     const generation = new Int32Array(dict.handle.buffer)[H_GENERATION]
     dict.set('good', 1)
     dict.set('bad', 'string')
@@ -30,10 +32,33 @@ describe('recovery from an interrupted mutation', () => {
     // The dict works as before.
     expect(dict.set('after', 2)).toEqual({ ok: true, forcible: false })
     expect(dict.get('after')?.value).toBe(2)
+    // Reported after the call, not under the mutex.
+    expect(recoveries).toEqual([])
+    await Promise.resolve()
+    expect(recoveries).toEqual([{ reason: 'exception', threadId, emptied: true }])
+  })
+
+  it("without onRecover, a recovery emits a process warning, like nginx's alert", async () => {
+    const dict = dicts.create({ size: '16k' })
+    dict.set('bad', 'string')
+    corrupt(dict, 'bad')
+    const warned = new Promise<Error>((resolve) => process.once('warning', resolve))
+    expect(() => dict.get('bad')).toThrow(RangeError)
+    const warning = (await warned) as Error & { code?: string }
+    expect(warning.name).toBe('SharedDictWarning')
+    expect(warning.code).toBe('MLCACHE_SHARED_DICT_RECOVERED')
+    expect(warning.message).toBe(`SharedDict: an exception escaped a mutation in thread ${threadId}; the dict was emptied`)
+  })
+
+  it('create() and attach() reject an onRecover that is not a function', () => {
+    const bad = { onRecover: 'log' as unknown as () => void }
+    expect(() => SharedDict.create({ size: '16k', ...bad })).toThrow('options.onRecover must be a function')
+    const dict = dicts.create({ size: '16k' })
+    expect(() => SharedDict.attach(dict.handle, bad)).toThrow('options.onRecover must be a function')
   })
 
   it('a recovery wakes the waiters of loader locks, whose locks are gone', async () => {
-    const dict = dicts.create({ size: '16k' })
+    const dict = dicts.create({ size: '16k', onRecover: () => {} })
     dict.tryLock('ns', 'key', 'owner', 60_000)
     dict.set('bad', 'string')
     corrupt(dict, 'bad')

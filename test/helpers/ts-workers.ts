@@ -1,0 +1,85 @@
+/**
+ * Worker threads running TypeScript entry files (through `ts-worker.mjs`),
+ * for tests: every worker started during a test is terminated after it.
+ */
+import { Worker } from 'node:worker_threads'
+import { afterEach } from 'vitest'
+
+const BOOT = new URL('./ts-worker.mjs', import.meta.url)
+
+/** What {@link useTsWorkers} returns. */
+export interface TsWorkers {
+  /**
+   * Starts a worker on the TypeScript file `entry` with `data` as its
+   * `workerData` (plus `entry`). It is terminated after the test if it is
+   * still running.
+   */
+  spawn(entry: URL, data?: Record<string, unknown>): Worker
+}
+
+/**
+ * Registers an `afterEach` (call it at the top level of a test file) that
+ * terminates every worker spawned during the test. Tests should still end
+ * their workers themselves before checking shared state.
+ */
+export function useTsWorkers(): TsWorkers {
+  const workers: Worker[] = []
+  afterEach(async () => {
+    await Promise.all(workers.splice(0).map((worker) => worker.terminate()))
+  })
+  return {
+    spawn(entry, data = {}) {
+      const worker = new Worker(BOOT, { workerData: { ...data, entry: entry.href } })
+      workers.push(worker)
+      return worker
+    },
+  }
+}
+
+/**
+ * The next message `worker` posts. Rejects if the worker throws (an
+ * uncaught error) or exits first, so a broken worker fails the test instead
+ * of hanging it.
+ */
+export function nextMessage<T>(worker: Worker): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onMessage = (message: T): void => {
+      cleanup()
+      resolve(message)
+    }
+    const onError = (error: Error): void => {
+      cleanup()
+      reject(error)
+    }
+    const onExit = (code: number): void => {
+      cleanup()
+      reject(new Error(`the worker exited with code ${code} before answering`))
+    }
+    function cleanup(): void {
+      worker.off('message', onMessage).off('error', onError).off('exit', onExit)
+    }
+    worker.on('message', onMessage).on('error', onError).on('exit', onExit)
+  })
+}
+
+/** Resolves after `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/**
+ * Races `promise` against a generous guard and answers whether it settled
+ * first: a hang fails an assertion instead of the test timing out. Asserts
+ * nothing about time.
+ */
+export async function settles(promise: Promise<unknown>, guardMs = 10_000): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const guard = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), guardMs)
+  })
+  try {
+    return await Promise.race([promise.then(() => true), guard])
+  } finally {
+    clearTimeout(timer)
+  }
+}
