@@ -48,3 +48,4 @@ export type {
   Peek,
   SetOptions,
 } from './types.js'
+export { WorkerBus, type WorkerBusAttachOptions, type WorkerBusHandle, type WorkerBusOptions } from './bus/worker-bus.js'

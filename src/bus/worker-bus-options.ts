@@ -1,0 +1,71 @@
+/**
+ * The options of WorkerBus: every bus's options (validated by
+ * `resolveBusOptions`, so all buses accept and refuse the same things), plus
+ * the ring geometry chosen by `WorkerBus.create` and fixed for the bus's
+ * life, since every member reads the same buffer.
+ */
+import type { EventBusOptions } from './event-bus.js'
+import { resolveBusOptions, type ResolvedBusOptions } from './bus-options.js'
+import { assertIntegerAtLeast, assertOptionsObject } from '../internal/validate.js'
+import type { BusGeometry } from './worker-bus-layout.js'
+
+/** Options of `WorkerBus.create`: those of every bus, plus the ring size. */
+export interface WorkerBusOptions extends EventBusOptions {
+  /**
+   * Size in bytes of the payload ring shared by every member, at least
+   * `maxPayloadLen` (and 4096), at most 1 GiB; rounded up to a multiple of 8.
+   * `maxQueueLen` is the number of records the ring keeps, this bounds their
+   * total payload: the default gives about 400 bytes per record at the
+   * default `maxQueueLen`, where an MLCache invalidation takes about 80.
+   * @defaultValue the larger of 4 MiB and twice `maxPayloadLen`
+   */
+  ringBytes?: number
+}
+
+/** Options of `WorkerBus.attach`; the others are the bus's, fixed by `create`. */
+export interface WorkerBusAttachOptions {
+  /**
+   * Called when a handler of this member throws or rejects.
+   * @defaultValue reports through `process.emitWarning`
+   */
+  onError?: EventBusOptions['onError']
+}
+
+/** Default payload ring size (4 MiB). */
+export const DEFAULT_RING_BYTES = 4 * 1024 * 1024
+/** Smallest payload ring: lifecycle records must always fit. */
+const MIN_RING_BYTES = 4096
+/** Largest payload ring (1 GiB). */
+const MAX_RING_BYTES = 1024 * 1024 * 1024
+/** The largest `maxQueueLen` of a WorkerBus (32 bytes of shared memory per record slot). */
+export const MAX_WORKER_BUS_QUEUE_LEN = 1 << 20
+
+/**
+ * Validates the options of `WorkerBus.create` and answers them resolved,
+ * with the geometry of the bus.
+ * @throws {TypeError | RangeError} an option is invalid; the message names it
+ */
+export function resolveCreateOptions(options?: WorkerBusOptions): { resolved: ResolvedBusOptions; geometry: BusGeometry } {
+  const resolved = resolveBusOptions(options)
+  const { maxPayloadLen, maxQueueLen, uniqueTimeout } = resolved
+  if (maxQueueLen > MAX_WORKER_BUS_QUEUE_LEN) {
+    throw new RangeError(`options.maxQueueLen must be <= ${MAX_WORKER_BUS_QUEUE_LEN}`)
+  }
+  const { ringBytes = Math.max(DEFAULT_RING_BYTES, 2 * maxPayloadLen) } = options ?? {}
+  assertIntegerAtLeast(ringBytes, 'options.ringBytes', Math.max(maxPayloadLen, MIN_RING_BYTES))
+  if (ringBytes > MAX_RING_BYTES) throw new RangeError(`options.ringBytes must be <= ${MAX_RING_BYTES}`)
+  const geometry = { slots: maxQueueLen, ringBytes: Math.ceil(ringBytes / 8) * 8, maxPayloadLen, uniqueTimeout }
+  return { resolved, geometry }
+}
+
+/**
+ * Validates the options of `WorkerBus.attach` and answers them resolved
+ * with the bus's own limits.
+ * @throws {TypeError} an option is invalid; the message names it
+ */
+export function resolveAttachOptions(options: WorkerBusAttachOptions | undefined, geometry: BusGeometry): ResolvedBusOptions {
+  assertOptionsObject(options)
+  const { maxPayloadLen, slots: maxQueueLen, uniqueTimeout } = geometry
+  const onError = options?.onError
+  return resolveBusOptions({ maxPayloadLen, maxQueueLen, uniqueTimeout, ...(onError === undefined ? {} : { onError }) })
+}

@@ -1,0 +1,121 @@
+/**
+ * WorkerBus in one thread: argument checks, several members of one bus in
+ * the same thread, the shared unique-hash table, and recovery of the append
+ * mutex from a dead or stuck owner.
+ */
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { BusError } from '../../src/errors.js'
+import { WorkerBus, type WorkerBusOptions } from '../../src/bus/worker-bus.js'
+import { H_MUTEX, MAX_MEMBERS, openBusBuffer } from '../../src/bus/worker-bus-layout.js'
+import { stealFromThread } from '../../src/bus/worker-bus-mutex.js'
+import { claimUniqueHash, hashPair } from '../../src/bus/worker-bus-unique.js'
+
+function newBus(options?: WorkerBusOptions): WorkerBus {
+  const bus = WorkerBus.create(options)
+  onTestFinished(() => bus.close())
+  return bus
+}
+
+function attach(bus: WorkerBus): WorkerBus {
+  const member = WorkerBus.attach(bus.handle)
+  onTestFinished(() => member.close())
+  return member
+}
+
+/** Resolves with the data of the next `source` event `bus` receives. */
+function next(bus: WorkerBus, source: string): Promise<unknown> {
+  return new Promise((resolve) => {
+    const id = bus.subscribe(source, '*', (data) => {
+      bus.unsubscribe(id)
+      resolve(data)
+    })
+  })
+}
+
+describe('WorkerBus in one thread', () => {
+  it('create() refuses a ring smaller than maxPayloadLen and a maxQueueLen beyond 2^20, naming the option', () => {
+    expect(() => WorkerBus.create({ maxPayloadLen: 100_000, ringBytes: 65_536 })).toThrow(/^options\.ringBytes must be >= 100000/)
+    expect(() => WorkerBus.create({ ringBytes: 2 ** 31 })).toThrow(RangeError)
+    expect(() => WorkerBus.create({ ringBytes: 1.5e6 + 0.5 })).toThrow(/options\.ringBytes/)
+    expect(() => WorkerBus.create({ maxQueueLen: 2 ** 20 + 1 })).toThrow(/^options\.maxQueueLen must be <= 1048576/)
+  })
+
+  it('attach() refuses what is not a WorkerBus handle with a TypeError, and a bad onError', () => {
+    for (const handle of [undefined, null, {}, { buffer: new ArrayBuffer(1024) }, { buffer: new SharedArrayBuffer(1024) }]) {
+      expect(() => WorkerBus.attach(handle as never)).toThrow(/^handle must be the handle of a WorkerBus/)
+    }
+    const bus = newBus()
+    expect(() => WorkerBus.attach(bus.handle, { onError: 'log' as never })).toThrow(/^options\.onError must be a function/)
+    expect(() => WorkerBus.attach(bus.handle, 1 as never)).toThrow(TypeError)
+  })
+
+  it('members of one thread get distinct workerIds, up to 64 members in all, then attach() fails with BusError', async () => {
+    const bus = newBus()
+    const members = Array.from({ length: MAX_MEMBERS - 1 }, () => attach(bus))
+    expect(members.map((m) => m.workerId)).toEqual(Array.from({ length: MAX_MEMBERS - 1 }, (_, i) => i + 1))
+    expect(bus.workers()).toHaveLength(MAX_MEMBERS)
+    expect(() => WorkerBus.attach(bus.handle)).toThrow(BusError)
+    await members[9]?.close()
+    expect(bus.workers()).not.toContain(10)
+    expect(attach(bus).workerId).toBe(10) // the lowest free slot
+  })
+
+  it("members of one thread share the log: 'all' reaches each, a unique hash only one", async () => {
+    const bus = newBus()
+    const other = attach(bus)
+    const handled: number[] = []
+    for (const member of [bus, other]) member.subscribe('u', '*', () => void handled.push(member.workerId))
+    const both = Promise.all([next(bus, 'a'), next(other, 'a')])
+    await other.publish('all', 'a', 'e', 'hello')
+    expect(await both).toEqual(['hello', 'hello'])
+    await bus.publish('hash', 'u', 'e')
+    await other.publish('hash', 'u', 'e') // dropped: the window is shared
+    await Promise.all([bus.drain(), other.drain()])
+    expect(handled).toHaveLength(1)
+  })
+
+  it('a loop of awaited publishes never overflows the queue: publish() yields to the reader when half full', async () => {
+    const bus = newBus({ maxQueueLen: 64 })
+    const seen: unknown[] = []
+    bus.subscribe('s', '*', (data) => void seen.push(data))
+    for (let i = 0; i < 1_000; i++) await bus.publish(i % 3 === 0 ? 'current' : 'all', 's', 'e', i)
+    await bus.drain()
+    expect(seen).toEqual(Array.from({ length: 1_000 }, (_, i) => i))
+  })
+
+  it('the unique table drops a hash within its window only, whatever else is stored, and never grows', () => {
+    const views = openBusBuffer(newBus().handle)
+    expect(claimUniqueHash(views, 'h', 100, 1_000)).toBe(true)
+    expect(claimUniqueHash(views, 'h', 100, 1_050)).toBe(false)
+    expect(claimUniqueHash(views, 'other', 100, 1_050)).toBe(true)
+    expect(claimUniqueHash(views, 'h', 100, 1_100)).toBe(true) // the window is over
+    // Many more live hashes than entries: the soonest to expire are forgotten, nothing fails.
+    for (let i = 0; i < 5_000; i++) expect(claimUniqueHash(views, `key-${i}`, 60_000, 2_000 + i)).toBe(true)
+    expect(claimUniqueHash(views, 'key-4999', 60_000, 8_000)).toBe(false)
+    expect(hashPair('key-1')).not.toEqual(hashPair('key-2'))
+    expect(hashPair('ab')).not.toEqual(hashPair('ba'))
+  })
+
+  it('the append mutex of a dead thread is freed at once by stealFromThread, and only that thread', async () => {
+    const bus = newBus()
+    const { i32 } = openBusBuffer(bus.handle)
+    Atomics.store(i32, H_MUTEX, (777 + 1) << 1)
+    stealFromThread(i32, 778)
+    expect(Atomics.load(i32, H_MUTEX)).toBe((777 + 1) << 1)
+    stealFromThread(i32, 777)
+    expect(Atomics.load(i32, H_MUTEX)).toBe(0)
+    const received = next(bus, 's')
+    await bus.publish('all', 's', 'e', 1)
+    expect(await received).toBe(1)
+  })
+
+  it('a publisher takes over an append mutex its owner holds for over a second (an unsupervised dead thread)', async () => {
+    const bus = newBus()
+    const { i32 } = openBusBuffer(bus.handle)
+    Atomics.store(i32, H_MUTEX, (999 + 1) << 1)
+    const received = next(bus, 's')
+    await bus.publish('all', 's', 'e', 'through')
+    expect(await received).toBe('through')
+    expect(Atomics.load(i32, H_MUTEX)).toBe(0)
+  })
+})

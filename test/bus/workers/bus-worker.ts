@@ -1,0 +1,123 @@
+/**
+ * A scripted WorkerBus member for the cross-thread bus tests: attaches to the
+ * bus in `workerData.handle`, records every event it receives, says
+ * `{ ready: true }`, then runs the commands the test posts (see
+ * `test/helpers/workers.ts`), answering `{ id, result }` or `{ id, error }`.
+ */
+import { parentPort, workerData } from 'node:worker_threads'
+import { WorkerBus, type WorkerBusHandle } from '../../../src/bus/worker-bus.js'
+
+/** One handler call, as the tests compare them. */
+export interface Received {
+  source: string
+  event: string
+  data: unknown
+  workerId: number | undefined
+}
+
+/** The outcome of one publish: `ok`, or the error's name and code. */
+export type Outcome = { ok: true } | { ok: false; name: string; code: unknown }
+
+interface Command {
+  id: number
+  op: 'info' | 'publish' | 'received' | 'waitFor' | 'drain' | 'stall' | 'close' | 'crash' | 'release'
+  target?: string
+  source?: string
+  event?: string
+  data?: unknown
+  /** publish: publish `count` events with data `{ i, ...data }`, awaiting each. */
+  count?: number
+  /** publish: start them all before awaiting any (a synchronous burst). */
+  burst?: boolean
+  /** stall: how long to block; with a `source`, publish one event right after, before yielding. drain: timeout. */
+  ms?: number
+}
+
+const { handle, signal } = workerData as { handle: WorkerBusHandle; signal?: SharedArrayBuffer }
+const bus = WorkerBus.attach(handle)
+const received: Received[] = []
+let onReceive: (() => void) | undefined
+bus.subscribe('*', '*', (data, event, source, workerId) => {
+  received.push({ source, event, data, workerId })
+  onReceive?.()
+})
+
+async function publishOne(command: Command, data: unknown): Promise<Outcome> {
+  try {
+    await bus.publish(command.target ?? 'all', command.source ?? 'test', command.event ?? 'e', data)
+    return { ok: true }
+  } catch (error) {
+    return { ok: false, name: (error as Error).name, code: (error as { code?: unknown }).code }
+  }
+}
+
+async function publish(command: Command): Promise<Outcome[]> {
+  if (command.count === undefined) return [await publishOne(command, command.data)]
+  const dataOf = (i: number) => ({ i, ...(command.data as object | undefined) })
+  const indexes = Array.from({ length: command.count }, (_, i) => i)
+  if (command.burst === true) return Promise.all(indexes.map((i) => publishOne(command, dataOf(i))))
+  const outcomes: Outcome[] = []
+  for (const i of indexes) outcomes.push(await publishOne(command, dataOf(i)))
+  return outcomes
+}
+
+/** Resolves once `count` events of `source` (and `event`, if given) were received. */
+function waitFor(command: Command): Promise<Received[]> {
+  const matching = () =>
+    received.filter((r) => r.source === command.source && (command.event === undefined || r.event === command.event))
+  return new Promise((resolve) => {
+    const check = () => {
+      if (matching().length < (command.count ?? 1)) return
+      onReceive = undefined
+      resolve(matching())
+    }
+    onReceive = check
+    check()
+  })
+}
+
+async function run(command: Command): Promise<unknown> {
+  switch (command.op) {
+    case 'info':
+      return { workerId: bus.workerId, workers: bus.workers() }
+    case 'publish':
+      return publish(command)
+    case 'received':
+      return received
+    case 'waitFor':
+      return waitFor(command)
+    case 'drain':
+      await bus.drain(command.ms)
+      return received
+    case 'stall':
+      // Blocks this thread, as a long synchronous task would; tells the test first.
+      if (signal !== undefined) {
+        Atomics.store(new Int32Array(signal), 0, 1)
+        Atomics.notify(new Int32Array(signal), 0)
+      }
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, command.ms ?? 100)
+      // With a source: publish at once, before this member could read anything.
+      return command.source === undefined ? undefined : publishOne(command, command.data)
+    case 'close':
+      await bus.close()
+      await new Promise((resolve) => setImmediate(resolve))
+      return process.getActiveResourcesInfo()
+    case 'crash':
+      setImmediate(() => {
+        throw new Error('scripted crash')
+      })
+      return undefined
+    case 'release':
+      // Lets the thread end by itself once nothing else keeps it alive.
+      setImmediate(() => parentPort?.unref())
+      return undefined
+  }
+}
+
+parentPort?.on('message', (command: Command) => {
+  run(command).then(
+    (result) => parentPort?.postMessage({ id: command.id, result }),
+    (error: unknown) => parentPort?.postMessage({ id: command.id, error: String(error) }),
+  )
+})
+parentPort?.postMessage({ ready: true })
