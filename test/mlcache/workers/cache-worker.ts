@@ -5,30 +5,27 @@
  * `{ id, result }` or `{ id, error }`.
  */
 import { parentPort, threadId, workerData } from 'node:worker_threads'
-import { MLCache, SharedDict } from '../../../src/index.js'
-import type { EventBus, HitLevel } from '../../../src/index.js'
+import { MLCache, SharedDict, WorkerBus } from '../../../src/index.js'
+import type { HitLevel, WorkerBusHandle } from '../../../src/index.js'
 
 interface Command {
   id: number
-  op: 'stampede' | 'get' | 'set' | 'delete' | 'purge' | 'update' | 'peekL1' | 'holdLock' | 'close'
+  op: 'stampede' | 'get' | 'set' | 'delete' | 'purge' | 'update' | 'peekL1' | 'holdLock' | 'stall' | 'close'
   key?: string
   value?: unknown
   callers?: number
   loaderMs?: number
+  ms?: number
 }
 
 const { dictHandle, busHandle, name, startFlag } = workerData as {
   dictHandle: Parameters<typeof SharedDict.attach>[0]
-  busHandle?: unknown
+  busHandle?: WorkerBusHandle
   name: string
   startFlag?: SharedArrayBuffer
 }
 const dict = SharedDict.attach(dictHandle)
-let bus: EventBus | undefined
-if (busHandle !== undefined) {
-  const { WorkerBus } = (await import('../../../src/index.js')) as unknown as { WorkerBus: { attach(handle: unknown): EventBus } }
-  bus = WorkerBus.attach(busHandle)
-}
+const bus = busHandle === undefined ? undefined : WorkerBus.attach(busHandle)
 const cache = new MLCache(name, { store: dict, ...(bus === undefined ? {} : { bus }) })
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -75,6 +72,10 @@ async function run(command: Command): Promise<unknown> {
     case 'holdLock':
       // Takes the loader lock of `key` the way MLCache does, and never releases it.
       return dict.tryLock(name, key, `${threadId}:held`, 60_000)
+    case 'stall':
+      // Blocks this thread's event loop, as a long synchronous task would: no bus event is handled meanwhile.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, command.ms ?? 100)
+      return undefined
     case 'close':
       await cache.close()
       await bus?.close()
