@@ -15,7 +15,8 @@ export interface MeasureOptions {
   time?: number
 }
 
-function median(values: number[]): number {
+/** The median of `values` (the mean of the two middle ones for an even count). */
+export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
   const middle = sorted.length >> 1
   return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2
@@ -37,13 +38,59 @@ export async function measure(tasks: Tasks, { rounds = 7, time = 250 }: MeasureO
   return new Map([...samples].map(([name, values]) => [name, median(values)]))
 }
 
-/** A comparison the benchmark reports: `subject` ops/s over `baseline` ops/s, against a target ratio. */
+/** The `p`-th percentile (0..100) of `values`, nearest rank. */
+export function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)))
+  return sorted[rank - 1] as number
+}
+
+/**
+ * A comparison the benchmark reports: `subject` ops/s over `baseline` ops/s,
+ * against a target ratio (`target` 0: information only). Without a
+ * `baseline` it is an absolute figure in `unit` (a count, a latency), and
+ * `bound: 'max'` makes the target an upper bound.
+ */
 export interface Ratio {
   scenario: string
   subject: string
-  baseline: string
+  baseline?: string
   ratio: number
   target: number
+  /** `'min'` (default): `ratio >= target`; `'max'`: `ratio <= target`. */
+  bound?: 'min' | 'max'
+  /** The unit of `ratio` and `target`: `'x'` (a ratio) when absent, `''` for a count. */
+  unit?: string
+}
+
+/** What the ratio compares, for the tables. */
+export function ratioLabel(r: Ratio): string {
+  return r.baseline === undefined ? r.subject : `${r.subject} / ${r.baseline}`
+}
+
+/** Whether the ratio has a target and misses it. */
+export function missesTarget(r: Ratio): boolean {
+  if (r.target === 0) return false
+  return r.bound === 'max' ? r.ratio > r.target : r.ratio < r.target
+}
+
+/** `value` with `unit`: `0.41x`, `31x`, `1.23 ms`, or a bare count (`unit` ''). */
+function withUnit(value: number, unit: string, digits: number): string {
+  if (unit === 'x') return `${value.toFixed(digits)}x`
+  const figure = Number.isInteger(value) ? String(value) : value.toFixed(2)
+  return unit === '' ? figure : `${figure} ${unit}`
+}
+
+/** The measured figure with its unit: `0.41x`, `31x`, `1.23 ms`, `4`. */
+export function formatRatio(r: Ratio, digits = r.ratio < 10 ? 2 : 0): string {
+  return withUnit(r.ratio, r.unit ?? 'x', digits)
+}
+
+/** The target: `>= 0.4x`, `<= 5 ms`, or `(info)`. */
+export function formatTarget(r: Ratio): string {
+  if (r.target === 0) return '(info)'
+  const unit = r.unit ?? 'x'
+  return `${r.bound === 'max' ? '<=' : '>='} ${r.target}${unit === 'x' || unit === '' ? unit : ` ${unit}`}`
 }
 
 export function formatOps(ops: number): string {
