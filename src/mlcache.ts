@@ -13,6 +13,7 @@ import { assertDuration, assertIntegerAtLeast, assertKey, assertOptionsObject } 
 import { L1Group, NEGATIVE, acquireL1Group, l1Ttl } from './l1/l1-cache.js'
 import type { L2Entry, L2Store, MaybePromise } from './l2/l2-store.js'
 import { SharedDict } from './l2/shared-dict/shared-dict.js'
+import { StatsCounters } from './stats.js'
 import { acquireLoaderLock, newLockToken, releaseLoaderLock } from './l3/loader-lock.js'
 import { DEFAULTS, type ResolvedOptions, mergeCallOptions, resolveCacheOptions } from './options.js'
 import type {
@@ -114,7 +115,9 @@ export class MLCache<V = unknown> {
   readonly #invalidateEvent: string
   readonly #purgeEvent: string
   readonly #subscriptions: number[]
-  readonly #stats: MLCacheStats = { loaderCalls: 0, decodeErrors: 0, l2WriteFailures: 0, lockTimeouts: 0, resurrections: 0 }
+  readonly #stats: StatsCounters
+  /** L1 hits, outside `#stats`: counting one on the hot path is a single increment of a field of `this`. */
+  #l1Hits = 0
   #closed = false
 
   /**
@@ -137,6 +140,7 @@ export class MLCache<V = unknown> {
       given.lockStore === undefined ? this.#store : assertImplements(given.lockStore, L2_METHODS, 'options.lockStore', 'an L2Store')
     this.#bus = given.bus === undefined ? (defaultBus ??= new LocalBus()) : assertImplements(given.bus, BUS_METHODS, 'options.bus', 'an EventBus')
     const lru = given.lru === undefined ? undefined : assertImplements(given.lru, L1_METHODS, 'options.lru', 'an L1 store')
+    this.#stats = new StatsCounters([this.#store, this.#missStore])
     this.#group = acquireL1Group(this.#store, name, given.lruSize ?? DEFAULTS.lruSize, clock, lru)
     this.#lru = this.#group.lru
     this.#invalidateEvent = `invalidate:${name}`
@@ -164,7 +168,12 @@ export class MLCache<V = unknown> {
     if (!this.#closed && typeof key === 'string' && key.length !== 0 && key.length <= FAST_KEY_LENGTH &&
       (loader === undefined || typeof loader === 'function')) {
       const cached = this.#lru.get(key)
-      if (cached !== undefined) return Promise.resolve(cached === NEGATIVE ? undefined : (cached as V))
+      if (cached !== undefined) {
+        this.#l1Hits++
+        if (cached !== NEGATIVE) return Promise.resolve(cached as V)
+        this.#stats.negativeHits++
+        return Promise.resolve(undefined)
+      }
       return this.#lookup(key, loader, options, undefined, true, true) as Promise<V | undefined>
     }
     return this.#lookup(key, loader, options, undefined, true, false) as Promise<V | undefined>
@@ -283,9 +292,19 @@ export class MLCache<V = unknown> {
     else await new Promise((resolve) => setImmediate(resolve))
   }
 
-  /** Counters of this cache (an addition to the contract). */
-  get stats(): Readonly<MLCacheStats> {
-    return { ...this.#stats }
+  /**
+   * Counters of this cache since it was created or last reset (an addition
+   * to the contract): hits per level, loader and lock outcomes, L2 memory
+   * pressure. Answers a copy; works on a closed cache too.
+   * @param options.reset - zero the counters once read, to measure the next period
+   */
+  stats(options?: { reset?: boolean }): MLCacheStats {
+    assertOptionsObject(options)
+    const reset = options?.reset ?? false
+    if (typeof reset !== 'boolean') throw new TypeError('options.reset must be a boolean')
+    const stats = this.#stats.take(this.#l1Hits, reset)
+    if (reset) this.#l1Hits = 0
+    return stats
   }
 
   /**
@@ -329,6 +348,8 @@ export class MLCache<V = unknown> {
         this.#assertOpen()
         const cached = this.#lru.get(key)
         if (cached !== undefined) {
+          this.#l1Hits++
+          if (cached === NEGATIVE) this.#stats.negativeHits++
           const value = cached === NEGATIVE ? undefined : (cached as V)
           return Promise.resolve(valueOnly ? value : { value, hitLevel: 1, stale: false })
         }
@@ -346,9 +367,13 @@ export class MLCache<V = unknown> {
   #afterL2(key: string, loader: Loader<V> | undefined, opts: ResolvedOptions<V>, read: L2Read<V> | undefined, slots: Semaphore | undefined, valueOnly: boolean): Promise<unknown> {
     let found: Lookup<V> | Promise<Lookup<V>>
     if (read !== undefined && !read.entry.stale) {
-      if (valueOnly && !read.resurrected) return Promise.resolve(this.#promoteValue(key, read, opts))
-      found = this.#promote(key, read, opts)
-    } else if (loader === undefined) found = { value: undefined, hitLevel: -1, stale: false }
+      if (valueOnly && !read.resurrected) {
+        const value = this.#promoteValue(key, read, opts)
+        this.#stats.answered(2, read.negative)
+        return Promise.resolve(value)
+      }
+      found = this.#counted(this.#promote(key, read, opts))
+    } else if (loader === undefined) found = this.#counted({ value: undefined, hitLevel: -1, stale: false })
     else found = this.#miss(key, loader, opts, read, slots)
     if (found instanceof Promise) return valueOnly ? found.then(valueOf) : found
     return Promise.resolve(valueOnly ? found.value : found)
@@ -361,14 +386,14 @@ export class MLCache<V = unknown> {
     if (running !== undefined) {
       // This caller shares a load another caller of this thread started: it waited, as a waiter for the lock would.
       const shared = await running
-      return shared.hitLevel === 3 ? { ...shared, hitLevel: 2 } : shared
+      return this.#counted(shared.hitLevel === 3 ? { ...shared, hitLevel: 2 } : shared)
     }
     const load = slots === undefined
       ? this.#loadLocked(key, loader, opts, read)
       : slots.runExclusive(() => this.#loadLocked(key, loader, opts, read))
     inflight.set(key, load)
     try {
-      return await load
+      return this.#counted(await load)
     } finally {
       if (inflight.get(key) === load) inflight.delete(key)
     }
@@ -385,12 +410,28 @@ export class MLCache<V = unknown> {
     }
   }
 
+  /**
+   * Counts an answer that did not come from L1 once it is certain (a call
+   * that rejects is not an answer), and passes it on. Every caller is counted
+   * by what it received: sharers of a load as L2 hits, not as loads.
+   */
+  #counted(found: Lookup<V>): Lookup<V> {
+    this.#stats.answered(found.hitLevel, found.value === undefined)
+    return found
+  }
+
   /** L3 under the loader lock: mlcache's `run_callback`, waiting without blocking. */
   async #loadLocked(key: string, loader: Loader<V>, opts: ResolvedOptions<V>, stale: L2Read<V> | undefined): Promise<Lookup<V>> {
     const token = newLockToken()
     const startedAt = performance.now()
+    let waited = false
     for (;;) {
       const lock = await acquireLoaderLock(this.#lockStore, this.name, key, token, opts.lockExptime, startedAt, opts.lockTimeout)
+      // Another load held the lock: count this load once, however often it wakes to a stale L2 and waits again.
+      if (!waited && (lock === 'woken' || lock === 'timeout')) {
+        waited = true
+        this.#stats.lockWaits++
+      }
       if (lock === 'timeout') return this.#onLockTimeout(key, opts)
       if (lock === 'woken') {
         const read = await this.#readL2(key, true)
@@ -432,6 +473,7 @@ export class MLCache<V = unknown> {
     try {
       value = await loader(key, ctx)
     } catch (error) {
+      this.#stats.loaderErrors++
       if (opts.resurrectTtl !== undefined && stale !== undefined) return this.#resurrect(key, stale, opts.resurrectTtl, opts)
       throw new LoaderError(`loader of key '${key}' failed: ${describe(error)}`, { cause: error, key })
     }
@@ -442,7 +484,8 @@ export class MLCache<V = unknown> {
     const bytes = encodeValue(value, key)
     const ttl = override ?? (negative ? opts.negTtl : opts.ttl)
     // "no memory" does not fail a get: the value still goes to L1 (upstream 2.0.0, #41).
-    if (!(await this.#write(key, bytes, ttl, entryFlags(negative, false), opts.setTries))) this.#stats.l2WriteFailures++
+    // #write counts the failure in l2NoMemory.
+    await this.#write(key, bytes, ttl, entryFlags(negative, false), opts.setTries)
     const l1Value = this.#toL1(value, negative, opts)
     this.#setL1(key, l1Value, ttl)
     return { value: l1Value === NEGATIVE ? undefined : (l1Value as V), hitLevel: 3, stale: false }
@@ -546,12 +589,17 @@ export class MLCache<V = unknown> {
     }
   }
 
-  /** Writes an entry to the store its kind belongs to, retrying "no memory" `tries` times. */
+  /**
+   * Writes an entry to the store its kind belongs to, retrying "no memory"
+   * `tries` times; a write that never fits is counted here, the one place
+   * every writer (set, loads, resurrections) goes through.
+   */
   async #write(key: string, bytes: Uint8Array, ttl: number, flags: number, tries: number): Promise<boolean> {
     const store = (flags & FLAG_NEGATIVE) !== 0 && this.#missStore !== undefined ? this.#missStore : this.#store
     for (let attempt = 0; attempt < tries; attempt++) {
       if (await this.#l2(key, store, (target) => target.writeEntry(this.name, key, bytes, ttl, flags))) return true
     }
+    this.#stats.l2NoMemory++
     return false
   }
 

@@ -123,16 +123,62 @@ export type GetOptions<V> = Pick<
 /** Per-call options of `set`. */
 export type SetOptions<V> = Pick<MLCacheOptions<V>, 'ttl' | 'negTtl' | 'l1Serializer' | 'setTries'>
 
-/** Counters of one cache (an addition to the contract, for monitoring and tests). */
+/**
+ * Counters of one cache instance since it was created or last read with
+ * `stats({ reset: true })` (an addition to the contract). Cheap enough to be
+ * always on: an L1 hit costs one integer increment.
+ *
+ * Every `get`, `lookup` and `getBulk` op that does not fail is counted in
+ * exactly one of `l1Hits`, `l2Hits`, `loads`, `staleServed` and
+ * `missesWithoutLoader` (its `hitLevel`), so their sum is the number of
+ * answers and each divided by it is a hit rate. Calls that reject are in
+ * none of them (see `loaderErrors`, `lockTimeouts`).
+ */
 export interface MLCacheStats {
-  /** Loader calls made by this cache. */
+  /** Answers from this worker's L1 (`hitLevel 1`), cached "not found" included. */
+  l1Hits: number
+  /**
+   * Answers from L2 (`hitLevel 2`): read after an L1 miss, after waiting for
+   * another load's lock, or shared with a load of this thread (1,000 callers
+   * of one cold key: 1 load and 999 L2 hits).
+   */
+  l2Hits: number
+  /** Answers produced by this caller's own loader call (`hitLevel 3`). */
+  loads: number
+  /** Stale values served (`hitLevel 4`): resurrected, or after a lock timeout with `resurrectTtl`. */
+  staleServed: number
+  /** The part of `l1Hits` and `l2Hits` that answered "not found" (a negative entry). */
+  negativeHits: number
+  /** Calls without a loader that found nothing fresh (`hitLevel -1`). */
+  missesWithoutLoader: number
+  /** Loader invocations by this cache, failed ones included. */
   loaderCalls: number
-  /** L2 entries that failed to decode and were deleted (treated as misses). */
-  decodeErrors: number
-  /** Loader results that L2 could not hold after `setTries` tries (served from L1). */
-  l2WriteFailures: number
-  /** Lock waits that ran out of `lockTimeout`. */
+  /** Loader invocations that threw or rejected (whether or not a stale value was then served). */
+  loaderErrors: number
+  /**
+   * Loads that found the loader lock held by another load (of any worker)
+   * and waited for it; counted once per load however often it re-waits.
+   * Callers sharing a load of their own thread take no lock and are not counted.
+   */
+  lockWaits: number
+  /** Lock waits that ran out of `lockTimeout` (a subset of `lockWaits`). */
   lockTimeouts: number
-  /** Stale values written back by a resurrection. */
+  /** Stale values written back for `resurrectTtl` after a loader failure. */
   resurrections: number
+  /** L2 entries that failed to decode on a `get`/`lookup` and were deleted (read as misses). */
+  decodeErrors: number
+  /**
+   * L2 writes (by `get`'s loads and resurrections, and by `set`) that still
+   * found no memory after `setTries` tries: `set` rejected, `get` served the
+   * value from L1 only.
+   */
+  l2NoMemory: number
+  /**
+   * Unexpired entries the L2 store evicted to make room, summed over `store`
+   * and `missStore`. Store-wide: every cache name and worker on the store
+   * contributes. Present only when a store reports it (a SharedDict does,
+   * through its `stats()`); absent rather than `0` for stores that may evict
+   * without telling.
+   */
+  forcibleEvictions?: number
 }

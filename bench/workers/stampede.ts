@@ -26,7 +26,7 @@ export interface StampedeData {
 export interface StampedeResult {
   releasedAt: number
   settledAt: number
-  /** This worker's `cache.stats.loaderCalls` delta (mlcache only). */
+  /** This worker's `cache.stats().loaderCalls` delta (mlcache only). */
   mlcacheLoaderCalls: number
 }
 
@@ -54,7 +54,7 @@ serve({
       await sleep(loaderMs)
       return USER
     }
-    const before = mlcache.stats.loaderCalls
+    const before = mlcache.stats().loaderCalls
     barrier.arriveAndWait(generation)
     const releasedAt = performance.now()
     const pending: Promise<unknown>[] = []
@@ -63,7 +63,7 @@ serve({
     const settledAt = performance.now()
     const wrong = values.filter((value) => (value as User | undefined)?.id !== USER.id).length
     if (wrong > 0) throw new Error(`${library}: ${wrong} of ${gets} gets of ${key} answered another value`)
-    return { releasedAt, settledAt, mlcacheLoaderCalls: mlcache.stats.loaderCalls - before } satisfies StampedeResult
+    return { releasedAt, settledAt, mlcacheLoaderCalls: mlcache.stats().loaderCalls - before } satisfies StampedeResult
   },
   close: async () => {
     await Promise.all([mlcache.close(), bento.disconnectAll(), cacheManager.disconnect()])

@@ -9,7 +9,7 @@ describe('corrupt L2 entries', () => {
     store.writeEntry('cache', 'k', Uint8Array.of(0xc1, 0xc1, 0xc1), 0, entryFlags(false, false))
     const loader = countingLoader(() => 'reloaded')
     expect(await cache.lookup('k', loader)).toMatchObject({ value: 'reloaded', hitLevel: 3 })
-    expect(cache.stats.decodeErrors).toBe(1)
+    expect(cache.stats().decodeErrors).toBe(1)
     expect(loader.calls).toBe(1)
   })
 
@@ -18,7 +18,7 @@ describe('corrupt L2 entries', () => {
     store.writeEntry('cache', 'k', Uint8Array.of(0xa1, 0x61), 0, 0x7f00)
     expect(await cache.lookup('k')).toMatchObject({ hitLevel: -1 })
     expect(store.readEntry('cache', 'k')).toBeUndefined()
-    expect(cache.stats.decodeErrors).toBe(1)
+    expect(cache.stats().decodeErrors).toBe(1)
   })
 
   it('peek() reports undecodable bytes with DecodeError and leaves them in place', async () => {

@@ -40,7 +40,7 @@ describe('get() with resurrectTtl', () => {
     // L2 holds it again, marked resurrected: an L2 reader gets hitLevel 4.
     lru.delete('k')
     expect(await cache.lookup('k', fail)).toEqual({ value: { v: 1 }, hitLevel: 4, stale: true })
-    expect(cache.stats.resurrections).toBe(1)
+    expect(cache.stats().resurrections).toBe(1)
   })
 
   it('get() tries the loader again once resurrectTtl has elapsed, and a success clears the stale state', async () => {

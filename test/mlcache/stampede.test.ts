@@ -73,7 +73,7 @@ describe('stampede protection', () => {
     expect(error).toBeInstanceOf(LockTimeoutError)
     expect((error as LockTimeoutError).code).toBe('E_LOCK_TIMEOUT')
     expect(loader.calls).toBe(0)
-    expect(cache.stats.lockTimeouts).toBe(1)
+    expect(cache.stats().lockTimeouts).toBe(1)
   })
 
   it('get() with lockTimeout 0 fails at once when the lock is held', async () => {
