@@ -5,6 +5,19 @@
  */
 import { Bench } from 'tinybench'
 
+/**
+ * A smoke run (`npm run bench:smoke`, in CI): tiny iteration counts, so that
+ * every scenario's code runs end to end in seconds and cannot rot. Its
+ * figures mean nothing and nothing is written. Worker threads inherit the
+ * environment variable.
+ */
+export const SMOKE = process.env.MLCACHE_BENCH_SMOKE === '1'
+
+/** `full` in a real run, `smoke` in a smoke run. */
+export function scaled(full: number, smoke: number): number {
+  return SMOKE ? smoke : full
+}
+
 /** The functions of one scenario, measured together. */
 export type Tasks = Record<string, () => unknown>
 
@@ -23,10 +36,10 @@ export function median(values: readonly number[]): number {
 }
 
 /** Measures every task for `rounds` rounds; answers the median ops/s by task name. */
-export async function measure(tasks: Tasks, { rounds = 7, time = 250 }: MeasureOptions = {}): Promise<Map<string, number>> {
+export async function measure(tasks: Tasks, { rounds = scaled(7, 1), time = scaled(250, 10) }: MeasureOptions = {}): Promise<Map<string, number>> {
   const samples = new Map<string, number[]>(Object.keys(tasks).map((name) => [name, []]))
   for (let round = 0; round < rounds; round++) {
-    const bench = new Bench({ time, warmupTime: 50 })
+    const bench = new Bench({ time, warmupTime: scaled(50, 5) })
     for (const [name, fn] of Object.entries(tasks)) bench.add(name, fn)
     await bench.run()
     for (const task of bench.tasks) {

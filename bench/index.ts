@@ -12,8 +12,10 @@
 import { execFileSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
+import { SMOKE } from './harness.js'
 import { type Meta, Report } from './report.js'
-import { l1Hit, l2Hit, sharedDict } from './scenarios/in-process.js'
+import { l1Hit, l2Hit, missPath, sharedDict } from './scenarios/in-process.js'
+import { hitRate } from './scenarios/hitrate.js'
 import { invalidation } from './scenarios/invalidation.js'
 import { stampede } from './scenarios/stampede.js'
 import { threadsL2Hit } from './scenarios/threads-l2.js'
@@ -22,9 +24,11 @@ const SCENARIOS: Record<string, (report: Report) => Promise<void>> = {
   l1: l1Hit,
   l2: l2Hit,
   dict: sharedDict,
+  miss: missPath,
   'threads-l2': threadsL2Hit,
   stampede,
   invalidation,
+  hitrate: hitRate,
 }
 
 function gitCommit(): string {
@@ -54,7 +58,9 @@ for (const [name, run] of Object.entries(SCENARIOS)) {
 
 const missed = report.printRatios()
 const seconds = `${((performance.now() - startedAt) / 1_000).toFixed(0)} s`
-if (only.length > 0) {
+if (SMOKE) {
+  process.stdout.write(`\nSmoke run (tiny iteration counts, figures meaningless) of every scenario in ${seconds}: wrote nothing\n`)
+} else if (only.length > 0) {
   process.stdout.write(`\nRan ${only.join(', ')} only in ${seconds}: wrote nothing${missed > 0 ? ` (${missed} below target)` : ''}\n`)
 } else {
   writeFileSync(new URL('./results/latest.md', import.meta.url), report.markdown(meta))

@@ -1,33 +1,118 @@
 /**
  * The single-thread scenarios: mlcache against the physical floor (Map, raw
- * lru-cache, msgpackr) and a peer (bentocache), each scenario's tasks
- * measured side by side in this process.
+ * and awaited lru-cache, msgpackr) and its peers (bentocache, cache-manager,
+ * cacheable), each scenario's tasks measured side by side in this process.
  */
 import { BentoCache, bentostore } from 'bentocache'
 import { memoryDriver } from 'bentocache/drivers/memory'
+import { createCache } from 'cache-manager'
+import { Cacheable } from 'cacheable'
 import { LRUCache } from 'lru-cache'
 import { unpack } from 'msgpackr'
 import { encodeValue } from '../../src/codec/codec.js'
 import { MLCache, SharedDict } from '../../src/index.js'
-import { KEY, L2_LRU_SIZE, SHORT, USER, l2Keys } from '../fixtures.js'
+import { KEY, L2_LRU_SIZE, PROFILE, SHORT, USER, VALUES, l2Keys } from '../fixtures.js'
 import type { Report } from '../report.js'
 
+/** The L2 of the miss scenario: room for every key a run writes (the run checks nothing was evicted). */
+const MISS_DICT_SIZE = '1g'
+
+/**
+ * T1: one hot key (`user:12345`) read from each library's in-memory level,
+ * once with the short string and once with the ~1 KB object. Map.get and
+ * raw lru-cache.get are the synchronous floor, an awaited async
+ * lru-cache.get the Promise floor every async API pays.
+ */
 export async function l1Hit(report: Report): Promise<void> {
-  const lru = new LRUCache<string, object>({ max: 1_000 })
-  lru.set(KEY, USER)
-  const cache = new MLCache('bench-l1', { lruSize: 1_000 })
-  await cache.get(KEY, () => USER)
-  const bento = new BentoCache({ default: 'memory', stores: { memory: bentostore().useL1Layer(memoryDriver({ maxItems: 1_000 })) } })
-  await bento.getOrSet({ key: KEY, factory: () => USER })
-  const name = 'L1 hit'
-  const measured = await report.scenario(name, {
-    'lru-cache get (raw, sync)': () => lru.get(KEY),
-    'MLCache.get (L1 hit)': () => cache.get(KEY),
-    'bentocache getOrSet (memory hit)': () => bento.getOrSet({ key: KEY, factory: () => USER }),
-  })
-  report.compare(measured, name, 'MLCache.get (L1 hit)', 'lru-cache get (raw, sync)', 0.25)
-  report.compare(measured, name, 'MLCache.get (L1 hit)', 'bentocache getOrSet (memory hit)', 15)
-  await Promise.all([cache.close(), bento.disconnectAll()])
+  for (const { label, tag, value } of VALUES) {
+    const map = new Map<string, unknown>([[KEY, value]])
+    const lru = new LRUCache<string, object>({ max: 1_000 })
+    lru.set(KEY, value as object)
+    const cache = new MLCache(`bench-l1-${tag}`, { lruSize: 1_000 })
+    await cache.get(KEY, () => value)
+    const bento = new BentoCache({ default: 'memory', stores: { memory: bentostore().useL1Layer(memoryDriver({ maxItems: 1_000 })) } })
+    await bento.getOrSet({ key: KEY, factory: () => value })
+    const cacheManager = createCache()
+    await cacheManager.set(KEY, value)
+    const cacheable = new Cacheable()
+    await cacheable.set(KEY, value)
+    const name = `L1 hit, ${label} (key ${KEY})`
+    const t = (task: string) => `${task}, ${tag}`
+    const mlcache = t('MLCache.get (L1 hit)')
+    const measured = await report.scenario(name, {
+      [t('Map.get')]: () => map.get(KEY),
+      [t('lru-cache get (raw, sync)')]: () => lru.get(KEY),
+      [t('lru-cache get (async, awaited)')]: async () => lru.get(KEY),
+      [mlcache]: () => cache.get(KEY),
+      [t('bentocache get (memory hit)')]: () => bento.get({ key: KEY }),
+      [t('bentocache getOrSet (memory hit)')]: () => bento.getOrSet({ key: KEY, factory: () => value }),
+      [t('cache-manager get (memory)')]: () => cacheManager.get(KEY),
+      [t('cacheable get (memory)')]: () => cacheable.get(KEY),
+    })
+    report.compare(measured, name, mlcache, t('lru-cache get (raw, sync)'), 0.25)
+    report.compare(measured, name, mlcache, t('bentocache getOrSet (memory hit)'), 15)
+    report.compare(measured, name, mlcache, t('lru-cache get (async, awaited)'), 0)
+    report.compare(measured, name, mlcache, t('bentocache get (memory hit)'), 0)
+    report.compare(measured, name, mlcache, t('cache-manager get (memory)'), 0)
+    report.compare(measured, name, mlcache, t('cacheable get (memory)'), 0)
+    await Promise.all([cache.close(), bento.disconnectAll(), cacheManager.disconnect(), cacheable.disconnect()])
+  }
+  report.notes.push(
+    `*L1 hit*: one hot key (\`${KEY}\`), measured with the short string and the ~1 KB object (${encodeValue(PROFILE).length} bytes of msgpack); ` +
+      'the async lru-cache row is `async () => lru.get(key)`, the Promise floor; bentocache 1.6.1 memory L1 (its default `serialize: true`: ' +
+      'it stores JSON and parses it on every hit), cache-manager 7.2.9 `createCache()` (default memory store, answers the stored reference), ' +
+      'cacheable 2.5.0 `new Cacheable()` (default in-memory primary, `useClone: true`: it answers a clone of an object).',
+  )
+}
+
+/**
+ * T3: a miss around an immediately resolving loader, a fresh key every
+ * iteration (`user:<n>`, n counting up and never reused). For MLCache that
+ * is an L1 miss, an L2 miss, the loader lock, the loader, the L2 write and
+ * the L1 write. The SharedDict is large enough that no entry of the run is
+ * evicted (checked after the run): deleting the key between iterations
+ * instead would time a delete, and its bus message, with every miss. Every
+ * library has an L1 of 1,000 entries, so from the 1,001st key on each miss
+ * also evicts one L1 entry: the steady state of a bounded cache.
+ */
+export async function missPath(report: Report): Promise<void> {
+  for (const { label, tag, value } of VALUES) {
+    const loader = async () => value
+    const dict = SharedDict.create({ size: MISS_DICT_SIZE })
+    const cache = new MLCache(`bench-miss-${tag}`, { lruSize: 1_000, store: dict, ttl: 0 })
+    const bento = new BentoCache({ default: 'memory', stores: { memory: bentostore().useL1Layer(memoryDriver({ maxItems: 1_000 })) } })
+    const lru = new LRUCache<string, object>({ max: 1_000, fetchMethod: loader as () => Promise<object> })
+    let mlcacheKeys = 0
+    let bentoKeys = 0
+    let lruKeys = 0
+    const name = `Miss path, ${label} (a fresh key user:<n> per call, loader resolves at once)`
+    const t = (task: string) => `${task}, ${tag}`
+    const mlcache = t('MLCache.get (miss)')
+    const measured = await report.scenario(name, {
+      [mlcache]: () => cache.get(`user:${mlcacheKeys++}`, loader),
+      [t('bentocache getOrSet (miss)')]: () => bento.getOrSet({ key: `user:${bentoKeys++}`, factory: loader }),
+      [t('lru-cache fetch (miss)')]: () => lru.fetch(`user:${lruKeys++}`),
+    })
+    const stats = cache.stats()
+    const dictStats = dict.stats()
+    if (stats.loaderCalls !== mlcacheKeys || stats.l1Hits + stats.l2Hits !== 0) {
+      throw new Error(`MLCache miss path: ${mlcacheKeys} fresh keys but ${stats.loaderCalls} loader calls, ${stats.l1Hits + stats.l2Hits} hits`)
+    }
+    report.line(
+      `MLCache wrote ${mlcacheKeys.toLocaleString('en-US')} fresh keys: L2 ${(dictStats.usedBytes / 2 ** 20).toFixed(0)} MiB used of ${MISS_DICT_SIZE}, ` +
+        `${dictStats.forcibleEvictions} evicted, ${dictStats.noMemory} "no memory"`,
+    )
+    if (dictStats.forcibleEvictions + dictStats.noMemory > 0) report.line('WARNING: the L2 evicted or ran out of memory; the miss figures include it')
+    report.compare(measured, name, mlcache, t('bentocache getOrSet (miss)'), 0)
+    report.compare(measured, name, mlcache, t('lru-cache fetch (miss)'), 0)
+    await Promise.all([cache.close(), bento.disconnectAll()])
+  }
+  report.notes.push(
+    `*Miss path*: every call reads a key never used before (\`user:<n>\`, n counting up), the loader \`async () => value\`; MLCache.get ` +
+      `is an L1 miss, an L2 miss, the loader lock, the load, the L2 write (msgpack) and the L1 write, over a ` +
+      `${MISS_DICT_SIZE} SharedDict (TTL 0) that evicts nothing during the run; every library with an L1 of 1,000 entries, so each miss also ` +
+      'evicts one L1 entry (bentocache memory L1 `getOrSet`; lru-cache `fetch` with that loader as `fetchMethod`).',
+  )
 }
 
 export async function l2Hit(report: Report): Promise<void> {

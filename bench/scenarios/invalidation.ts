@@ -7,15 +7,15 @@
  * thread driving the iterations one at a time.
  */
 import { SharedDict, WorkerBus } from '../../src/index.js'
-import { percentile } from '../harness.js'
+import { percentile, scaled } from '../harness.js'
 import type { Report } from '../report.js'
 import type { InvalidationData } from '../workers/invalidation.js'
 import { BenchWorker, closeWorkers } from '../workers/threads.js'
 
 const ENTRY = new URL('../workers/invalidation.ts', import.meta.url)
 const NAME = 'bench-invalidation'
-const WARMUP = 100
-const ITERATIONS = 2_000
+const WARMUP = scaled(100, 5)
+const ITERATIONS = scaled(2_000, 50)
 
 export async function invalidation(report: Report): Promise<void> {
   const title = 'Invalidation latency: A deletes a key, until B\'s L1 misses it (2 worker_threads, WorkerBus)'

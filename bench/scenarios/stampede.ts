@@ -8,18 +8,18 @@
  * row: every library coalesces the gets of one thread into one load.
  */
 import { SharedDict } from '../../src/index.js'
-import { median } from '../harness.js'
+import { median, scaled } from '../harness.js'
 import type { Report } from '../report.js'
 import type { StampedeData, StampedeResult } from '../workers/stampede.js'
 import { StartBarrier, closeWorkers, startWorkers } from '../workers/threads.js'
 
 const ENTRY = new URL('../workers/stampede.ts', import.meta.url)
-export const LIBRARIES = ['mlcache', 'bentocache', 'cache-manager'] as const
+export const LIBRARIES = ['mlcache', 'bentocache', 'cache-manager', 'cacheable', 'lru-cache'] as const
 export type Library = (typeof LIBRARIES)[number]
 const THREADS = [1, 4] as const
 const GETS = 1_000
 const LOADER_MS = 50
-const ROUNDS = 5
+const ROUNDS = scaled(5, 1)
 
 interface Run {
   loaderCalls: number
@@ -93,8 +93,9 @@ export async function stampede(report: Report): Promise<void> {
       rows,
       note:
         `loader calls: all threads together, every round (a range when rounds differ); wall ms: from the release to the last settled get, ` +
-        `median of ${ROUNDS} rounds; mlcache: one SharedDict shared by the threads; peers: one instance per thread (bentocache memory L1, ` +
-        `cache-manager createCache() default memory store).`,
+        `median of ${ROUNDS} rounds; mlcache: one SharedDict shared by the threads; peers: one instance per thread (bentocache memory L1 ` +
+        `getOrSet, cache-manager createCache() default memory store wrap, cacheable new Cacheable() getOrSet, lru-cache fetch with the ` +
+        `loader passed as its fetch context).`,
     })
   } finally {
     await closeWorkers(workers)

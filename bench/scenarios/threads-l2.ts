@@ -13,7 +13,7 @@
 import { availableParallelism, cpus, loadavg } from 'node:os'
 import { MLCache, SharedDict } from '../../src/index.js'
 import { USER, l2Keys } from '../fixtures.js'
-import { formatOps, median } from '../harness.js'
+import { formatOps, median, scaled } from '../harness.js'
 import type { Report } from '../report.js'
 import type { L2ReaderData, WindowResult } from '../workers/l2-reader.js'
 import { StartBarrier, closeWorkers, startWorkers } from '../workers/threads.js'
@@ -21,9 +21,9 @@ import { StartBarrier, closeWorkers, startWorkers } from '../workers/threads.js'
 const ENTRY = new URL('../workers/l2-reader.ts', import.meta.url)
 const NAME = 'bench-threads-l2'
 const CONFIGURATIONS = [1, 2, 4] as const
-const ROUNDS = 7
-const WINDOW_MS = 1_000
-const WARMUP_MS = 500
+const ROUNDS = scaled(7, 1)
+const WINDOW_MS = scaled(1_000, 100)
+const WARMUP_MS = scaled(500, 50)
 
 /** Milliseconds every CPU of the machine spent busy so far (all processes), per `os.cpus()`. */
 function machineBusyMs(): number {

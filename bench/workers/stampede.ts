@@ -1,8 +1,8 @@
 /**
  * Worker of the stampede scenario: holds one cache of each library, as a
  * user of that library would have in every worker (mlcache over the
- * SharedDict all workers share; bentocache and cache-manager in memory,
- * their defaults). On `stampede` it fires `gets` concurrent reads of one
+ * SharedDict all workers share; bentocache, cache-manager, cacheable and
+ * lru-cache in memory, their defaults). On `stampede` it fires `gets` concurrent reads of one
  * cold key, released by the start barrier, and answers when they settled.
  * Loaders count their calls in a shared Int32Array the main thread reads.
  */
@@ -10,6 +10,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { BentoCache, bentostore } from 'bentocache'
 import { memoryDriver } from 'bentocache/drivers/memory'
 import { createCache } from 'cache-manager'
+import { Cacheable } from 'cacheable'
+import { LRUCache } from 'lru-cache'
 import { MLCache, SharedDict, type SharedDictHandle } from '../../src/index.js'
 import { USER, type User } from '../fixtures.js'
 import type { Library } from '../scenarios/stampede.js'
@@ -37,12 +39,17 @@ const calls = new Int32Array(loaderCalls)
 const mlcache = new MLCache<User>('bench-stampede', { store: SharedDict.attach(dict), lruSize: 1_000 })
 const bento = new BentoCache({ default: 'memory', stores: { memory: bentostore().useL1Layer(memoryDriver({ maxItems: 1_000 })) } })
 const cacheManager = createCache()
+const cacheable = new Cacheable()
+// lru-cache loads through one fetchMethod per instance: each fetch passes its loader as the context.
+const lru = new LRUCache<string, User, () => Promise<User>>({ max: 1_000, fetchMethod: (_key, _stale, { context }) => context() })
 
 type Get = (key: string, loader: () => Promise<User>) => Promise<unknown>
 const GETS: Record<Library, Get> = {
   mlcache: (key, loader) => mlcache.get(key, loader),
   bentocache: (key, loader) => bento.getOrSet({ key, factory: loader }),
   'cache-manager': (key, loader) => cacheManager.wrap(key, loader),
+  cacheable: (key, loader) => cacheable.getOrSet(key, loader),
+  'lru-cache': (key, loader) => lru.fetch(key, { context: loader }),
 }
 
 serve({
@@ -66,6 +73,6 @@ serve({
     return { releasedAt, settledAt, mlcacheLoaderCalls: mlcache.stats().loaderCalls - before } satisfies StampedeResult
   },
   close: async () => {
-    await Promise.all([mlcache.close(), bento.disconnectAll(), cacheManager.disconnect()])
+    await Promise.all([mlcache.close(), bento.disconnectAll(), cacheManager.disconnect(), cacheable.disconnect()])
   },
 })
