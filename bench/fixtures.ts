@@ -54,3 +54,40 @@ export const L2_LRU_SIZE = 1_000
 export function l2Keys(): string[] {
   return Array.from({ length: L2_KEY_COUNT }, (_, i) => `user:${i}`)
 }
+
+/** A seeded 32-bit PRNG (mulberry32): the same key sequences in every run. */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
+  }
+}
+
+/**
+ * `length` reads over the L2 keys: uniformly random, or Zipf-distributed
+ * with exponent `s` (rank r drawn with probability proportional to 1/r^s,
+ * by binary search over the cumulative distribution), from a fixed seed.
+ */
+export function keySequence(distribution: 'uniform' | { zipf: number }, length = 1 << 16): string[] {
+  const keys = l2Keys()
+  const random = seededRandom(0x5eed)
+  if (distribution === 'uniform') return Array.from({ length }, () => keys[Math.floor(random() * keys.length)] as string)
+  const cumulative = new Float64Array(keys.length)
+  let sum = 0
+  for (let rank = 0; rank < keys.length; rank++) cumulative[rank] = sum += 1 / (rank + 1) ** distribution.zipf
+  return Array.from({ length }, () => {
+    const target = random() * sum
+    let low = 0
+    let high = keys.length - 1
+    while (low < high) {
+      const middle = (low + high) >>> 1
+      if ((cumulative[middle] as number) < target) low = middle + 1
+      else high = middle
+    }
+    return keys[low] as string
+  })
+}

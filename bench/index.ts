@@ -17,12 +17,14 @@ import { type Meta, Report } from './report.js'
 import { l1Hit, l2Hit, missPath, sharedDict } from './scenarios/in-process.js'
 import { hitRate } from './scenarios/hitrate.js'
 import { invalidation } from './scenarios/invalidation.js'
+import { l2Mix } from './scenarios/l2-mix.js'
 import { stampede } from './scenarios/stampede.js'
 import { threadsL2Hit } from './scenarios/threads-l2.js'
 
 const SCENARIOS: Record<string, (report: Report) => Promise<void>> = {
   l1: l1Hit,
   l2: l2Hit,
+  'l2-mix': l2Mix,
   dict: sharedDict,
   miss: missPath,
   'threads-l2': threadsL2Hit,
