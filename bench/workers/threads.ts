@@ -11,7 +11,7 @@
  */
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads'
 
-const BOOT = new URL('./ts-worker.mjs', import.meta.url)
+const BOOT = new URL('../../src/internal/ts-worker.mjs', import.meta.url)
 
 /** A command to a worker: `op` names the handler, the other fields are its arguments. */
 interface Command {

@@ -29,7 +29,7 @@ const WORKER_ENTRY = new URL(FROM_SOURCES ? './replay-worker.ts' : './replay-wor
 
 function startWorker(data: ReplayWorkerData): Worker {
   if (!FROM_SOURCES) return new Worker(WORKER_ENTRY, { workerData: data })
-  return new Worker(new URL('./ts-worker.mjs', import.meta.url), { workerData: { ...data, entry: WORKER_ENTRY.href } })
+  return new Worker(new URL('../internal/ts-worker.mjs', import.meta.url), { workerData: { ...data, entry: WORKER_ENTRY.href } })
 }
 
 /** The counts a worker answers once it has replayed every batch; rejects if it fails or exits first. */

@@ -5,7 +5,7 @@
 import { Worker } from 'node:worker_threads'
 import { afterEach } from 'vitest'
 
-const BOOT = new URL('./ts-worker.mjs', import.meta.url)
+const BOOT = new URL('../../src/internal/ts-worker.mjs', import.meta.url)
 
 /** What {@link useTsWorkers} returns. */
 export interface TsWorkers {

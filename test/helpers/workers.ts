@@ -7,7 +7,7 @@
 import { Worker } from 'node:worker_threads'
 import { onTestFinished } from 'vitest'
 
-const BOOT = new URL('./ts-worker.mjs', import.meta.url)
+const BOOT = new URL('../../src/internal/ts-worker.mjs', import.meta.url)
 
 interface Reply {
   id?: number

@@ -4,20 +4,10 @@ import { sizeClass } from '../../../src/l2/shared-dict/arena.js'
 import { checkSharedDictInvariants, inspectSharedDict } from '../../../src/l2/shared-dict/invariants.js'
 import { entryBlockBytes, MIN_BLOCK_UNITS } from '../../../src/l2/shared-dict/layout.js'
 import { useCheckedDicts } from '../../helpers/shared-dict-invariants.js'
+import { seededRandom as random } from '../../helpers/seeded-random.js'
 
 const dicts = useCheckedDicts()
 
-/** A small deterministic PRNG (mulberry32), so a failing churn replays. */
-function random(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
-}
 
 describe('allocator', () => {
   it('sizeClass() is monotonic and maps every block size into the 32 x 16 lists', () => {

@@ -8,6 +8,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { SharedDict, type SharedDictHandle } from '../../../../src/l2/shared-dict/shared-dict.js'
+import { seededRandom as random } from '../../../helpers/seeded-random.js'
 
 /** The `workerData` of this entry. */
 export interface HistoryWorkerData {
@@ -44,17 +45,6 @@ export interface HistoryRecord {
   readonly output: RegisterOutput
 }
 
-/** mulberry32: a small seeded PRNG, so that a failing seed replays the same choices. */
-function random(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
-}
 
 function pickInput(rand: () => number, unique: number): RegisterInput {
   const r = rand()
