@@ -26,6 +26,17 @@ function write(text: string): void {
   process.stdout.write(text)
 }
 
+/**
+ * What one scenario added to its {@link Report}, as plain data: a scenario
+ * runs in a child process of its own and sends this to the parent over IPC.
+ */
+export interface ReportPart {
+  results: [string, [string, number][]][]
+  ratios: Ratio[]
+  tables: Table[]
+  notes: string[]
+}
+
 export class Report {
   readonly results = new Map<string, Map<string, number>>()
   readonly ratios: Ratio[] = []
@@ -93,6 +104,24 @@ export class Report {
       write(`  ${ratioLabel(r).padEnd(72)} ${figure}${verdict}\n`)
     }
     return missed
+  }
+
+  /** Everything recorded so far, as plain data for {@link Report.merge}. */
+  part(): ReportPart {
+    return {
+      results: [...this.results].map(([title, measured]) => [title, [...measured]]),
+      ratios: this.ratios,
+      tables: this.tables,
+      notes: this.notes,
+    }
+  }
+
+  /** Adds what another process's report recorded (see {@link Report.part}); prints nothing. */
+  merge(part: ReportPart): void {
+    for (const [title, measured] of part.results) this.results.set(title, new Map(measured))
+    this.ratios.push(...part.ratios)
+    this.tables.push(...part.tables)
+    this.notes.push(...part.notes)
   }
 
   markdown(meta: Meta): string {
