@@ -1,5 +1,8 @@
 /**
- * The replay loop shared by the calling thread and the replay workers.
+ * The replay loop shared by the calling thread and the replay workers. Where
+ * each request was served from is read from the cache's own `stats()`, the
+ * counters users read on their own traffic, so the tool measures what they
+ * would measure.
  */
 import { MLCache } from '../mlcache.js'
 import type { L2Store } from '../l2/l2-store.js'
@@ -37,17 +40,20 @@ export function zeroCounts(): ReplayCounts {
   return { l1: 0, l2: 0, loader: 0 }
 }
 
+/** Gets `keys` one after the other, as one client would. */
+export async function replayKeys(cache: MLCache<number>, keys: readonly string[]): Promise<void> {
+  for (const key of keys) await cache.get(key, loadValue)
+}
+
 /**
- * Looks `keys` up one after the other (as one client would), adding to
- * `counts` where each was served from.
- * @throws {Error} a lookup answered a level a plain replay cannot produce (rejects)
+ * Where the requests of `cache` were served from, by its `stats()`: L1
+ * hits, L2 hits and loads.
+ * @throws {Error} the cache answered some request another way (stale, without a loader, a failed load),
+ *   which a plain replay cannot produce
  */
-export async function replayKeys(cache: MLCache<number>, keys: readonly string[], counts: ReplayCounts): Promise<void> {
-  for (const key of keys) {
-    const { hitLevel } = await cache.lookup(key, loadValue)
-    if (hitLevel === 1) counts.l1++
-    else if (hitLevel === 2) counts.l2++
-    else if (hitLevel === 3) counts.loader++
-    else throw new Error(`unexpected hitLevel ${hitLevel} for key '${key}'`)
-  }
+export function countsOf(cache: MLCache<number>): ReplayCounts {
+  const { l1Hits, l2Hits, loads, staleServed, missesWithoutLoader, loaderErrors, lockTimeouts } = cache.stats()
+  const unexpected = staleServed + missesWithoutLoader + loaderErrors + lockTimeouts
+  if (unexpected > 0) throw new Error(`the replay answered ${unexpected} request(s) stale, without a loader, by a failed load or a lock timeout`)
+  return { l1: l1Hits, l2: l2Hits, loader: loads }
 }

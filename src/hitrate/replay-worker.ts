@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { SharedDict } from '../l2/shared-dict/shared-dict.js'
 import type { SharedDictHandle } from '../l2/shared-dict/types.js'
 import { NoL2Store } from './no-l2.js'
-import { replayCache, replayKeys, zeroCounts } from './replay-core.js'
+import { countsOf, replayCache, replayKeys } from './replay-core.js'
 
 /** What the main thread passes as `workerData`. */
 export interface ReplayWorkerData {
@@ -24,13 +24,13 @@ const data = workerData as ReplayWorkerData
 const port = parentPort
 if (port === null) throw new Error('replay-worker.ts must run in a worker thread')
 const cache = replayCache(data.dict === undefined ? new NoL2Store() : SharedDict.attach(data.dict), data.lruSize)
-const counts = zeroCounts()
 // Batches arrive faster than they replay: chain them so they run in order, one at a time.
 let queue = Promise.resolve()
 port.on('message', (message: ReplayWorkerMessage) => {
   queue = queue
     .then(async () => {
-      if (message !== null) return replayKeys(cache, message, counts)
+      if (message !== null) return replayKeys(cache, message)
+      const counts = countsOf(cache)
       await cache.close()
       port.postMessage(counts)
       port.close()

@@ -5,7 +5,7 @@
 import { Worker } from 'node:worker_threads'
 import { SharedDict } from '../l2/shared-dict/shared-dict.js'
 import { NoL2Store } from './no-l2.js'
-import { type ReplayCounts, replayCache, replayKeys, zeroCounts } from './replay-core.js'
+import { type ReplayCounts, countsOf, replayCache, replayKeys, zeroCounts } from './replay-core.js'
 import type { ReplayWorkerData, ReplayWorkerMessage } from './replay-worker.js'
 
 export type { ReplayCounts } from './replay-core.js'
@@ -33,7 +33,7 @@ function startWorker(data: ReplayWorkerData): Worker {
 }
 
 /** The counts a worker answers once it has replayed every batch; rejects if it fails or exits first. */
-function countsOf(worker: Worker): Promise<ReplayCounts> {
+function answerOf(worker: Worker): Promise<ReplayCounts> {
   return new Promise((resolve, reject) => {
     worker.once('message', resolve)
     worker.once('error', reject)
@@ -44,7 +44,7 @@ function countsOf(worker: Worker): Promise<ReplayCounts> {
 async function replayInWorkers(keys: readonly string[], lruSize: number, dict: SharedDict | undefined, count: number): Promise<ReplayCounts> {
   const workers = Array.from({ length: count }, () => startWorker({ lruSize, dict: dict?.handle }))
   try {
-    const answers = workers.map(countsOf)
+    const answers = workers.map(answerOf)
     // Request i goes to worker i mod n; each worker gets its share in order, in batches.
     const batches: string[][] = workers.map(() => [])
     keys.forEach((key, index) => {
@@ -73,8 +73,9 @@ async function replayInWorkers(keys: readonly string[], lruSize: number, dict: S
 }
 
 /**
- * Replays `keys` through fresh MLCache instances (`lookup(key, loader)` per
- * request) and counts where each request was served from.
+ * Replays `keys` through fresh MLCache instances (`get(key, loader)` per
+ * request) and answers where the requests were served from, by the
+ * caches' `stats()`.
  * @throws {RangeError} a bad `l1`, `l2` or `workers` (rejects)
  */
 export async function replay(keys: readonly string[], options: ReplayOptions): Promise<ReplayCounts> {
@@ -84,11 +85,10 @@ export async function replay(keys: readonly string[], options: ReplayOptions): P
   const dict = options.l2 === 0 || options.l2 === '0' ? undefined : SharedDict.create({ size: options.l2 })
   if (workers > 1) return replayInWorkers(keys, options.l1, dict, workers)
   const cache = replayCache(dict ?? new NoL2Store(), options.l1)
-  const counts = zeroCounts()
   try {
-    await replayKeys(cache, keys, counts)
+    await replayKeys(cache, keys)
+    return countsOf(cache)
   } finally {
     await cache.close()
   }
-  return counts
 }
