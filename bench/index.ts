@@ -25,7 +25,7 @@ import { hitRate } from './scenarios/hitrate.js'
 import { invalidation } from './scenarios/invalidation.js'
 import { l2Mix } from './scenarios/l2-mix.js'
 import { stampede } from './scenarios/stampede.js'
-import { threadsL2Hit } from './scenarios/threads-l2.js'
+import { threadsL1Hit, threadsL2Hit } from './scenarios/threads.js'
 
 const SCENARIOS: Record<string, (report: Report) => Promise<void>> = {
   l1: l1Hit,
@@ -33,6 +33,7 @@ const SCENARIOS: Record<string, (report: Report) => Promise<void>> = {
   'l2-mix': l2Mix,
   dict: sharedDict,
   miss: missPath,
+  'threads-l1': threadsL1Hit,
   'threads-l2': threadsL2Hit,
   stampede,
   invalidation,

@@ -1,18 +1,23 @@
 /**
- * Worker of the "L2 hit across worker_threads" scenario: attaches the
- * SharedDict the main thread filled, reads its 10k keys in order through an
- * L1 of 1k (every read misses L1 and hits L2) for a fixed window after the
- * start barrier, and answers how many reads it did.
+ * Worker of the "across worker_threads" scenarios: attaches the SharedDict
+ * the main thread filled and, for a fixed window after the start barrier,
+ * reads through its own MLCache (L1 of 1k) either its 10k keys in order
+ * (`'l2'`: every read misses L1 and hits L2) or one hot key (`'l1'`: every
+ * read an L1 hit), and answers how many reads it did.
  */
 import { MLCache, SharedDict, type SharedDictHandle } from '../../src/index.js'
-import { L2_LRU_SIZE, type User, l2Keys } from '../fixtures.js'
+import { KEY, L2_LRU_SIZE, l2Keys } from '../fixtures.js'
 import { StartBarrier, data, serve } from './threads.js'
 
-export interface L2ReaderData {
+/** What every read is: an L1 hit of one hot key, or an L2 hit of the next of 10k keys. */
+export type ReadMode = 'l1' | 'l2'
+
+export interface ReaderData {
   dict: SharedDictHandle
   barrier: SharedArrayBuffer
   /** The MLCache name the main thread filled. */
   name: string
+  mode: ReadMode
   /** Where this worker starts in the key list, so workers do not read in lockstep. */
   offset: number
 }
@@ -23,10 +28,10 @@ export interface WindowResult {
   elapsed: number
 }
 
-const { dict: handle, barrier: barrierBuffer, name, offset } = data<L2ReaderData>()
+const { dict: handle, barrier: barrierBuffer, name, mode, offset } = data<ReaderData>()
 const barrier = new StartBarrier(barrierBuffer)
-const cache = new MLCache<User>(name, { lruSize: L2_LRU_SIZE, store: SharedDict.attach(handle), ttl: 0 })
-const keys = l2Keys()
+const cache = new MLCache(name, { lruSize: L2_LRU_SIZE, store: SharedDict.attach(handle), ttl: 0 })
+const keys = mode === 'l2' ? l2Keys() : [KEY]
 let next = offset % keys.length
 
 /** Reads keys in order for `ms` milliseconds; the clock is read every 256 reads. */
@@ -55,7 +60,7 @@ serve({
     barrier.arriveAndWait(generation as number)
     return read(ms as number)
   },
-  /** Answers where the next read is served from (2: L2), as a check of the setup. */
+  /** Answers where the next read is served from (1: L1, 2: L2), as a check of the setup. */
   hitLevel: async () => (await cache.lookup(keys[next] as string)).hitLevel,
   close: () => cache.close(),
 })

@@ -1,8 +1,9 @@
 /**
- * L2 hit throughput with 1, 2 and 4 worker_threads sharing one SharedDict:
- * each worker reads the 10k keys of the L2 scenario in order through its
- * own MLCache with an L1 of 1k (every read misses L1 and hits L2) for a
- * fixed window after a start barrier. The figure of a configuration is the
+ * Throughput with 1, 2 and 4 worker_threads sharing one SharedDict, each
+ * worker reading through its own MLCache with an L1 of 1k for a fixed window
+ * after a start barrier: L1 hits of one hot key (`threadsL1Hit`), or L2 hits
+ * of the 10k keys of the L2 scenario read in order, every read missing L1
+ * (`threadsL2Hit`). The figure of a configuration is the
  * sum of its workers' ops/s, median of the rounds; configurations take turns
  * within each round so they share the machine's noise, and a scaling ratio
  * is the median of the rounds' own ratios (windows a second apart) rather
@@ -12,14 +13,13 @@
  */
 import { availableParallelism, cpus, loadavg } from 'node:os'
 import { MLCache, SharedDict } from '../../src/index.js'
-import { USER, l2Keys } from '../fixtures.js'
+import { KEY, SHORT, USER, l2Keys } from '../fixtures.js'
 import { formatOps, median, scaled } from '../harness.js'
 import type { Report } from '../report.js'
-import type { L2ReaderData, WindowResult } from '../workers/l2-reader.js'
+import type { ReadMode, ReaderData, WindowResult } from '../workers/reader.js'
 import { StartBarrier, closeWorkers, startWorkers } from '../workers/threads.js'
 
-const ENTRY = new URL('../workers/l2-reader.ts', import.meta.url)
-const NAME = 'bench-threads-l2'
+const ENTRY = new URL('../workers/reader.ts', import.meta.url)
 const CONFIGURATIONS = [1, 2, 4] as const
 const ROUNDS = scaled(7, 1)
 const WINDOW_MS = scaled(1_000, 100)
@@ -30,15 +30,27 @@ function machineBusyMs(): number {
   return cpus().reduce((sum, { times }) => sum + times.user + times.nice + times.sys + times.irq, 0)
 }
 
-const label = (workers: number) => `MLCache.get, ${workers} worker${workers === 1 ? '' : 's'}`
+/** What each mode reads, for the titles and notes. */
+const MODES = {
+  l1: { what: 'L1 hit', title: 'L1 hit across worker_threads, each its own L1', reads: `one hot key (\`${KEY}\`, the short string), every read an L1 hit` },
+  l2: { what: 'L2 hit', title: 'L2 hit across worker_threads, one shared SharedDict', reads: 'the 10k keys of the L2 scenario in order, every read an L2 hit' },
+} as const
 
-export async function threadsL2Hit(report: Report): Promise<void> {
-  const title = 'L2 hit across worker_threads, one shared SharedDict'
+/** T4 for T1: L1 hits in 1, 2 and 4 workers (each its own L1, no shared state on the path). */
+export const threadsL1Hit = (report: Report): Promise<void> => threadScaling(report, 'l1')
+/** T4 for T2: L2 hits in 1, 2 and 4 workers, all reading the one SharedDict. */
+export const threadsL2Hit = (report: Report): Promise<void> => threadScaling(report, 'l2')
+
+async function threadScaling(report: Report, mode: ReadMode): Promise<void> {
+  const { what, title, reads } = MODES[mode]
+  const label = (workers: number) => `MLCache.get (${what}), ${workers} worker${workers === 1 ? '' : 's'}`
   report.heading(title)
+  const name = `bench-threads-${mode}`
   const dict = SharedDict.create({ size: '64m' })
-  const filler = new MLCache(NAME, { lruSize: 1_000, store: dict, ttl: 0 })
+  const filler = new MLCache(name, { lruSize: 1_000, store: dict, ttl: 0 })
   const keys = l2Keys()
-  for (const key of keys) await filler.set(key, USER)
+  if (mode === 'l2') for (const key of keys) await filler.set(key, USER)
+  else await filler.set(KEY, SHORT)
   await filler.close()
 
   const barrier = new StartBarrier()
@@ -46,18 +58,20 @@ export async function threadsL2Hit(report: Report): Promise<void> {
   const workers = await startWorkers(maxWorkers, ENTRY, (index) => ({
     dict: dict.handle,
     barrier: barrier.buffer,
-    name: NAME,
+    name,
+    mode,
     offset: Math.floor((index * keys.length) / maxWorkers),
-  }) satisfies L2ReaderData)
+  }) satisfies ReaderData)
   try {
     // Other processes taking cores skew the scaling figures: say so.
     const [load = 0] = loadavg()
     const loaded = load > availableParallelism() - 0.5
     report.line(`(load average ${load.toFixed(2)} on ${availableParallelism()} cores before the rounds${loaded ? ': the machine is busy, expect poor scaling' : ''})`)
-    // Every worker warms up alone, then checks that its reads are L2 hits.
+    // Every worker warms up alone, then checks where its reads are served from.
     for (const worker of workers) await worker.call('warmup', { ms: WARMUP_MS })
     const levels = await Promise.all(workers.map((worker) => worker.call<number>('hitLevel')))
-    if (levels.some((level) => level !== 2)) throw new Error(`expected L2 hits, got hit levels ${levels.join(', ')}`)
+    const expected = mode === 'l1' ? 1 : 2
+    if (levels.some((level) => level !== expected)) throw new Error(`expected ${what}s, got hit levels ${levels.join(', ')}`)
 
     // By configuration, one entry per round: ops/s (summed over the workers), cores this process
     // kept busy, and cores other processes kept busy meanwhile.
@@ -87,10 +101,11 @@ export async function threadsL2Hit(report: Report): Promise<void> {
     const busy = (n: number) => `${median(cores.get(n) ?? []).toFixed(2)} cores busy, other processes ${median(others.get(n) ?? []).toFixed(2)}`
     for (const n of CONFIGURATIONS) report.line(`(${label(n)}: ${busy(n)}; rounds ${(ops.get(n) ?? []).map(formatOps).join(', ')})`)
     report.notes.push(
-      `*${title}*: each worker its own MLCache (L1 of 1k) over one 64 MiB SharedDict, reading the 10k keys of the L2 scenario; ` +
-        `ops/s summed over the workers (L2 hits), median of ${ROUNDS} windows of ${WINDOW_MS / 1_000} s; scaling ratios are the ` +
+      `*${title}*: each worker its own MLCache (L1 of 1k) over one 64 MiB SharedDict, reading ${reads}; ` +
+        `ops/s summed over the workers, median of ${ROUNDS} windows of ${WINDOW_MS / 1_000} s; scaling ratios are the ` +
         `median of the rounds' own ratios. During the windows (medians): ${CONFIGURATIONS.map((n) => `${n} worker(s) ${busy(n)}`).join('; ')}.`,
     )
+    // 2 workers on 2 cores: the aggregate should come close to double.
     for (const [n, target] of [[2, 1.5], [4, 0]] as const) {
       const perRound = (ops.get(n) ?? []).map((value, round) => value / ((ops.get(1) ?? [])[round] ?? Number.NaN))
       report.ratios.push({ scenario: title, subject: label(n), baseline: label(1), ratio: median(perRound), target })
