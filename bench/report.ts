@@ -101,7 +101,7 @@ export class Report {
       const verdict = r.target === 0 ? '' : missesTarget(r) ? `  MISSES target ${target}` : `  ok (target ${target})`
       if (missesTarget(r)) missed++
       const figure = r.unit === undefined ? `${r.ratio.toFixed(2).padStart(7)}x` : formatRatio(r).padStart(8)
-      write(`  ${ratioLabel(r).padEnd(72)} ${figure}${verdict}\n`)
+      write(`  ${ratioLabel(r).padEnd(100)} ${figure}${verdict}\n`)
     }
     return missed
   }
@@ -151,6 +151,6 @@ export class Report {
   }
 
   #printOps(measured: Map<string, number>): void {
-    for (const [name, ops] of measured) write(`  ${name.padEnd(44)} ${formatOps(ops).padStart(9)} ops/s\n`)
+    for (const [name, ops] of measured) write(`  ${name.padEnd(60)} ${formatOps(ops).padStart(9)} ops/s\n`)
   }
 }
