@@ -104,8 +104,8 @@ async function main(only: string[]): Promise<void> {
   } else if (only.length > 0) {
     process.stdout.write(`\nRan ${only.join(', ')} only in ${seconds}: wrote nothing${missed > 0 ? ` (${missed} below target)` : ''}\n`)
   } else {
-    writeFileSync(new URL('./results/latest.md', import.meta.url), report.markdown(meta))
-    writeFileSync(new URL('./results/latest.json', import.meta.url), report.json(meta))
-    process.stdout.write(`\nWrote bench/results/latest.md and latest.json in ${seconds}${missed > 0 ? ` (${missed} below target)` : ''}\n`)
+    const files = new Map([...report.files, ['latest.md', report.markdown(meta)], ['latest.json', report.json(meta)]])
+    for (const [name, content] of files) writeFileSync(new URL(`./results/${name}`, import.meta.url), content)
+    process.stdout.write(`\nWrote ${[...files.keys()].map((name) => `bench/results/${name}`).join(', ')} in ${seconds}${missed > 0 ? ` (${missed} below target)` : ''}\n`)
   }
 }

@@ -35,6 +35,7 @@ export interface ReportPart {
   ratios: Ratio[]
   tables: Table[]
   notes: string[]
+  files: [string, string][]
 }
 
 export class Report {
@@ -43,6 +44,8 @@ export class Report {
   readonly tables: Table[] = []
   /** Lines under the ops/s table (how the non-tinybench rows were measured). */
   readonly notes: string[] = []
+  /** Files for `bench/results/` beside the tables (the hit-rate charts), by name: written by a full run only. */
+  readonly files = new Map<string, string>()
 
   /** Prints a scenario's title. */
   heading(title: string): void {
@@ -113,6 +116,7 @@ export class Report {
       ratios: this.ratios,
       tables: this.tables,
       notes: this.notes,
+      files: [...this.files],
     }
   }
 
@@ -122,6 +126,7 @@ export class Report {
     this.ratios.push(...part.ratios)
     this.tables.push(...part.tables)
     this.notes.push(...part.notes)
+    for (const [name, content] of part.files) this.files.set(name, content)
   }
 
   markdown(meta: Meta): string {

@@ -8,7 +8,6 @@
  * the parsed keys. Prints a table per trace and writes one SVG chart per
  * trace to `bench/results/hitrate-<trace>.svg`.
  */
-import { writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { type HitRateRow, measureHitRates } from '../../src/hitrate/hitrate.js'
 import { plotHitRates } from '../../src/hitrate/plot.js'
@@ -69,7 +68,7 @@ export async function hitRate(report: Report): Promise<void> {
       ])
     }
     const svg = `hitrate-${trace.name}.svg`
-    if (!SMOKE) writeFileSync(new URL(`../results/${svg}`, import.meta.url), plotHitRates(chart, `${trace.name}: hit rate by L1 size (L2 ${trace.l2})`))
+    report.files.set(svg, plotHitRates(chart, `${trace.name}: hit rate by L1 size (L2 ${trace.l2})`))
     for (const mismatch of mismatches) report.line(`WARNING: the L1-only replay must equal the exact LRU, and does not at size ${mismatch}`)
     report.table({
       title,
