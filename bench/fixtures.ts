@@ -1,6 +1,8 @@
 /**
  * The values every scenario reads, in the main thread and in the workers.
  */
+// The tests' PRNG (mulberry32): the same key sequences in every run.
+import { seededRandom } from '../test/helpers/seeded-random.js'
 
 /** The ~100-byte object of the L2 scenarios (its msgpack encoding is printed). */
 export const USER = {
@@ -53,18 +55,6 @@ export const L2_KEY_COUNT = 10_000
 export const L2_LRU_SIZE = 1_000
 export function l2Keys(): string[] {
   return Array.from({ length: L2_KEY_COUNT }, (_, i) => `user:${i}`)
-}
-
-/** A seeded 32-bit PRNG (mulberry32): the same key sequences in every run. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
 }
 
 /**
