@@ -1,6 +1,7 @@
 /**
- * The plumbing of the worker_threads scenarios, for both sides: the main
- * thread starts a {@link BenchWorker} on a TypeScript entry (booted through
+ * The plumbing of the worker_threads scenarios (and of the tests' scripted
+ * workers), for both sides: the main thread starts a {@link BenchWorker} on a
+ * TypeScript entry (booted through
  * `ts-worker.mjs`) and calls its commands; the entry answers them with
  * {@link serve}. A {@link StartBarrier} releases every worker of a round at
  * the same moment.
@@ -80,8 +81,13 @@ export class BenchWorker {
     try {
       await this.call('close')
     } finally {
-      await this.worker.terminate()
+      await this.terminate()
     }
+  }
+
+  /** Terminates the worker as a crash would (no cleanup runs in it). */
+  async terminate(): Promise<void> {
+    await this.worker.terminate()
   }
 }
 
