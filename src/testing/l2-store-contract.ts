@@ -79,6 +79,18 @@ function expectBytes(entry: L2Entry | undefined, expected: Uint8Array): void {
   if (!same) expect(Array.from(value)).toEqual(Array.from(expected))
 }
 
+/** Writes a distinct value and flags under every `[name, key]` pair, then reads each back unchanged. */
+async function expectKeptApart(store: L2Store, prefix: string, pairs: readonly [string, string][]): Promise<void> {
+  for (const [i, [ns, key]] of pairs.entries()) {
+    expect(await store.writeEntry(prefix + ns, key, pattern(6, i), 0, i)).toBe(true)
+  }
+  for (const [i, [ns, key]] of pairs.entries()) {
+    const entry = await store.readEntry(prefix + ns, key)
+    expectBytes(entry, pattern(6, i))
+    expect(entry?.flags).toBe(i)
+  }
+}
+
 /**
  * Races `promise` against a {@link STUCK_AFTER} timer (cleared afterwards):
  * `'settled'` when the promise resolved first, `'stuck'` otherwise. A
@@ -487,14 +499,7 @@ export function registerL2StoreContract<S extends L2Store>(options: L2StoreContr
           ['ab', 'c'],
           ['a', 'bc'],
         ]
-        for (const [i, [ns, key]] of pairs.entries()) {
-          expect(await store.writeEntry(prefix + ns, key, pattern(6, i), 0, i)).toBe(true)
-        }
-        for (const [i, [ns, key]] of pairs.entries()) {
-          const entry = await store.readEntry(prefix + ns, key)
-          expectBytes(entry, pattern(6, i))
-          expect(entry?.flags).toBe(i)
-        }
+        await expectKeptApart(store, prefix, pairs)
       })
 
       it('unicode names and keys are stored as given and kept apart', async () => {
@@ -509,14 +514,7 @@ export function registerL2StoreContract<S extends L2Store>(options: L2StoreContr
           ['🗄️', '🔑🔑'],
           ['🗄️🔑', '🔑'],
         ]
-        for (const [i, [ns, key]] of pairs.entries()) {
-          expect(await store.writeEntry(prefix + ns, key, pattern(6, i), 0, i)).toBe(true)
-        }
-        for (const [i, [ns, key]] of pairs.entries()) {
-          const entry = await store.readEntry(prefix + ns, key)
-          expectBytes(entry, pattern(6, i))
-          expect(entry?.flags).toBe(i)
-        }
+        await expectKeptApart(store, prefix, pairs)
       })
 
       it('a key of 65535 UTF-8 bytes is stored', async () => {

@@ -34,18 +34,7 @@ import type {
 } from './types.js'
 import { MAX_WAIT_MS, waitOnCell, wakeCell } from './wait-cells.js'
 
-export type {
-  DictEntry,
-  DictIncrResult,
-  DictSetResult,
-  DictStaleEntry,
-  DictValue,
-  SharedDictAttachOptions,
-  SharedDictHandle,
-  SharedDictOptions,
-  SharedDictRecovery,
-  SharedDictStats,
-} from './types.js'
+export type * from './types.js'
 
 const CONSTRUCT = Symbol('SharedDict.construct')
 
