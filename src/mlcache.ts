@@ -9,8 +9,9 @@ import { BUS_RESYNC_EVENT, BUS_SOURCE, type EventBus } from './bus/event-bus.js'
 import { LocalBus } from './bus/local-bus.js'
 import { FLAG_NEGATIVE, FLAG_RESURRECTED, decodeValue, encodeValue, entryFlags } from './codec/codec.js'
 import { ClosedError, DecodeError, L2Error, LoaderError, LockTimeoutError, NoMemoryError, SerializerError } from './errors.js'
-import { assertDuration, assertIntegerAtLeast, assertKey, assertOptionsObject } from './internal/validate.js'
-import { L1Group, NEGATIVE, acquireL1Group, l1Ttl } from './l1/l1-cache.js'
+import { describe } from './internal/describe.js'
+import { MAX_KEY_BYTES, assertDuration, assertIntegerAtLeast, assertKey, assertOptionsObject } from './internal/validate.js'
+import { L1Group, NEGATIVE, acquireL1Group } from './l1/l1-cache.js'
 import type { L2Entry, L2Store, MaybePromise } from './l2/l2-store.js'
 import { SharedDict } from './l2/shared-dict/shared-dict.js'
 import { StatsCounters } from './stats.js'
@@ -34,16 +35,8 @@ import type {
 const DEFAULT_STORE_SIZE = '16m'
 /** The bus source of MLCache's events (Kong used `"mlcache"` too). */
 const BUS_EVENT_SOURCE = 'mlcache'
-/** The longest key that needs no UTF-8 length check on the L1 fast path. */
-const FAST_KEY_LENGTH = 21_845
-
-/**
- * Reused by every L1 write: lru-cache reads it synchronously. It also stores
- * its diagnostics `status` object on it, reset before each write. `start: 0`
- * for an entry that never expires spares lru-cache a clock read for a TTL
- * start it never uses (clock reads cost tens of nanoseconds on some VMs).
- */
-const L1_SET_OPTIONS: { ttl: number; start: number | undefined; status: undefined } = { ttl: 0, start: undefined, status: undefined }
+/** The longest key that needs no UTF-8 length check on the L1 fast path (a UTF-16 unit is at most 3 UTF-8 bytes). */
+const FAST_KEY_LENGTH = Math.floor(MAX_KEY_BYTES / 3)
 
 /** Payload of invalidation and purge events: `origin` is the L1 that already applied it. */
 interface CacheEvent {
@@ -51,11 +44,10 @@ interface CacheEvent {
   origin: number
 }
 
-/** An L2 entry, where it was read and its decoded value. */
+/** An L2 entry and its decoded value. */
 class L2Read<V> {
   constructor(
     readonly entry: L2Entry,
-    readonly store: L2Store,
     readonly value: V | undefined,
   ) {}
 
@@ -85,10 +77,6 @@ function assertImplements<T>(value: T, methods: readonly string[], name: string,
 
 function valueOf<V>(lookup: Lookup<V>): V | undefined {
   return lookup.value
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
 }
 
 /**
@@ -248,7 +236,7 @@ export class MLCache<V = unknown> {
       await this.#publishInvalidation(key)
       throw error
     }
-    this.#setL1(key, l1Value, ttl)
+    this.#group.set(key, l1Value, ttl)
     await this.#publishInvalidation(key)
   }
 
@@ -486,9 +474,7 @@ export class MLCache<V = unknown> {
     // "no memory" does not fail a get: the value still goes to L1 (upstream 2.0.0, #41).
     // #write counts the failure in l2NoMemory.
     await this.#write(key, bytes, ttl, entryFlags(negative, false), opts.setTries)
-    const l1Value = this.#toL1(value, negative, opts)
-    this.#setL1(key, l1Value, ttl)
-    return { value: l1Value === NEGATIVE ? undefined : (l1Value as V), hitLevel: 3, stale: false }
+    return { value: this.#fillL1(key, value, negative, ttl, opts), hitLevel: 3, stale: false }
   }
 
   /** Writes the stale value back for `resurrectTtl`, marked as resurrected; a failed write still serves it. */
@@ -496,9 +482,7 @@ export class MLCache<V = unknown> {
     this.#stats.resurrections++
     // The raw bytes go back, not the serialized L1 value (upstream quirk 10).
     await this.#write(key, stale.entry.value, resurrectTtl, stale.entry.flags | FLAG_RESURRECTED, opts.setTries)
-    const l1Value = this.#toL1(stale.value, stale.negative, opts)
-    this.#setL1(key, l1Value, resurrectTtl)
-    return { value: l1Value === NEGATIVE ? undefined : (l1Value as V), hitLevel: 4, stale: true }
+    return { value: this.#fillL1(key, stale.value, stale.negative, resurrectTtl, opts), hitLevel: 4, stale: true }
   }
 
   #promote(key: string, read: L2Read<V>, opts: ResolvedOptions<V>): Lookup<V> {
@@ -508,9 +492,14 @@ export class MLCache<V = unknown> {
 
   /** Moves a fresh L2 entry into L1 and answers its value. */
   #promoteValue(key: string, read: L2Read<V>, opts: ResolvedOptions<V>): V | undefined {
-    const l1Value = this.#toL1(read.value, read.negative, opts)
     // L1 gets the remaining TTL, never the full one (upstream; see PR #58 for the last millisecond).
-    this.#setL1(key, l1Value, read.entry.ttl)
+    return this.#fillL1(key, read.value, read.negative, read.entry.ttl, opts)
+  }
+
+  /** Puts the L1 form of a value in L1 for `ttl` and answers what the caller gets. */
+  #fillL1(key: string, value: V | null | undefined, negative: boolean, ttl: number, opts: ResolvedOptions<V>): V | undefined {
+    const l1Value = this.#toL1(value, negative, opts)
+    this.#group.set(key, l1Value, ttl)
     return l1Value === NEGATIVE ? undefined : (l1Value as V)
   }
 
@@ -527,16 +516,6 @@ export class MLCache<V = unknown> {
     }
     if (serialized === undefined) throw new SerializerError('l1Serializer returned undefined')
     return serialized
-  }
-
-  #setL1(key: string, l1Value: unknown, ttl: number): void {
-    const l1ttl = this.#group.isDefault ? l1Ttl(ttl) : ttl
-    if (l1ttl < 0) return
-    // One options object, reused: L1 writes are synchronous.
-    L1_SET_OPTIONS.ttl = l1ttl
-    L1_SET_OPTIONS.start = l1ttl === 0 ? 0 : undefined
-    L1_SET_OPTIONS.status = undefined
-    this.#lru.set(key, l1Value, L1_SET_OPTIONS)
   }
 
   /**
@@ -580,7 +559,7 @@ export class MLCache<V = unknown> {
   #decode(store: L2Store, key: string, entry: L2Entry | undefined, tolerant: boolean): L2Read<V> | undefined {
     if (entry === undefined) return undefined
     try {
-      return new L2Read(entry, store, decodeValue(entry.value, entry.flags, key) as V | undefined)
+      return new L2Read(entry, decodeValue(entry.value, entry.flags, key) as V | undefined)
     } catch (error) {
       if (!tolerant || !(error instanceof DecodeError)) throw error
       this.#stats.decodeErrors++

@@ -6,6 +6,7 @@
  * are `TypeError`/`RangeError`s naming them, as the contract requires.
  */
 import type { EventBusOptions } from './event-bus.js'
+import { describe } from '../internal/describe.js'
 import {
   assertFunction,
   assertIntegerAtLeast,
@@ -96,12 +97,4 @@ function warnHandlerError(error: unknown, event: { source: string; event: string
     type: 'MLCacheBusWarning',
     ...(stack === undefined ? {} : { detail: stack }),
   })
-}
-
-function describe(error: unknown): string {
-  try {
-    return error instanceof Error ? error.message : String(error)
-  } catch {
-    return 'an unprintable value' // e.g. an object whose toString throws
-  }
 }

@@ -7,13 +7,14 @@
  */
 import { C1, Packr, Unpackr } from 'msgpackr'
 import { DecodeError, EncodeError } from '../errors.js'
+import { describe } from '../internal/describe.js'
 
 /** Flag bit: the entry was written back by a resurrection (served with `hitLevel 4`). */
 export const FLAG_RESURRECTED = 0x1
 /** Flag bit: a negative entry ("not found"); its bytes are empty. */
 export const FLAG_NEGATIVE = 0x2
 /** The format version this build writes, kept in bits 8 to 15 of the flags. */
-export const FORMAT_VERSION = 1
+const FORMAT_VERSION = 1
 const VERSION_SHIFT = 8
 const VERSION_MASK = 0xff << VERSION_SHIFT
 const VERSION_BITS = FORMAT_VERSION << VERSION_SHIFT
@@ -83,7 +84,7 @@ export function encodeValue(value: unknown, key?: string): Uint8Array {
     return packr.pack(value)
   } catch (error) {
     throw new EncodeError(
-      `value of key '${key ?? ''}' cannot be encoded: ${error instanceof Error ? error.message : String(error)}`,
+      `value of key '${key ?? ''}' cannot be encoded: ${describe(error)}`,
       key === undefined ? { cause: error } : { cause: error, key },
     )
   }

@@ -12,12 +12,12 @@ export const MAX_KEY_BYTES = 65_535
  * The byte length is only computed when the string could be too long, so
  * the common short key costs two comparisons.
  */
-export function assertKey(key: unknown, name = 'key'): asserts key is string {
-  if (typeof key !== 'string') throw new TypeError(`${name} must be a string`)
-  if (key.length === 0) throw new RangeError(`${name} must not be empty`)
+export function assertKey(key: unknown): asserts key is string {
+  if (typeof key !== 'string') throw new TypeError('key must be a string')
+  if (key.length === 0) throw new RangeError('key must not be empty')
   // A UTF-16 code unit encodes to at most 3 UTF-8 bytes.
   if (key.length * 3 > MAX_KEY_BYTES && Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) {
-    throw new RangeError(`${name} must be at most ${MAX_KEY_BYTES} UTF-8 bytes`)
+    throw new RangeError(`key must be at most ${MAX_KEY_BYTES} UTF-8 bytes`)
   }
 }
 
@@ -46,8 +46,8 @@ export function assertFunction(value: unknown, name: string): asserts value is (
 }
 
 /** Throws unless `value` is a plain options object (or `undefined`). */
-export function assertOptionsObject(value: unknown, name = 'options'): asserts value is object | undefined {
+export function assertOptionsObject(value: unknown): asserts value is object | undefined {
   if (value !== undefined && (typeof value !== 'object' || value === null)) {
-    throw new TypeError(`${name} must be an object`)
+    throw new TypeError('options must be an object')
   }
 }

@@ -37,9 +37,17 @@ function createDefaultL1(max: number, clock: () => number): L1Store {
 }
 
 /** The TTL to hand to the default L1 for `ttl` milliseconds of life (`0`: never). */
-export function l1Ttl(ttl: number): number {
+function l1Ttl(ttl: number): number {
   return ttl === 0 ? 0 : ttl - 1e-6
 }
+
+/**
+ * Reused by every L1 write: lru-cache reads it synchronously. It also stores
+ * its diagnostics `status` object on it, reset before each write. `start: 0`
+ * for an entry that never expires spares lru-cache a clock read for a TTL
+ * start it never uses (clock reads cost tens of nanoseconds on some VMs).
+ */
+const SET_OPTIONS: { ttl: number; start: number | undefined; status: undefined } = { ttl: 0, start: undefined, status: undefined }
 
 /** One L1 and what goes with it: the loads in flight for its keys. */
 export class L1Group {
@@ -49,7 +57,7 @@ export class L1Group {
   /** Loads in flight by key: concurrent callers in this thread share one. */
   readonly inflight = new Map<string, Promise<unknown>>()
   /** Whether this L1 is the default lru-cache (its TTLs need {@link l1Ttl}). */
-  readonly isDefault: boolean
+  readonly #isDefault: boolean
   refs = 1
 
   constructor(
@@ -57,7 +65,22 @@ export class L1Group {
     isDefault: boolean,
     readonly release: () => void = () => undefined,
   ) {
-    this.isDefault = isDefault
+    this.#isDefault = isDefault
+  }
+
+  /**
+   * Stores `value` for `ttl` milliseconds of life (`0`: never expires; a
+   * negative TTL stores nothing). A custom `lru` gets `ttl` as is; the
+   * default one gets it shortened so that it expires exactly with L2 (see
+   * {@link createDefaultL1}).
+   */
+  set(key: string, value: unknown, ttl: number): void {
+    const lruTtl = this.#isDefault ? l1Ttl(ttl) : ttl
+    if (lruTtl < 0) return
+    SET_OPTIONS.ttl = lruTtl
+    SET_OPTIONS.start = lruTtl === 0 ? 0 : undefined
+    SET_OPTIONS.status = undefined
+    this.lru.set(key, value, SET_OPTIONS)
   }
 }
 
