@@ -14,11 +14,11 @@
  * record is never visible.
  */
 import { threadId } from 'node:worker_threads'
-import { acquireMutex, releaseMutex } from '../internal/robust-mutex.js'
+import { acquireMutex, lockWordOf, releaseMutex, stealFromDead } from '../internal/robust-mutex.js'
 import { H_MUTEX, H_MUTEX_TICKET } from './worker-bus-layout.js'
 
 /** The lock word of this thread (bit 0 is the contended flag). */
-const SELF = (threadId + 1) << 1
+const SELF = lockWordOf(threadId)
 
 /** Takes the append mutex of the bus whose header is `i32`. */
 export function acquireBusMutex(i32: Int32Array): void {
@@ -39,8 +39,5 @@ export function releaseBusMutex(i32: Int32Array): void {
  * bus again, so its section will not resume.
  */
 export function stealFromThread(i32: Int32Array, deadThreadId: number): void {
-  const word = Atomics.load(i32, H_MUTEX)
-  if (word !== 0 && word >>> 1 === deadThreadId + 1 && Atomics.compareExchange(i32, H_MUTEX, word, 0) === word) {
-    Atomics.notify(i32, H_MUTEX, 1)
-  }
+  if (stealFromDead(i32, H_MUTEX, deadThreadId, SELF) !== 0) releaseMutex(i32, H_MUTEX)
 }

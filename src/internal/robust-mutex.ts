@@ -15,7 +15,7 @@
  * - Dead owner: `worker.terminate()` skips `finally` blocks, so a worker
  *   killed inside a critical section leaves its id in the word for good. A
  *   supervisor that sees the worker exit takes the word over at once with
- *   {@link stealMutex} (nginx's `ngx_shmtx_force_unlock`, called by
+ *   {@link stealFromDead} (nginx's `ngx_shmtx_force_unlock`, called by
  *   `ngx_unlock_mutexes` when the master reaps a worker); a waiter that finds
  *   the same word, and no sign of progress, for {@link OWNER_DEAD_AFTER_MS}
  *   steals it too, for deaths nobody supervises. Both then repair the
@@ -37,7 +37,7 @@ const SPIN_LIMIT = availableParallelism() > 1 ? 64 : 0
  * Longest single `Atomics.wait`, in ms. Waiting in slices bounds how late a
  * waiter notices that the owner is presumed dead.
  */
-export const WAIT_SLICE_MS = 50
+const WAIT_SLICE_MS = 50
 
 /**
  * How long, in real ms, a waiter watches the lock word keep one value, with
@@ -110,6 +110,33 @@ function acquireContended(i32: Int32Array, index: number, progress: number, self
  */
 export function stealMutex(i32: Int32Array, index: number, observed: number, self: number): boolean {
   return Atomics.compareExchange(i32, index, observed, self | (observed & 1)) === observed
+}
+
+/** The lock word of thread `threadId`, contended bit clear: `(threadId + 1) << 1` (0 stays "free"). */
+export function lockWordOf(threadId: number): number {
+  return (threadId + 1) << 1
+}
+
+/** The thread id a lock word names as owner. */
+export function ownerOf(word: number): number {
+  return (word >>> 1) - 1
+}
+
+/**
+ * nginx's `ngx_shmtx_force_unlock(mtx, pid)`, for a supervisor that saw
+ * thread `deadThreadId` die: if that thread owns the mutex at `i32[index]`,
+ * takes it over for `self`. Retries while the word still names the dead
+ * owner, since a waiter may set the contended bit between the read and the
+ * CAS. Answers the word taken over (the caller owns the mutex, repairs and
+ * releases it), or 0 when the dead thread did not own it.
+ */
+export function stealFromDead(i32: Int32Array, index: number, deadThreadId: number, self: number): number {
+  const dead = lockWordOf(deadThreadId)
+  for (;;) {
+    const word = Atomics.load(i32, index)
+    if ((word & ~1) !== dead) return 0
+    if (stealMutex(i32, index, word, self)) return word
+  }
 }
 
 /** Releases the mutex at `i32[index]`, waking one waiter if any may sleep. */

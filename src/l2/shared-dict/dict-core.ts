@@ -50,7 +50,7 @@ import {
   WAIT_CELL_COUNT,
 } from './layout.js'
 import { Lru } from './lru.js'
-import { acquireMutex, releaseMutex, stealMutex } from '../../internal/robust-mutex.js'
+import { acquireMutex, lockWordOf, ownerOf, releaseMutex, stealFromDead } from '../../internal/robust-mutex.js'
 import type {
   DictEntry,
   DictIncrResult,
@@ -61,10 +61,10 @@ import type {
   SharedDictStats,
 } from './types.js'
 import { readUtf8, writeDecimal, writeUtf8 } from './utf8.js'
-import { wakeCell } from './wait-cells.js'
+import { waitCellOf, wakeCell } from './wait-cells.js'
 
-/** The lock-word value of this thread: `(threadId + 1) << 1`. */
-const SELF = (threadId + 1) << 1
+/** The lock-word value of this thread. */
+const SELF = lockWordOf(threadId)
 
 /** Store modes, as the flags of `ngx_http_lua_shdict_set_helper`. */
 export const MODE_SET = 0
@@ -194,16 +194,10 @@ export class DictCore {
    * or stealing the same mutex meanwhile.
    */
   forceUnlock(threadId: number): void {
-    const dead = (threadId + 1) << 1
-    for (;;) {
-      const word = Atomics.load(this.#i32, H_MUTEX)
-      if ((word & ~1) !== dead) return
-      if (stealMutex(this.#i32, H_MUTEX, word, SELF)) {
-        this.#takeOver(word, 'reaped')
-        this.release()
-        return
-      }
-    }
+    const word = stealFromDead(this.#i32, H_MUTEX, threadId, SELF)
+    if (word === 0) return
+    this.#takeOver(word, 'reaped')
+    this.release()
   }
 
   /**
@@ -246,7 +240,7 @@ export class DictCore {
   /** Tells `onRecover` about a recovery, in a microtask: never user code under the mutex. */
   #report(reason: SharedDictRecovery['reason'], owner: number, emptied: boolean): void {
     const onRecover = this.#onRecover
-    const recovery: SharedDictRecovery = { reason, threadId: (owner >>> 1) - 1, emptied }
+    const recovery: SharedDictRecovery = { reason, threadId: ownerOf(owner), emptied }
     queueMicrotask(() => onRecover(recovery))
   }
 
@@ -477,7 +471,7 @@ export class DictCore {
     }
     for (const p of found) {
       // The hash first: freeing the block overwrites it with free-list links.
-      const cell = H_WAIT_CELLS + (this.#u32[(p << 1) + E_HASH]! & (WAIT_CELL_COUNT - 1))
+      const cell = waitCellOf(this.#u32[(p << 1) + E_HASH]!)
       this.#removeEntry(p)
       wakeCell(this.#i32, cell)
     }
@@ -662,9 +656,7 @@ export class DictCore {
 
   /** Whether the entry `p`, whose key is the current key, holds exactly the current value (type and bytes). */
   #valueEquals(p: number): boolean {
-    const n = this.#valueLength
-    if (this.#u8[p * 8 + E_VALUE_TYPE] !== this.#valueType || this.#u32[(p << 1) + E_VALUE_LEN] !== n) return false
-    return this.#bytesAt(p * 8 + E_KEY + this.#keyLength, this.#valueBytes, n)
+    return this.#u32[(p << 1) + E_VALUE_LEN] === this.#valueLength && this.#valueStartsWith(p)
   }
 
   /** Whether the value of entry `p` (any key) has the current value's type and starts with its bytes. */

@@ -67,7 +67,7 @@ export class HashIndex {
   }
 
   /** Word index of the head of the bucket of `hash`. */
-  bucketOf(hash: number): number {
+  #bucketOf(hash: number): number {
     return this.#base + (hash & this.#mask)
   }
 
@@ -100,7 +100,7 @@ export class HashIndex {
   /** Pushes the entry `p`, whose hash is already written, on its bucket chain. */
   insert(p: number): void {
     const u32 = this.#u32
-    const bucket = this.bucketOf(u32[(p << 1) + E_HASH]!)
+    const bucket = this.#bucketOf(u32[(p << 1) + E_HASH]!)
     u32[(p << 1) + E_BUCKET_NEXT] = u32[bucket]!
     u32[bucket] = p
   }
@@ -109,7 +109,7 @@ export class HashIndex {
   remove(p: number): void {
     const u32 = this.#u32
     const next = u32[(p << 1) + E_BUCKET_NEXT]!
-    let link = this.bucketOf(u32[(p << 1) + E_HASH]!)
+    let link = this.#bucketOf(u32[(p << 1) + E_HASH]!)
     for (let q = u32[link]!; q !== p; q = u32[link]!) link = (q << 1) + E_BUCKET_NEXT
     u32[link] = next
   }

@@ -255,8 +255,6 @@ export interface SlicingBuffer extends Buffer {
 
 /** The typed views every module reads the buffer through (one set per attached instance). */
 export class DictViews {
-  /** The shared buffer. */
-  readonly buffer: SharedArrayBuffer
   /** For Atomics (mutex, recovery words, wait cells). */
   readonly i32: Int32Array
   /** For plain u32 fields, read and written under the mutex. */
@@ -271,7 +269,6 @@ export class DictViews {
   readonly buf: SlicingBuffer
 
   constructor(buffer: SharedArrayBuffer) {
-    this.buffer = buffer
     const bytes = buffer.byteLength
     this.i32 = new Int32Array(buffer, 0, Math.floor(bytes / 4))
     this.u32 = new Uint32Array(buffer, 0, Math.floor(bytes / 4))

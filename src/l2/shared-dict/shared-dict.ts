@@ -14,11 +14,11 @@
 
 import { threadId as ownThreadId } from 'node:worker_threads'
 import { registerReapable } from '../../internal/thread-reaper.js'
-import { assertDuration, assertFunction, assertIntegerAtLeast, assertKey } from '../../internal/validate.js'
+import { assertDuration, assertFunction, assertIntegerAtLeast, assertKey, assertOptionsObject } from '../../internal/validate.js'
 import type { L2Entry, L2Store, LockResult } from '../l2-store.js'
 import { assertFinite, assertString, flagsArgument, ttlArgument } from './args.js'
 import { DictCore, MODE_ADD, MODE_REPLACE, MODE_SAFE, MODE_SET } from './dict-core.js'
-import { assertDictBuffer, DictViews, H_WAIT_CELLS, publishHeader, WAIT_CELL_COUNT, writeHeader } from './layout.js'
+import { assertDictBuffer, DictViews, publishHeader, writeHeader } from './layout.js'
 import { parseDictSize } from './size.js'
 import type {
   DictEntry,
@@ -32,7 +32,7 @@ import type {
   SharedDictRecovery,
   SharedDictStats,
 } from './types.js'
-import { MAX_WAIT_MS, waitOnCell, wakeCell } from './wait-cells.js'
+import { MAX_WAIT_MS, waitCellOf, waitOnCell, wakeCell } from './wait-cells.js'
 
 export type * from './types.js'
 
@@ -156,9 +156,7 @@ export class SharedDict implements L2Store {
   static attach(handle: SharedDictHandle, options?: SharedDictAttachOptions): SharedDict {
     const buffer: unknown = typeof handle === 'object' && handle !== null ? handle.buffer : undefined
     assertDictBuffer(buffer)
-    if (options !== undefined && (typeof options !== 'object' || options === null)) {
-      throw new TypeError('options must be an object')
-    }
+    assertOptionsObject(options)
     return new SharedDict(CONSTRUCT, buffer, clockOption(options?.clock), onRecoverOption(options?.onRecover))
   }
 
@@ -491,7 +489,7 @@ export class SharedDict implements L2Store {
     const released = this.#mutate(0, unlockOf)
     // After the mutex: a waiter that read the cell before the delete now
     // sees another value, or is already waiting and gets the notify.
-    if (released) wakeCell(this.#i32, H_WAIT_CELLS + (this.#core.keyHash & (WAIT_CELL_COUNT - 1)))
+    if (released) wakeCell(this.#i32, waitCellOf(this.#core.keyHash))
     return released
   }
 
@@ -512,7 +510,7 @@ export class SharedDict implements L2Store {
     }
     const now = this.#clock()
     this.#core.encodeNamespaced(true, namespace, key)
-    const cell = H_WAIT_CELLS + (this.#core.keyHash & (WAIT_CELL_COUNT - 1))
+    const cell = waitCellOf(this.#core.keyHash)
     // Read the cell before looking at the lock: an unlock after the look
     // changes the cell before or during the wait, never unseen.
     const seen = Atomics.load(this.#i32, cell)

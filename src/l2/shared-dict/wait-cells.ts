@@ -15,6 +15,13 @@ const waitAsync = (
   Atomics as unknown as { waitAsync(array: Int32Array, index: number, value: number, timeout: number): WaitAsyncResult }
 ).waitAsync
 
+import { H_WAIT_CELLS, WAIT_CELL_COUNT } from './layout.js'
+
+/** The wait cell (an index into the header's Int32 view) of a lock key with hash `hash`. */
+export function waitCellOf(hash: number): number {
+  return H_WAIT_CELLS + (hash & (WAIT_CELL_COUNT - 1))
+}
+
 /** Largest `setTimeout` delay; longer waits are cut to it (an early wake-up is allowed). */
 export const MAX_WAIT_MS = 0x7fff_ffff
 
