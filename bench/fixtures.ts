@@ -37,7 +37,6 @@ export const PROFILE = {
     placedAt: 1_700_000_000_000 + i * 86_400_000,
   })),
 }
-export type Profile = typeof PROFILE
 
 /** A short string value (20 characters). */
 export const SHORT = 'a short string value'
@@ -51,7 +50,7 @@ export const VALUES = [
 export const KEY = 'user:12345'
 
 /** The keys of the L2 scenarios: read in order through an L1 of 1k, every read misses L1. */
-export const L2_KEY_COUNT = 10_000
+const L2_KEY_COUNT = 10_000
 export const L2_LRU_SIZE = 1_000
 export function l2Keys(): string[] {
   return Array.from({ length: L2_KEY_COUNT }, (_, i) => `user:${i}`)

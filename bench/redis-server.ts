@@ -14,6 +14,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { type AddressInfo, connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
 
 export interface RedisServer {
@@ -78,8 +79,6 @@ function ping(port: number): Promise<boolean> {
     socket.on('end', () => done(false))
   })
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Resolves when `child` has exited (at once if it already has). */
 function exited(child: ChildProcess): Promise<void> {

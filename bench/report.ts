@@ -67,10 +67,9 @@ export class Report {
   }
 
   /** Records ops/s measured elsewhere (the worker scenarios) under `title`; prints them. */
-  record(title: string, measured: Map<string, number>): Map<string, number> {
+  record(title: string, measured: Map<string, number>): void {
     this.#printOps(measured)
     this.results.set(title, measured)
-    return measured
   }
 
   /** Adds `subject / baseline` ops/s of one scenario against `target` (0: information only). */

@@ -14,7 +14,7 @@ import type { StampedeData, StampedeResult } from '../workers/stampede.js'
 import { StartBarrier, closeWorkers, startWorkers } from '../workers/threads.js'
 
 const ENTRY = new URL('../workers/stampede.ts', import.meta.url)
-export const LIBRARIES = ['mlcache', 'bentocache', 'cache-manager', 'cacheable', 'lru-cache'] as const
+const LIBRARIES = ['mlcache', 'bentocache', 'cache-manager', 'cacheable', 'lru-cache'] as const
 export type Library = (typeof LIBRARIES)[number]
 const THREADS = [1, 4] as const
 const GETS = 1_000

@@ -24,9 +24,8 @@ export interface StampedeData {
   loaderCalls: SharedArrayBuffer
 }
 
-/** The answer of `stampede`: when this worker was released and when all its gets had settled (`performance.now()`). */
+/** The answer of `stampede`: when all this worker's gets had settled (`performance.now()`). */
 export interface StampedeResult {
-  releasedAt: number
   settledAt: number
   /** This worker's `cache.stats().loaderCalls` delta (mlcache only). */
   mlcacheLoaderCalls: number
@@ -63,14 +62,13 @@ serve({
     }
     const before = mlcache.stats().loaderCalls
     barrier.arriveAndWait(generation)
-    const releasedAt = performance.now()
     const pending: Promise<unknown>[] = []
     for (let i = 0; i < gets; i++) pending.push(get(key, loader))
     const values = await Promise.all(pending)
     const settledAt = performance.now()
     const wrong = values.filter((value) => (value as User | undefined)?.id !== USER.id).length
     if (wrong > 0) throw new Error(`${library}: ${wrong} of ${gets} gets of ${key} answered another value`)
-    return { releasedAt, settledAt, mlcacheLoaderCalls: mlcache.stats().loaderCalls - before } satisfies StampedeResult
+    return { settledAt, mlcacheLoaderCalls: mlcache.stats().loaderCalls - before } satisfies StampedeResult
   },
   close: async () => {
     await Promise.all([mlcache.close(), bento.disconnectAll(), cacheManager.disconnect(), cacheable.disconnect()])

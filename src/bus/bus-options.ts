@@ -5,7 +5,8 @@
  * its arguments and validates `new(opts)` the same way; here bad arguments
  * are `TypeError`/`RangeError`s naming them, as the contract requires.
  */
-import type { EventBusOptions } from './event-bus.js'
+import type { EventBusOptions, EventTarget } from './event-bus.js'
+import { BusError } from '../errors.js'
 import { describe } from '../internal/describe.js'
 import {
   assertFunction,
@@ -73,6 +74,28 @@ export function resolveBusOptions(options?: EventBusOptions): ResolvedBusOptions
  */
 export function assertEventName(value: unknown, name: string): asserts value is string {
   if (typeof value !== 'string' || value === '') throw new TypeError(`${name} must be a non-empty string`)
+}
+
+/**
+ * Events a bus handles per turn of the event loop before yielding.
+ * lua-resty-events' event thread `sleep(0)`s between events so that a flood
+ * never starves the sockets; yielding every few events keeps I/O flowing at
+ * a fraction of the cost.
+ */
+export const EVENTS_PER_TURN = 64
+
+/**
+ * The checks every `publish` makes before anything else: the three names,
+ * an open bus, and room for one more event of this member.
+ * @throws {TypeError} a name is not a non-empty string
+ * @throws {BusError} the bus is closed, or `waiting` events already fill `maxQueueLen`
+ */
+export function assertPublishable(target: EventTarget, source: string, event: string, closed: boolean, waiting: number, maxQueueLen: number): void {
+  assertEventName(target, 'target')
+  assertEventName(source, 'source')
+  assertEventName(event, 'event')
+  if (closed) throw new BusError('bus is closed')
+  if (waiting >= maxQueueLen) throw new BusError(`failed to publish event: queue overflow (${maxQueueLen} events waiting)`)
 }
 
 /** A throwing `onError` must not crash the process nor stop delivery. */

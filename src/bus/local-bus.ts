@@ -5,11 +5,11 @@
  * the cross-thread buses.
  */
 import type { EventBus, EventBusOptions, EventHandler, EventTarget } from './event-bus.js'
-import { assertEventName, resolveBusOptions, type ResolvedBusOptions } from './bus-options.js'
+import { EVENTS_PER_TURN, assertPublishable, resolveBusOptions, type ResolvedBusOptions } from './bus-options.js'
+import { DrainWaiters } from './drain-waiters.js'
 import { decodeEvent, encodeEvent } from './payload.js'
 import { Subscriptions } from './subscriptions.js'
 import { UniqueDedup } from './unique-dedup.js'
-import { BusError } from '../errors.js'
 import { assertDuration } from '../internal/validate.js'
 
 interface QueuedEvent {
@@ -19,19 +19,6 @@ interface QueuedEvent {
   readonly data: unknown
   readonly workerId: number | undefined
 }
-
-interface DrainWaiter {
-  readonly seq: number
-  readonly resolve: () => void
-  timer?: NodeJS.Timeout
-}
-
-/**
- * Events handled per turn of the event loop. lua-resty-events' event thread
- * `sleep(0)`s between events so that a flood never starves the sockets;
- * yielding every few events keeps I/O flowing at a fraction of the cost.
- */
-const EVENTS_PER_TURN = 64
 
 /**
  * A single-thread {@link EventBus}: the only member (`workerId` 0) receives
@@ -65,7 +52,8 @@ export class LocalBus implements EventBus {
   #queue: QueuedEvent[] = []
   #published = 0 // seq of the last queued event
   #handled = 0 // seq of the last handled event
-  readonly #drains: DrainWaiter[] = [] // in seq order
+  readonly #drains = new DrainWaiters<number>()
+  readonly #isHandled = (seq: number): boolean => seq <= this.#handled
   #pumping = false
   #immediate: NodeJS.Immediate | undefined
 
@@ -84,14 +72,8 @@ export class LocalBus implements EventBus {
    * @throws {BusError} (rejects) bus closed, queue full, payload too large or not cloneable
    */
   async publish(target: EventTarget, source: string, event: string, data?: unknown): Promise<void> {
-    assertEventName(target, 'target')
-    assertEventName(source, 'source')
-    assertEventName(event, 'event')
-    if (this.#stop.signal.aborted) throw new BusError('bus is closed')
     const { maxQueueLen, maxPayloadLen } = this.#options
-    if (this.#queue.length >= maxQueueLen) {
-      throw new BusError(`failed to publish event: queue overflow (${maxQueueLen} events waiting)`)
-    }
+    assertPublishable(target, source, event, this.#stop.signal.aborted, this.#queue.length, maxQueueLen)
     const current = target === 'current'
     // Encode before claiming a unique hash: a refused event must not use up its window.
     const payload = current ? data : decodeEvent(encodeEvent(source, event, data, maxPayloadLen)).data
@@ -140,11 +122,7 @@ export class LocalBus implements EventBus {
     if (timeout !== undefined) assertDuration(timeout, 'timeout')
     const seq = this.#published
     if (this.#handled >= seq || this.#stop.signal.aborted) return
-    return new Promise((resolve) => {
-      const waiter: DrainWaiter = { seq, resolve }
-      if (timeout !== undefined) waiter.timer = setTimeout(() => this.#release(waiter), timeout)
-      this.#drains.push(waiter)
-    })
+    return this.#drains.wait(seq, timeout)
   }
 
   /**
@@ -159,7 +137,7 @@ export class LocalBus implements EventBus {
     this.#immediate = undefined
     this.#queue = []
     this.#dedup.clear()
-    for (const waiter of [...this.#drains]) this.#release(waiter)
+    this.#drains.releaseAll()
   }
 
   /**
@@ -191,15 +169,8 @@ export class LocalBus implements EventBus {
       await this.#subscriptions.dispatch(source, event, data, workerId, this.#options.onError, this.#stop.signal)
       if (this.#stop.signal.aborted) return
       this.#handled = next.seq
-      while (this.#drains[0] !== undefined && this.#drains[0].seq <= this.#handled) this.#release(this.#drains[0])
+      this.#drains.releaseSettled(this.#isHandled)
     }
     this.#immediate = setImmediate(this.#turn)
-  }
-
-  #release(waiter: DrainWaiter): void {
-    clearTimeout(waiter.timer)
-    const index = this.#drains.indexOf(waiter)
-    if (index !== -1) this.#drains.splice(index, 1)
-    waiter.resolve()
   }
 }

@@ -92,10 +92,10 @@ export class Subscriptions {
     data: unknown,
     workerId: number | undefined,
     report: HandlerErrorReporter,
-    signal?: AbortSignal,
+    signal: AbortSignal,
   ): Promise<void> {
     for (const id of this.match(source, event)) {
-      if (signal?.aborted === true) return
+      if (signal.aborted) return
       const handler = this.#byId.get(id)?.handler
       if (handler === undefined) continue
       try {

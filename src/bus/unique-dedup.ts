@@ -5,7 +5,7 @@
 import { LRUCache } from 'lru-cache'
 
 /** The broker's `resty.lrucache` holds 1,024 hashes. */
-export const UNIQUE_DEDUP_CAPACITY = 1024
+const UNIQUE_DEDUP_CAPACITY = 1024
 
 /**
  * Hash → expiry (a `performance.now()` time), in an LRU bounded like the

@@ -32,13 +32,13 @@ export interface WorkerBusAttachOptions {
 }
 
 /** Default payload ring size (4 MiB). */
-export const DEFAULT_RING_BYTES = 4 * 1024 * 1024
+const DEFAULT_RING_BYTES = 4 * 1024 * 1024
 /** Smallest payload ring: lifecycle records must always fit. */
 const MIN_RING_BYTES = 4096
 /** Largest payload ring (1 GiB). */
 const MAX_RING_BYTES = 1024 * 1024 * 1024
 /** The largest `maxQueueLen` of a WorkerBus (32 bytes of shared memory per record slot). */
-export const MAX_WORKER_BUS_QUEUE_LEN = 1 << 20
+const MAX_WORKER_BUS_QUEUE_LEN = 1 << 20
 
 /**
  * Validates the options of `WorkerBus.create` and answers them resolved,

@@ -35,12 +35,6 @@ export interface RingRecord {
   readonly bytes: Buffer
 }
 
-type WaitAsyncResult = { async: false; value: string } | { async: true; value: Promise<string> }
-/** `Atomics.waitAsync` (ES2024) on a BigInt64Array, typed here: the project's `lib` is ES2023. */
-const waitAsync = (
-  Atomics as unknown as { waitAsync(array: BigInt64Array, index: number, value: bigint, timeout: number): WaitAsyncResult }
-).waitAsync
-
 /** BigInt64 words per slot, and the word offsets inside one. */
 const SLOT_I64 = SLOT_BYTES / 8
 const S_SEQ = 0
@@ -94,7 +88,7 @@ export class RingLog {
     const seq = Number(i64[B_HEAD]) + 1
     const start = Number(i64[B_RESERVED])
     Atomics.store(i64, B_RESERVED, BigInt(start + bytes.length))
-    const at64 = this.#slot64 + (seq % this.#slots) * SLOT_I64
+    const at64 = this.#slotOf(seq)
     Atomics.store(i64, at64 + S_SEQ, -1n)
     const offset = start % this.#ringBytes
     const first = Math.min(bytes.length, this.#ringBytes - offset)
@@ -114,7 +108,7 @@ export class RingLog {
   /** Whether record `seq` is still in its slot and its payload bytes are intact. */
   intact(seq: number): boolean {
     const { i64, f64 } = this.#views
-    const at64 = this.#slot64 + (seq % this.#slots) * SLOT_I64
+    const at64 = this.#slotOf(seq)
     if (Atomics.load(i64, at64 + S_SEQ) !== BigInt(seq)) return false
     const start = f64[at64 + 2] ?? 0
     return Number(Atomics.load(i64, B_RESERVED)) - start <= this.#ringBytes
@@ -124,7 +118,7 @@ export class RingLog {
   read(seq: number): RingRecord | undefined {
     const { i32, f64, u8 } = this.#views
     if (!this.intact(seq)) return undefined
-    const at64 = this.#slot64 + (seq % this.#slots) * SLOT_I64
+    const at64 = this.#slotOf(seq)
     const start = f64[at64 + 2] ?? 0
     const length = i32[at64 * 2 + 6] ?? 0
     const meta = i32[at64 * 2 + 7] ?? 0
@@ -149,7 +143,7 @@ export class RingLog {
    */
   claim(seq: number): boolean | undefined {
     const { i64 } = this.#views
-    const at64 = this.#slot64 + (seq % this.#slots) * SLOT_I64
+    const at64 = this.#slotOf(seq)
     const big = BigInt(seq)
     if (Atomics.compareExchange(i64, at64 + S_CLAIM, big, -big) === big) return true
     return this.intact(seq) ? false : undefined
@@ -168,6 +162,11 @@ export class RingLog {
     return head
   }
 
+  /** The BigInt64 index of the slot that holds record `seq`. */
+  #slotOf(seq: number): number {
+    return this.#slot64 + (seq % this.#slots) * SLOT_I64
+  }
+
   /**
    * Waits for the head to move past `seen`, at most `ms` milliseconds.
    * Answers `undefined` when it already has (call again at once), else a
@@ -176,7 +175,7 @@ export class RingLog {
    * alive by itself: a bus must not.
    */
   waitForHead(seen: number, ms: number): Promise<unknown> | undefined {
-    const result = waitAsync(this.#views.i64, B_HEAD, BigInt(seen), ms)
+    const result = Atomics.waitAsync(this.#views.i64, B_HEAD, BigInt(seen), ms)
     return result.async ? result.value : undefined
   }
 

@@ -5,7 +5,8 @@
 import { threadId } from 'node:worker_threads'
 import { BUS_RESYNC_EVENT, BUS_SOURCE, WORKER_SOURCE } from './event-bus.js'
 import type { EventBus, EventHandler, EventTarget } from './event-bus.js'
-import { assertEventName, type ResolvedBusOptions } from './bus-options.js'
+import { EVENTS_PER_TURN, assertPublishable, type ResolvedBusOptions } from './bus-options.js'
+import { DrainWaiters } from './drain-waiters.js'
 import { decodeEvent, encodeEvent } from './payload.js'
 import { Subscriptions } from './subscriptions.js'
 import { BusError } from '../errors.js'
@@ -33,8 +34,6 @@ export type { WorkerBusAttachOptions, WorkerBusOptions } from './worker-bus-opti
 
 /** Fallback poll of an idle member (its `waitAsync` timeout), ms: only if a writer died between commit and notify. */
 const POLL_MS = 500
-/** Events handled per turn of the event loop before yielding (as LocalBus, lua-resty-events' `sleep(0)`). */
-const EVENTS_PER_TURN = 64
 
 interface LocalEvent {
   /** The head when it was published: it is delivered after every record up to there. */
@@ -45,11 +44,10 @@ interface LocalEvent {
   readonly data: unknown
 }
 
-interface DrainWaiter {
+/** What a `drain()` waits for: the head of the log and the `'current'` events published when it was called. */
+interface DrainMark {
   readonly seq: number
   readonly local: number
-  readonly resolve: () => void
-  timer?: NodeJS.Timeout
 }
 
 /**
@@ -122,7 +120,7 @@ export class WorkerBus implements EventBus {
   #local: LocalEvent[] = []
   #localPublished = 0
   #localHandled = 0
-  readonly #drains: DrainWaiter[] = []
+  readonly #drains = new DrainWaiters<DrainMark>()
   #pumping = false
   #waiting = false
   #immediate: NodeJS.Immediate | undefined
@@ -184,14 +182,8 @@ export class WorkerBus implements EventBus {
    * @throws {BusError} (rejects) member closed, `maxQueueLen` events of this member waiting, payload too large or not cloneable
    */
   async publish(target: EventTarget, source: string, event: string, data?: unknown): Promise<void> {
-    assertEventName(target, 'target')
-    assertEventName(source, 'source')
-    assertEventName(event, 'event')
-    if (this.#stop.signal.aborted) throw new BusError('bus is closed')
     const { maxQueueLen, maxPayloadLen, uniqueTimeout } = this.#options
-    if (this.#waitingHere() >= maxQueueLen) {
-      throw new BusError(`failed to publish event: queue overflow (${maxQueueLen} events waiting)`)
-    }
+    assertPublishable(target, source, event, this.#stop.signal.aborted, this.#waitingHere(), maxQueueLen)
     if (target === 'current') {
       this.#local.push({ after: this.#ring.head(), local: ++this.#localPublished, source, event, data })
     } else {
@@ -251,11 +243,7 @@ export class WorkerBus implements EventBus {
     const local = this.#localPublished
     if (this.#stop.signal.aborted || (this.#cursor >= seq && this.#localHandled >= local)) return
     this.#schedule() // do not wait for the notify to reach this thread
-    return new Promise((resolve) => {
-      const waiter: DrainWaiter = { seq, local, resolve }
-      if (timeout !== undefined) waiter.timer = setTimeout(() => this.#release(waiter), timeout)
-      this.#drains.push(waiter)
-    })
+    return this.#drains.wait({ seq, local }, timeout)
   }
 
   /**
@@ -277,7 +265,7 @@ export class WorkerBus implements EventBus {
     if (this.#immediate !== undefined) clearImmediate(this.#immediate)
     this.#immediate = undefined
     this.#local = []
-    for (const waiter of [...this.#drains]) this.#release(waiter)
+    this.#drains.releaseAll()
     this.#ring.wakeAll() // settles our pending waitAsync now
   }
 
@@ -327,7 +315,7 @@ export class WorkerBus implements EventBus {
         await this.#handleRecord(this.#cursor + 1)
       }
       if (signal.aborted) return
-      while (this.#drains[0] !== undefined && this.#settled(this.#drains[0])) this.#release(this.#drains[0])
+      this.#drains.releaseSettled(this.#settled)
     }
     this.#immediate = setImmediate(this.#turn)
   }
@@ -384,16 +372,7 @@ export class WorkerBus implements EventBus {
     void wait.then(this.#woken)
   }
 
-  #settled(waiter: DrainWaiter): boolean {
-    return this.#cursor >= waiter.seq && this.#localHandled >= waiter.local
-  }
-
-  #release(waiter: DrainWaiter): void {
-    clearTimeout(waiter.timer)
-    const index = this.#drains.indexOf(waiter)
-    if (index !== -1) this.#drains.splice(index, 1)
-    waiter.resolve()
-  }
+  readonly #settled = (mark: DrainMark): boolean => this.#cursor >= mark.seq && this.#localHandled >= mark.local
 }
 
 /** A lifecycle record's payload; tiny, so it bypasses `maxPayloadLen`. */

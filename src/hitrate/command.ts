@@ -11,14 +11,14 @@ import { plotHitRates } from './plot.js'
 import { TRACE_FORMATS, type TraceFormat, isTraceFormat, loadTrace } from './readers.js'
 
 /** The usage text printed with every argument error. */
-export const USAGE = `usage: mlcache-bench hitrate --trace <file> --format ${TRACE_FORMATS.join('|')} --l1 <entries>
+const USAGE = `usage: mlcache-bench hitrate --trace <file> --format ${TRACE_FORMATS.join('|')} --l1 <entries>
          [--sizes a,b,c] --l2 <bytes> [--workers n] [--json] [--plot out.svg]
   --l1       L1 entries per worker (MLCache lruSize); --sizes sweeps several instead
   --l2       bytes of the SharedDict all workers share ('64m', '512k' or a count); 0 replays L1 only
   --workers  threads the requests are spread over round-robin (default 1)`
 
 /** A bad command line: the message is printed with {@link USAGE} and the exit code is 2. */
-export class UsageError extends Error {
+class UsageError extends Error {
   override name = 'UsageError'
 }
 
@@ -104,7 +104,7 @@ function fixed(value: number, width: number): string {
 }
 
 /** The human table: one line per size, the gap to OPT in points of hit rate. */
-export function formatTable(rows: readonly HitRateRow[]): string {
+function formatTable(rows: readonly HitRateRow[]): string {
   const header = `${'size'.padStart(8)} ${'L1 %'.padStart(7)} ${'L2 %'.padStart(7)} ${'loader %'.padStart(9)} ${'total %'.padStart(8)} ${'LRU %'.padStart(7)} ${'OPT %'.padStart(7)} ${'gap to OPT'.padStart(11)}`
   const lines = rows.map((row) => {
     const total = hundredths(row.l1 + row.l2)

@@ -26,7 +26,7 @@ export function toIds(keys: readonly string[]): Int32Array {
  * so deleting and re-inserting a key on use keeps the least recently used
  * key first: every operation is O(1).
  */
-export class LruSimulator {
+class LruSimulator {
   readonly #capacity: number
   readonly #entries = new Map<number, true>()
 
@@ -60,7 +60,7 @@ export function lruHits(ids: Int32Array, capacity: number): number {
  * For each request, the index of the next request of the same key, or
  * `ids.length` when there is none ("never again").
  */
-export function nextUses(ids: Int32Array): Int32Array {
+function nextUses(ids: Int32Array): Int32Array {
   const next = new Int32Array(ids.length)
   const seen = new Map<number, number>()
   for (let index = ids.length - 1; index >= 0; index--) {

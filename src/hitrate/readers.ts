@@ -30,7 +30,7 @@ const GZIP_MAGIC = [0x1f, 0x8b] as const
  * Passes `chunks` through, gunzipped when they start with the gzip magic
  * bytes: the content decides, not the file name.
  */
-export async function* gunzipIfNeeded(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+async function* gunzipIfNeeded(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
   const iterator = chunks[Symbol.asyncIterator]()
   // The magic may straddle chunks: gather at least two bytes before deciding.
   let head = new Uint8Array(0)
@@ -127,7 +127,7 @@ export function parseTrace(chunks: AsyncIterable<Uint8Array>, format: TraceForma
 }
 
 /** The keys requested by the trace file at `path`, streamed. */
-export function readTrace(path: string, format: TraceFormat): AsyncGenerator<string> {
+function readTrace(path: string, format: TraceFormat): AsyncGenerator<string> {
   return parseTrace(createReadStream(path), format)
 }
 

@@ -63,9 +63,7 @@ export function nextMessage<T>(worker: Worker): Promise<T> {
 }
 
 /** Resolves after `ms` milliseconds. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
-}
+export { setTimeout as sleep } from 'node:timers/promises'
 
 /**
  * Races `promise` against a generous guard and answers whether it settled

@@ -6,15 +6,6 @@
  * async task of the same thread.
  */
 
-type WaitAsyncResult =
-  | { async: false; value: 'not-equal' | 'timed-out' }
-  | { async: true; value: Promise<'ok' | 'timed-out'> }
-
-/** `Atomics.waitAsync` (ES2024, Node >= 16), typed here: the project's `lib` is ES2023. */
-const waitAsync = (
-  Atomics as unknown as { waitAsync(array: Int32Array, index: number, value: number, timeout: number): WaitAsyncResult }
-).waitAsync
-
 import { H_WAIT_CELLS, WAIT_CELL_COUNT } from './layout.js'
 
 /** The wait cell (an index into the header's Int32 view) of a lock key with hash `hash`. */
@@ -40,7 +31,7 @@ export function wakeCell(i32: Int32Array, index: number): void {
  * ref'd `setTimeout` of the same length, cleared by whichever wins.
  */
 export function waitOnCell(i32: Int32Array, index: number, seen: number, ms: number): Promise<void> {
-  const result = waitAsync(i32, index, seen, ms)
+  const result = Atomics.waitAsync(i32, index, seen, ms)
   if (!result.async) return Promise.resolve()
   return new Promise((resolve) => {
     const timer = setTimeout(done, ms)
