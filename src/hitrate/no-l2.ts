@@ -1,7 +1,7 @@
 /**
  * The L2 of an L1-only replay (`--l2 0`).
  */
-import type { L2Entry, L2Store, LockResult } from '../l2/l2-store.js'
+import type { L2Entry, L2Store, L2WriteResult, LockResult } from '../l2/l2-store.js'
 
 /**
  * An L2 of zero capacity: it accepts every write and keeps none (like
@@ -22,8 +22,8 @@ export class NoL2Store implements L2Store {
   }
 
   /** Accepts the write and drops it. */
-  writeEntry(): boolean {
-    return true
+  writeEntry(): L2WriteResult {
+    return 'ok'
   }
 
   /** Nothing to delete. */
@@ -39,6 +39,11 @@ export class NoL2Store implements L2Store {
     if (holder !== undefined && holder !== token) return 'held'
     this.#locks.set(id, token)
     return 'acquired'
+  }
+
+  /** Keeps the lock of `key` if `token` holds it (leases never end here). */
+  extendLock(namespace: string, key: string, token: string): boolean {
+    return this.#locks.get(`${namespace}\u0000${key}`) === token
   }
 
   /** Releases the lock of `key` if `token` holds it. */

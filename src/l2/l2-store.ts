@@ -1,26 +1,29 @@
 /**
- * The interface between MLCache and its shared level (L2). `SharedDict`
- * implements it synchronously; a networked store (Redis) implements it with
- * promises. MLCache accepts either: every method may return a value or a
- * promise of it, and the synchronous answer is used without wrapping it in
- * a promise, so an L2 hit on a SharedDict allocates nothing beyond the copy
- * of the entry's bytes.
+ * The seams between MLCache and its shared level: a {@link ValueStore}
+ * holds cached entries, a {@link LockStore} holds loader locks, and an
+ * {@link L2Store} is both. `SharedDict` implements them synchronously; a
+ * networked store (Redis) implements them with promises. MLCache accepts
+ * either: every method may return a value or a promise of it, and the
+ * synchronous answer is used without wrapping it in a promise, so an L2 hit
+ * on a SharedDict allocates nothing beyond the copy of the entry's bytes.
  *
  * Entries are scoped by a `namespace` (the cache name): two namespaces never
  * see each other's keys whatever the keys contain, and
- * {@link L2Store.purgeNamespace} touches one namespace only (upstream mlcache
- * keyed L2 by the bare concatenation `name .. key` and purged the whole dict;
- * the contract fixes both).
+ * {@link ValueStore.purgeNamespace} touches one namespace only (upstream
+ * mlcache keyed L2 by the bare concatenation `name .. key` and purged the
+ * whole dict; the contract fixes both).
  *
  * Loader locks (mlcache's `shm_locks`, lua-resty-lock) are leases kept apart
  * from cached values: taking a lock never evicts a cached value and writing a
- * value never evicts a lock.
+ * value never evicts a lock. Leases run on real time, never on a store's
+ * injected clock, so a fake clock that stands still or jumps neither keeps a
+ * dead holder's lock forever nor takes a live holder's lock away.
  */
 
 /** A value, or a promise of it. */
 export type MaybePromise<T> = T | Promise<T>
 
-/** One entry read from an {@link L2Store}. */
+/** One entry read from a {@link ValueStore}. */
 export interface L2Entry {
   /** The stored bytes (a private copy the caller may keep). */
   readonly value: Uint8Array
@@ -31,15 +34,43 @@ export interface L2Entry {
    * stale entry (`stale: true`) it is `<= 0`, how long ago it expired.
    */
   readonly ttl: number
-  /** `true` when the entry has expired but its memory has not been reused yet. */
+  /** `true` when the entry has expired but is still readable (see {@link L2WriteOptions.staleTtl}). */
   readonly stale: boolean
 }
 
-/** The answer of {@link L2Store.tryLock}. */
-export type LockResult = 'acquired' | 'held' | 'no memory'
+/** The optional part of a {@link ValueStore.writeEntry}. */
+export interface L2WriteOptions {
+  /**
+   * Keep the entry readable as stale for at least this many milliseconds
+   * after it expires (for resurrection and `ctx.stale`), memory permitting;
+   * `0` or absent: it may vanish at expiry. A store that deletes expired
+   * entries (Redis) keeps them this much longer; a SharedDict keeps every
+   * expired entry until its memory is reused, which honours any window.
+   */
+  readonly staleTtl?: number | undefined
+  /**
+   * The token of a loader lock on the same namespace and key, taken with
+   * {@link LockStore.tryLock} **on this same store**. The write then happens
+   * only if, atomically with it, that lock is still held by this token, its
+   * lease has not ended, and no write without a fence, delete or purge of
+   * the key happened since the lock was taken; otherwise it answers
+   * `'fenced'` and changes nothing. This keeps a slow load from storing what
+   * it read before a `set`, `delete` or `purge` that raced it.
+   */
+  readonly fence?: string | undefined
+}
 
-/** What `store`, `missStore` and `lockStore` accept. */
-export interface L2Store {
+/** The answer of {@link ValueStore.writeEntry}. */
+export type L2WriteResult =
+  /** Stored. */
+  | 'ok'
+  /** It did not fit, even after evicting (the caller may retry); the key's previous value may be gone. */
+  | 'no memory'
+  /** Refused by its fence (see {@link L2WriteOptions.fence}); nothing changed. */
+  | 'fenced'
+
+/** Where cached entries live: what MLCache reads and writes as L2. */
+export interface ValueStore {
   /**
    * Reads an entry, fresh or stale (`lua_shared_dict:get_stale`). A fresh read
    * counts as a use for the store's LRU; a stale read does not.
@@ -47,31 +78,63 @@ export interface L2Store {
   readEntry(namespace: string, key: string): MaybePromise<L2Entry | undefined>
 
   /**
-   * Stores `value` with `flags` for `ttl` milliseconds (`0`: never expires),
-   * evicting least recently used entries if the store is full. Answers
-   * `false` when it still does not fit ("no memory"); the caller retries.
-   * A failed write may have removed the previous value of the key (as
-   * `lua_shared_dict:set` does).
+   * Optional: reads several entries of one namespace at once, answering one
+   * result per key in order, as {@link ValueStore.readEntry} would. A
+   * networked store implements it with one round trip; MLCache's `getBulk`
+   * uses it when present.
    */
-  writeEntry(namespace: string, key: string, value: Uint8Array, ttl: number, flags: number): MaybePromise<boolean>
+  readEntries?(namespace: string, keys: readonly string[]): MaybePromise<(L2Entry | undefined)[]>
 
-  /** Removes an entry; a missing key is not an error. */
+  /**
+   * Stores `value` with `flags` for `ttl` milliseconds (`0`: never expires),
+   * evicting least recently used entries if the store is full. A write
+   * without a fence also voids the fence of any loader lock of the key (see
+   * {@link L2WriteOptions.fence}), as `deleteEntry` and `purgeNamespace` do;
+   * the lock itself stays held. A write that found no memory may have removed
+   * the previous value of the key (as `lua_shared_dict:set` does).
+   */
+  writeEntry(
+    namespace: string,
+    key: string,
+    value: Uint8Array,
+    ttl: number,
+    flags: number,
+    options?: L2WriteOptions,
+  ): MaybePromise<L2WriteResult>
+
+  /** Removes an entry and voids the fence of its loader lock; a missing key is not an error. */
   deleteEntry(namespace: string, key: string): MaybePromise<void>
 
   /**
    * Expires every entry of `namespace` (as `flush_all` does, so stale reads
-   * may still see them) and, with `flushExpired`, frees their memory.
-   * Other namespaces and locks are untouched.
+   * may still see them) and, with `flushExpired`, frees their memory. Voids
+   * the fences of the namespace's loader locks, which stay held. Other
+   * namespaces are untouched.
    */
   purgeNamespace(namespace: string, flushExpired: boolean): MaybePromise<void>
+}
 
+/** The answer of {@link LockStore.tryLock}. */
+export type LockResult = 'acquired' | 'held' | 'no memory'
+
+/** Where loader locks live: what MLCache's `lockStore` accepts. */
+export interface LockStore {
   /**
-   * Takes the loader lock of `key` for `lease` milliseconds unless someone
-   * holds it: `'held'` when another owner's unexpired lease exists,
+   * Takes the loader lock of `key` for `lease` real milliseconds unless
+   * someone holds it: `'held'` when another owner's unexpired lease exists,
    * `'no memory'` when the lock cannot be stored without evicting a value.
-   * `token` identifies the owner for {@link L2Store.unlock}.
+   * `token` identifies the owner (it must be unique across every process
+   * and host sharing the store) and is the lock's fence.
    */
   tryLock(namespace: string, key: string, token: string, lease: number): MaybePromise<LockResult>
+
+  /**
+   * Renews the lease of a lock `token` holds to `lease` real milliseconds
+   * from now; answers `false` (changing nothing) when the lock is not held
+   * by `token` or its lease has already ended. A renewed lock keeps a voided
+   * fence void.
+   */
+  extendLock(namespace: string, key: string, token: string, lease: number): MaybePromise<boolean>
 
   /**
    * Releases the lock of `key` if `token` still owns it (compare-and-delete,
@@ -87,3 +150,10 @@ export interface L2Store {
    */
   waitForUnlock(namespace: string, key: string, timeout: number): Promise<void>
 }
+
+/**
+ * A store of values and locks: what `store` and `missStore` accept. Both
+ * halves live in one store because a load's write is fenced by its lock
+ * there (see {@link L2WriteOptions.fence}).
+ */
+export interface L2Store extends ValueStore, LockStore {}

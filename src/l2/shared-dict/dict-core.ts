@@ -14,7 +14,7 @@
  */
 
 import { threadId } from 'node:worker_threads'
-import type { L2Entry, LockResult } from '../l2-store.js'
+import type { L2Entry, L2WriteResult, LockResult } from '../l2-store.js'
 import { Arena } from './arena.js'
 import { copyBytes } from './byte-pool.js'
 import { finishHash, FNV_OFFSET, FNV_PRIME, HashIndex, hashBytes } from './hash-index.js'
@@ -29,6 +29,7 @@ import {
   E_VALUE_LEN,
   E_VALUE_TYPE,
   EF_PINNED,
+  EF_REVOKED,
   entryBlockBytes,
   F_EXPIRED_FREED,
   F_FORCIBLE_EVICTIONS,
@@ -120,6 +121,10 @@ export class DictCore {
   #valueNumber = 0
   #valueScratch = new Uint8Array(256)
   #valueBytes: Uint8Array = this.#valueScratch
+
+  /** The current fence: the UTF-8 token a fenced write presents, `-1` for none. */
+  #fence = new Uint8Array(64)
+  #fenceLength = -1
 
   /** Set by #alloc: whether the allocation evicted something. */
   #forcible = false
@@ -323,6 +328,29 @@ export class DictCore {
   }
 
   /**
+   * L2Store `writeEntry`: with a fence (see {@link DictCore.prepareFence}),
+   * stores only while the key's lock holds that token, unvoided and within
+   * its lease (`leaseNow`, real time); without one, voids the lock's fence
+   * first. Then `set` of the current key and value.
+   */
+  writeEntry(now: number, leaseNow: number, ttl: number, flags: number): L2WriteResult {
+    const lock = this.#index.find(this.#keyHash, this.#key, this.#keyLength, EF_PINNED)
+    if (this.#fenceLength >= 0) {
+      if (lock === 0 || !this.#holdsFence(lock, leaseNow)) return 'fenced'
+    } else if (lock !== 0) {
+      this.#voidFence(lock)
+    }
+    return this.store(MODE_SET, now, ttl, flags).ok ? 'ok' : 'no memory'
+  }
+
+  /** L2Store `deleteEntry`: voids the fence of the key's lock, then deletes the value (the current value is none). */
+  deleteEntry(now: number): void {
+    const lock = this.#index.find(this.#keyHash, this.#key, this.#keyLength, EF_PINNED)
+    if (lock !== 0) this.#voidFence(lock)
+    this.store(MODE_SET, now, 0, 0)
+  }
+
+  /**
    * `ngx_http_lua_ffi_shdict_incr`: a live number is incremented in place
    * (expiry and flags kept); a missing or expired key needs `init` and then
    * becomes `init + step` with flags 0 and the `initTtl` expiry, reusing an
@@ -401,47 +429,61 @@ export class DictCore {
   }
 
   /**
-   * L2Store `purgeNamespace`: every LRU entry whose key starts with the
-   * current key (a namespace prefix) expires as in `flushAll`, or with
-   * `free` is freed.
+   * L2Store `purgeNamespace`: every value whose key starts with the current
+   * key (a namespace prefix) expires as in `flushAll`, or with `free` is
+   * freed; every loader lock of the namespace has its fence voided. Locks
+   * are outside the LRU, so this walks every block in address order, then
+   * frees what it found (freeing during the walk would coalesce the blocks
+   * ahead).
    */
   purgePrefix(now: number, free: boolean): void {
     const expiresAt = pastExpiry(now)
-    for (let p = this.#lru.tail; p !== 0; ) {
+    const arena = this.#arena
+    const found: number[] = []
+    for (let p = arena.first; p !== 0; p = arena.next(p)) {
       this.#step()
-      const newer = this.#lru.newer(p)
-      if (this.#hasKeyPrefix(p)) {
-        if (free) {
-          this.#count(F_EXPIRED_FREED)
-          this.#removeEntry(p)
-        } else {
-          this.#f64[p + E_EXPIRES_AT] = expiresAt
-        }
-      }
-      p = newer
+      if (!arena.isUsed(p) || !this.#hasKeyPrefix(p)) continue
+      if ((this.#u8[p * 8 + E_ENTRY_FLAGS]! & EF_PINNED) !== 0) this.#voidFence(p)
+      else if (free) found.push(p)
+      else this.#f64[p + E_EXPIRES_AT] = expiresAt
+    }
+    for (const p of found) {
+      this.#count(F_EXPIRED_FREED)
+      this.#removeEntry(p)
     }
   }
 
   /**
-   * L2Store `tryLock`: the lock is a pinned entry holding the token. A live
-   * one is 'held'; an expired one is taken over (in place when the token
-   * length matches). A new one never evicts a value: only when the arena is
-   * full does it reclaim expired values from the LRU tail (see #allocLock).
-   * No pre-op sweep runs, so a stale value that a loader may resurrect
-   * survives taking its lock while memory allows.
+   * L2Store `tryLock`: the lock is a pinned entry under the value's own key
+   * (the pinned kind keeps the two apart) holding the token, with the owner's
+   * thread id in its user flags and its lease on real time (`leaseNow`). A
+   * live one is 'held'; an expired one is taken over (in place when the
+   * token length matches). A new one never evicts a value: only when the
+   * arena is full does it reclaim expired values from the LRU tail (see
+   * #allocLock). No pre-op sweep runs, so a stale value that a loader may
+   * resurrect survives taking its lock while memory allows.
    */
-  tryLock(now: number, lease: number): LockResult {
+  tryLock(now: number, leaseNow: number, lease: number, owner: number): LockResult {
     const p = this.#index.find(this.#keyHash, this.#key, this.#keyLength, EF_PINNED)
-    if (p !== 0 && !this.#isExpired(p, now)) return 'held'
+    if (p !== 0 && !this.#isExpired(p, leaseNow)) return 'held'
     if (p !== 0 && this.#u32[(p << 1) + E_VALUE_LEN] === this.#valueLength) {
-      this.#writeValue(p, now, lease, 0)
+      this.#writeValue(p, leaseNow, lease, owner)
+      this.#u8[p * 8 + E_ENTRY_FLAGS] = EF_PINNED
       return 'acquired'
     }
     if (p !== 0) this.#removeEntry(p)
     const q = this.#allocLock(now)
     if (q === 0) return 'no memory'
-    this.#initEntry(q, now, lease, 0, EF_PINNED)
+    this.#initEntry(q, leaseNow, lease, owner, EF_PINNED)
     return 'acquired'
+  }
+
+  /** L2Store `extendLock`: a new lease for the lock if it holds exactly the current token and its lease is running. */
+  extendLock(leaseNow: number, lease: number): boolean {
+    const p = this.#index.find(this.#keyHash, this.#key, this.#keyLength, EF_PINNED)
+    if (p === 0 || this.#isExpired(p, leaseNow) || !this.#valueEquals(p)) return false
+    this.#f64[p + E_EXPIRES_AT] = lease > 0 ? leaseNow + lease : 0
+    return true
   }
 
   /** L2Store `unlock`: deletes the lock if it holds exactly the current token (compare-and-delete). */
@@ -453,21 +495,21 @@ export class DictCore {
   }
 
   /**
-   * For `reapThread`: deletes every loader lock whose token starts with the
-   * current value (`${threadId}:`, the token MLCache gives the locks of
-   * thread `threadId`) and wakes its wait cell (safe under the mutex: a
-   * waiter re-checks the lock after it). Locks are pinned, outside the LRU,
-   * so this walks every block in address order (sequential memory: about
-   * 10 ms per million entries, once per dead worker), then removes what it
-   * found, since removing during the walk would coalesce the blocks ahead.
+   * For `reapThread`: deletes every loader lock whose owner (its user
+   * flags) is thread `threadId` and wakes its wait cell (safe under the
+   * mutex: a waiter re-checks the lock after it). Locks are pinned, outside
+   * the LRU, so this walks every block in address order (sequential memory:
+   * about 10 ms per million entries, once per dead worker), then removes
+   * what it found, since removing during the walk would coalesce the blocks
+   * ahead.
    */
-  reapLocks(): void {
+  reapLocks(threadId: number): void {
     const arena = this.#arena
     const found: number[] = []
     for (let p = arena.first; p !== 0; p = arena.next(p)) {
       this.#step()
       const isLock = arena.isUsed(p) && (this.#u8[p * 8 + E_ENTRY_FLAGS]! & EF_PINNED) !== 0
-      if (isLock && this.#valueStartsWith(p)) found.push(p)
+      if (isLock && this.#u32[(p << 1) + E_USER_FLAGS] === threadId) found.push(p)
     }
     for (const p of found) {
       // The hash first: freeing the block overwrites it with free-list links.
@@ -478,15 +520,15 @@ export class DictCore {
   }
 
   /**
-   * How long the current key's lock may still be held, in ms: at most 0
-   * when there is none or its lease has ended, `Infinity` for a lease
-   * without expiry.
+   * How long the current key's lock may still be held, in real ms from
+   * `leaseNow`: at most 0 when there is none or its lease has ended,
+   * `Infinity` for a lease without expiry.
    */
-  lockTimeLeft(now: number): number {
+  lockTimeLeft(leaseNow: number): number {
     const p = this.#index.find(this.#keyHash, this.#key, this.#keyLength, EF_PINNED)
     if (p === 0) return 0
     const expiresAt = this.#f64[p + E_EXPIRES_AT]!
-    return expiresAt === 0 ? Number.POSITIVE_INFINITY : expiresAt - now
+    return expiresAt === 0 ? Number.POSITIVE_INFINITY : expiresAt - leaseNow
   }
 
   /** Bytes in free blocks. */
@@ -659,6 +701,24 @@ export class DictCore {
     return this.#u32[(p << 1) + E_VALUE_LEN] === this.#valueLength && this.#valueStartsWith(p)
   }
 
+  /** Whether the lock `p` holds the current fence, unvoided and within its lease. */
+  #holdsFence(p: number, leaseNow: number): boolean {
+    const at = p * 8
+    const n = this.#fenceLength
+    return (
+      (this.#u8[at + E_ENTRY_FLAGS]! & EF_REVOKED) === 0 &&
+      !this.#isExpired(p, leaseNow) &&
+      this.#u8[at + E_VALUE_TYPE] === VT_STRING &&
+      this.#u32[(p << 1) + E_VALUE_LEN] === n &&
+      this.#bytesAt(at + E_KEY + this.#u32[(p << 1) + E_KEY_LEN]!, this.#fence, n)
+    )
+  }
+
+  /** Voids the fence of the lock `p`: it stays held, but no fenced write with its token will land. */
+  #voidFence(p: number): void {
+    this.#u8[p * 8 + E_ENTRY_FLAGS] = EF_PINNED | EF_REVOKED
+  }
+
   /** Whether the value of entry `p` (any key) has the current value's type and starts with its bytes. */
   #valueStartsWith(p: number): boolean {
     const n = this.#valueLength
@@ -717,14 +777,15 @@ export class DictCore {
 
   /**
    * Makes the internal key of an L2Store entry current:
-   * `${ns.length}:${ns}:${key}` for a value, with a `lock:` prefix for a
-   * loader lock. The length prefix fixes where the namespace ends, so two
-   * namespaces never collide whatever their keys contain (upstream's bare
-   * `name .. key` could).
+   * `${ns.length}:${ns}:${key}`, for a value and for its loader lock alike
+   * (the pinned kind keeps them apart, and one staged key reaches both
+   * within one operation). The length prefix fixes where the namespace
+   * ends, so two namespaces never collide whatever their keys contain
+   * (upstream's bare `name .. key` could).
    */
-  encodeNamespaced(lock: boolean, namespace: string, key: string): void {
+  encodeNamespaced(namespace: string, key: string): void {
     this.#reserveKey(32 + (namespace.length + key.length) * 3)
-    const pos = this.#writeNamespacePrefix(namespace, lock ? writeUtf8('lock:', this.#key, 0) : 0)
+    const pos = this.#writeNamespacePrefix(namespace, 0)
     this.#keyLength = writeUtf8(key, this.#key, pos)
     this.#keyHash = hashBytes(this.#key, this.#keyLength, this.#seed)
   }
@@ -775,6 +836,16 @@ export class DictCore {
         }
         throw new TypeError(`value must be a string, number, boolean or Uint8Array${nullDeletes ? ', or null' : ''}`)
     }
+  }
+
+  /** Makes `token` the fence of the next `writeEntry` (UTF-8), or `undefined` for an unfenced write. */
+  prepareFence(token: string | undefined): void {
+    if (token === undefined) {
+      this.#fenceLength = -1
+      return
+    }
+    if (token.length * 3 > this.#fence.length) this.#fence = new Uint8Array(token.length * 3)
+    this.#fenceLength = writeUtf8(token, this.#fence, 0)
   }
 
   #writeNamespacePrefix(namespace: string, pos: number): number {

@@ -26,6 +26,7 @@ import {
   E_VALUE_LEN,
   E_VALUE_TYPE,
   EF_PINNED,
+  EF_REVOKED,
   entryBlockBytes,
   FL_COUNT,
   H_ARENA_BYTES,
@@ -68,6 +69,8 @@ export interface InspectedEntry {
   readonly key: string
   /** Whether this is a pinned entry (a loader lock, outside the LRU). */
   readonly pinned: boolean
+  /** For a lock: whether its fence is void (a write, delete or purge of its key happened since it was taken). */
+  readonly revoked: boolean
   /** Value type tag: 1 boolean, 3 number, 4 string, 6 bytes. */
   readonly valueType: number
   /** The value, decoded by type (bytes as a copy). */
@@ -118,6 +121,7 @@ function readEntry(views: DictViews, p: number, blockBytes: number): InspectedEn
     blockBytes,
     key: views.buf.toString('utf8', at + E_KEY, at + E_KEY + keyLength),
     pinned: (u8[at + E_ENTRY_FLAGS]! & EF_PINNED) !== 0,
+    revoked: (u8[at + E_ENTRY_FLAGS]! & EF_REVOKED) !== 0,
     valueType,
     value: decodeValue(views, valueType, at + E_KEY + keyLength, valueLength),
     valueLength,
@@ -265,7 +269,11 @@ export function checkSharedDictInvariants(dict: SharedDict): void {
       const hash = hashBytes(u8.subarray(keyStart, keyStart + keyLength), keyLength, seed)
       if (u32[(p << 1) + E_HASH] !== hash) bad(`entry at unit ${p} has a wrong hash`)
       if ((hash & (bucketCount - 1)) !== bucket) bad(`entry at unit ${p} is in bucket ${bucket}, not its own`)
-      const pinned = (u8[p * 8 + E_ENTRY_FLAGS]! & EF_PINNED) !== 0
+      const entryFlags = u8[p * 8 + E_ENTRY_FLAGS]!
+      const pinned = (entryFlags & EF_PINNED) !== 0
+      if ((entryFlags & ~(EF_PINNED | EF_REVOKED)) !== 0) bad(`entry at unit ${p} has unknown entry flags ${entryFlags}`)
+      if ((entryFlags & EF_REVOKED) !== 0 && !pinned) bad(`value entry at unit ${p} is marked revoked`)
+      if (pinned && u8[p * 8 + E_VALUE_TYPE] !== VT_STRING) bad(`lock at unit ${p} does not hold a string token`)
       if (pinned) pinnedCount++
       const identity = `${pinned ? 'L' : 'V'}${views.buf.toString('hex', keyStart, keyStart + keyLength)}`
       if (identities.has(identity)) bad(`two entries have the key ${identity}`)

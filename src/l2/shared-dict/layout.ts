@@ -28,7 +28,7 @@
 export const MAGIC = 0x3144_4853
 
 /** Version of this layout; `attach` refuses any other. */
-export const LAYOUT_VERSION = 1
+export const LAYOUT_VERSION = 2
 
 /** Bytes reserved for the header. */
 export const HEADER_BYTES = 4096
@@ -167,6 +167,12 @@ export const E_KEY = 42
 
 /** Entry flag: a pinned entry (a loader lock), kept out of the LRU list. */
 export const EF_PINNED = 1
+/**
+ * Entry flag of a lock: its fence is void (a write without a fence, a
+ * delete or a purge of its key happened since it was taken), so no fenced
+ * write with its token lands; the lock itself stays held.
+ */
+export const EF_REVOKED = 2
 
 /** Value type tag of a boolean (one byte), as Lua's `LUA_TBOOLEAN`. */
 export const VT_BOOLEAN = 1

@@ -15,7 +15,8 @@
 import { threadId as ownThreadId } from 'node:worker_threads'
 import { registerReapable } from '../../internal/thread-reaper.js'
 import { assertDuration, assertFunction, assertIntegerAtLeast, assertKey, assertOptionsObject } from '../../internal/validate.js'
-import type { L2Entry, L2Store, LockResult } from '../l2-store.js'
+import { realTime } from '../../internal/real-time.js'
+import type { L2Entry, L2Store, L2WriteOptions, L2WriteResult, LockResult } from '../l2-store.js'
 import { assertFinite, assertString, flagsArgument, ttlArgument } from './args.js'
 import { DictCore, MODE_ADD, MODE_REPLACE, MODE_SAFE, MODE_SET } from './dict-core.js'
 import { assertDictBuffer, DictViews, publishHeader, writeHeader } from './layout.js'
@@ -72,8 +73,7 @@ const flushAll = (core: DictCore, now: number): void => core.flushAll(now)
 const freeBytesOf = (core: DictCore): number => core.freeBytes()
 const statsOf = (core: DictCore): SharedDictStats => core.stats()
 const unlockOf = (core: DictCore): boolean => core.unlock()
-const reapLocksOf = (core: DictCore): void => core.reapLocks()
-const lockTimeLeftOf = (core: DictCore, now: number): number => core.lockTimeLeft(now)
+const lockTimeLeftOf = (core: DictCore, leaseNow: number): number => core.lockTimeLeft(leaseNow)
 
 /**
  * `lua_shared_dict` in a SharedArrayBuffer: a fixed-size key/value store
@@ -408,7 +408,7 @@ export class SharedDict implements L2Store {
     assertKey(key)
     const now = this.#clock()
     const core = this.#core
-    core.encodeNamespaced(false, namespace, key)
+    core.encodeNamespaced(namespace, key)
     core.enter()
     try {
       const entry = core.readEntry(now)
@@ -422,31 +422,64 @@ export class SharedDict implements L2Store {
     }
   }
 
-  /** {@link L2Store.writeEntry}: `set` of the namespaced key (may evict); answers `ok`. */
-  writeEntry(namespace: string, key: string, value: Uint8Array, ttl: number, flags: number): boolean {
+  /** {@link L2Store.readEntries}: {@link SharedDict.readEntry} of each key, in order. */
+  readEntries(namespace: string, keys: readonly string[]): (L2Entry | undefined)[] {
+    if (!Array.isArray(keys)) throw new TypeError('keys must be an array')
+    return keys.map((key) => this.readEntry(namespace, key))
+  }
+
+  /**
+   * {@link L2Store.writeEntry}: `set` of the namespaced key (may evict).
+   * `options.staleTtl` is honoured by keeping expired entries until their
+   * memory is reused, as every SharedDict entry is. A write with
+   * `options.fence` lands only while the key's loader lock in this dict
+   * holds that token within its lease, and no other write, delete or purge
+   * of the key voided it; a write without one voids that lock's fence.
+   */
+  writeEntry(namespace: string, key: string, value: Uint8Array, ttl: number, flags: number, options?: L2WriteOptions): L2WriteResult {
     assertString(namespace, 'namespace')
     assertKey(key)
     if (!(value instanceof Uint8Array)) throw new TypeError('value must be a Uint8Array')
     const ttlMs = ttlArgument(ttl, 'ttl')
     const userFlags = flagsArgument(flags)
+    assertOptionsObject(options)
+    if (options?.staleTtl !== undefined) assertDuration(options.staleTtl, 'options.staleTtl')
+    const fence = options?.fence
+    if (fence !== undefined) assertString(fence, 'options.fence')
     const now = this.#clock()
-    this.#core.encodeNamespaced(false, namespace, key)
-    return this.#lockedStore(now, MODE_SET, value, false, ttlMs, userFlags).ok
+    const core = this.#core
+    core.encodeNamespaced(namespace, key)
+    core.prepareValue(value, false)
+    core.prepareFence(fence)
+    const leaseNow = realTime()
+    core.enter()
+    try {
+      const result = core.writeEntry(now, leaseNow, ttlMs, userFlags)
+      core.leave()
+      return result
+    } catch (error) {
+      core.recover()
+      throw error
+    } finally {
+      core.release()
+    }
   }
 
-  /** {@link L2Store.deleteEntry}: `delete` of the namespaced key. */
+  /** {@link L2Store.deleteEntry}: `delete` of the namespaced key; voids the fence of its lock. */
   deleteEntry(namespace: string, key: string): void {
     assertString(namespace, 'namespace')
     assertKey(key)
     const now = this.#clock()
-    this.#core.encodeNamespaced(false, namespace, key)
-    this.#lockedStore(now, MODE_SET, null, true, 0, 0)
+    this.#core.encodeNamespaced(namespace, key)
+    this.#core.prepareValue(null, true)
+    this.#mutate(now, (core) => core.deleteEntry(now))
   }
 
   /**
    * {@link L2Store.purgeNamespace}: expires every entry of `namespace` as
    * `flushAll` does (stale reads still see them), or with `flushExpired`
-   * frees them. Other namespaces and loader locks are untouched.
+   * frees them, and voids the fences of its loader locks. Other namespaces
+   * are untouched. Walks every block, like `reapThread`.
    */
   purgeNamespace(namespace: string, flushExpired: boolean): void {
     assertString(namespace, 'namespace')
@@ -461,7 +494,8 @@ export class SharedDict implements L2Store {
    * `flushExpired` never see it. Taking one never evicts a value: when the
    * dict is full it only reclaims expired values from the LRU tail, and
    * otherwise answers 'no memory'. An expired lease is taken over. `lease`
-   * is in ms on the dict clock (`0` = no expiry).
+   * is in real ms (`0` = no expiry), whatever the dict's clock. The lock
+   * records the calling thread as its owner, for {@link SharedDict.reapThread}.
    */
   tryLock(namespace: string, key: string, token: string, lease: number): LockResult {
     assertString(namespace, 'namespace')
@@ -469,9 +503,22 @@ export class SharedDict implements L2Store {
     assertString(token, 'token')
     assertDuration(lease, 'lease')
     const now = this.#clock()
-    this.#core.encodeNamespaced(true, namespace, key)
+    this.#core.encodeNamespaced(namespace, key)
     this.#core.prepareValue(token, false)
-    return this.#mutate(now, (core) => core.tryLock(now, lease))
+    const leaseNow = realTime()
+    return this.#mutate(now, (core) => core.tryLock(now, leaseNow, lease, ownThreadId))
+  }
+
+  /** {@link L2Store.extendLock}: a lease of `lease` real ms from now for a lock `token` holds. */
+  extendLock(namespace: string, key: string, token: string, lease: number): boolean {
+    assertString(namespace, 'namespace')
+    assertKey(key)
+    assertString(token, 'token')
+    assertDuration(lease, 'lease')
+    this.#core.encodeNamespaced(namespace, key)
+    this.#core.prepareValue(token, false)
+    const leaseNow = realTime()
+    return this.#mutate(leaseNow, (core) => core.extendLock(leaseNow, lease))
   }
 
   /**
@@ -483,7 +530,7 @@ export class SharedDict implements L2Store {
     assertString(namespace, 'namespace')
     assertKey(key)
     assertString(token, 'token')
-    this.#core.encodeNamespaced(true, namespace, key)
+    this.#core.encodeNamespaced(namespace, key)
     this.#core.prepareValue(token, false)
     // No clock: releasing does not depend on time.
     const released = this.#mutate(0, unlockOf)
@@ -508,13 +555,12 @@ export class SharedDict implements L2Store {
     } catch (error) {
       return Promise.reject(error as Error)
     }
-    const now = this.#clock()
-    this.#core.encodeNamespaced(true, namespace, key)
+    this.#core.encodeNamespaced(namespace, key)
     const cell = waitCellOf(this.#core.keyHash)
     // Read the cell before looking at the lock: an unlock after the look
     // changes the cell before or during the wait, never unseen.
     const seen = Atomics.load(this.#i32, cell)
-    const wait = Math.min(timeout, MAX_WAIT_MS, this.#read(now, lockTimeLeftOf))
+    const wait = Math.min(timeout, MAX_WAIT_MS, this.#read(realTime(), lockTimeLeftOf))
     return wait > 0 ? waitOnCell(this.#i32, cell, seen, wait) : Promise.resolve()
   }
 
@@ -532,8 +578,8 @@ export class SharedDict implements L2Store {
    *    generation is bumped, `stats().recoveries` counted and every loader
    *    lock's waiters woken. Otherwise the mutex is just released. Either
    *    way `onRecover` is told (`reason: 'reaped'`).
-   * 2. Deletes every loader lock whose token starts with `${threadId}:`
-   *    (the token MLCache gives the locks of a thread) and wakes their
+   * 2. Deletes every loader lock that thread took (each lock records its
+   *    owner's thread id) and wakes their
    *    waiters, so {@link SharedDict.waitForUnlock} resolves at once and the
    *    lock can be taken without waiting for its lease to end.
    *
@@ -555,8 +601,7 @@ export class SharedDict implements L2Store {
     if (threadId === ownThreadId) throw new RangeError('threadId must not be the calling thread')
     const core = this.#core
     core.forceUnlock(threadId)
-    core.prepareValue(`${threadId}:`, false)
-    this.#mutate(0, reapLocksOf)
+    this.#mutate(0, (dict) => dict.reapLocks(threadId))
   }
 
   /**

@@ -10,7 +10,7 @@ describe('readEntry() and writeEntry()', () => {
   it('writeEntry() then readEntry() returns a copy of the bytes, the flags and the remaining ttl', () => {
     const clock = fakeClock()
     const dict = dicts.create({ size: '16k', clock: clock.now })
-    expect(dict.writeEntry('cache', 'key', bytes(1, 2, 3), 1_000, 0x1)).toBe(true)
+    expect(dict.writeEntry('cache', 'key', bytes(1, 2, 3), 1_000, 0x1)).toBe('ok')
     clock.advance(250)
     const entry = dict.readEntry('cache', 'key')
     expect(entry?.flags).toBe(1)
@@ -57,11 +57,11 @@ describe('readEntry() and writeEntry()', () => {
     expect(Array.from(readSmall ?? [])).toEqual([5, 6])
   })
 
-  it('writeEntry() evicts when the dict is full and answers false for a value that can never fit', () => {
+  it('writeEntry() evicts when the dict is full and answers "no memory" for a value that can never fit', () => {
     const dict = dicts.create({ size: '8k' })
-    for (let i = 0; i < 100; i++) expect(dict.writeEntry('cache', `key${i}`, new Uint8Array(100), 0, 0)).toBe(true)
+    for (let i = 0; i < 100; i++) expect(dict.writeEntry('cache', `key${i}`, new Uint8Array(100), 0, 0)).toBe('ok')
     expect(dict.stats().forcibleEvictions).toBeGreaterThan(0)
-    expect(dict.writeEntry('cache', 'huge', new Uint8Array(10_000), 0, 0)).toBe(false)
+    expect(dict.writeEntry('cache', 'huge', new Uint8Array(10_000), 0, 0)).toBe('no memory')
     expect(dict.readEntry('cache', 'key99')).toBeDefined()
   })
 
