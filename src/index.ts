@@ -19,7 +19,7 @@ export type {
 export { LocalBus } from './bus/local-bus.js'
 export { BUS_RESYNC_EVENT, BUS_SOURCE, WORKER_SOURCE } from './bus/event-bus.js'
 export type { EventBus, EventBusOptions, EventHandler, EventTarget } from './bus/event-bus.js'
-export type { L2Entry, L2Store, LockResult, MaybePromise } from './l2/l2-store.js'
+export type { L2Entry, L2Store, L2WriteOptions, L2WriteResult, LockResult, LockStore, MaybePromise, ValueStore } from './l2/l2-store.js'
 export {
   BusError,
   BusyError,
@@ -36,6 +36,7 @@ export {
 export type { MLCacheErrorCode, MLCacheErrorOptions } from './errors.js'
 export type {
   BulkOp,
+  BulkOptions,
   BulkResult,
   GetOptions,
   HitLevel,
@@ -46,6 +47,9 @@ export type {
   MLCacheOptions,
   MLCacheStats,
   Peek,
+  PeekOptions,
+  PurgeOptions,
   SetOptions,
+  StatsOptions,
 } from './types.js'
 export { WorkerBus, type WorkerBusAttachOptions, type WorkerBusHandle, type WorkerBusOptions } from './bus/worker-bus.js'

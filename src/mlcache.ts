@@ -3,32 +3,43 @@
  * values, L2 a store shared by every worker (a SharedDict by default), L3
  * the caller's loader, run once per key across every cache sharing the
  * lock store.
+ *
+ * This file is the data path, top to bottom: L1 → L2 → lock → loader → L2
+ * → L1. Each concern it uses has one owner: the L1 and its TTL rule
+ * (`l1/`), L2 with decoding, the miss store and the failure policy
+ * (`l2/l2-tier.ts`), the lock and its fence (`l3/loader-lock.ts`), calling
+ * the loader (`l3/run-loader.ts`), the page an operation works on
+ * (`page.ts`) and the counters (`stats.ts`).
  */
 import { Semaphore } from 'async-mutex'
 import { BUS_RESYNC_EVENT, BUS_SOURCE, type EventBus } from './bus/event-bus.js'
 import { LocalBus } from './bus/local-bus.js'
-import { FLAG_NEGATIVE, FLAG_RESURRECTED, decodeValue, encodeValue, entryFlags } from './codec/codec.js'
-import { ClosedError, DecodeError, L2Error, LoaderError, LockTimeoutError, NoMemoryError, SerializerError } from './errors.js'
-import { describe } from './internal/describe.js'
+import { FLAG_RESURRECTED, encodeValue, entryFlags } from './codec/codec.js'
+import { ClosedError, LockTimeoutError, NoMemoryError } from './errors.js'
 import { MAX_KEY_BYTES, assertDuration, assertIntegerAtLeast, assertKey, assertOptionsObject } from './internal/validate.js'
-import { L1Group, NEGATIVE, acquireL1Group } from './l1/l1-cache.js'
-import type { L2Entry, L2Store, MaybePromise } from './l2/l2-store.js'
+import { NEGATIVE, fromL1Form, toL1Form } from './l1/l1-cache.js'
+import type { L2Store, LockStore } from './l2/l2-store.js'
+import { type L2Read, L2Tier } from './l2/l2-tier.js'
 import { SharedDict } from './l2/shared-dict/shared-dict.js'
-import { StatsCounters } from './stats.js'
-import { acquireLoaderLock, newLockToken, releaseLoaderLock } from './l3/loader-lock.js'
+import { LoaderLock } from './l3/loader-lock.js'
+import { type Loaded, runLoader } from './l3/run-loader.js'
 import { DEFAULTS, type ResolvedOptions, mergeCallOptions, resolveCacheOptions } from './options.js'
+import { type Page, acquirePage } from './page.js'
+import { StatsCounters } from './stats.js'
 import type {
   BulkOp,
+  BulkOptions,
   BulkResult,
   GetOptions,
-  L1Store,
   Loader,
-  LoaderContext,
   Lookup,
   MLCacheOptions,
   MLCacheStats,
   Peek,
+  PeekOptions,
+  PurgeOptions,
   SetOptions,
+  StatsOptions,
 } from './types.js'
 
 /** The size of the private SharedDict a cache makes when no `store` is given. */
@@ -38,31 +49,21 @@ const BUS_EVENT_SOURCE = 'mlcache'
 /** The longest key that needs no UTF-8 length check on the L1 fast path (a UTF-16 unit is at most 3 UTF-8 bytes). */
 const FAST_KEY_LENGTH = Math.floor(MAX_KEY_BYTES / 3)
 
-/** Payload of invalidation and purge events: `origin` is the L1 that already applied it. */
+/** What a lookup answers: the value alone (`get`) or the whole {@link Lookup}. */
+const VALUE = 0
+const LOOKUP = 1
+type Shape = typeof VALUE | typeof LOOKUP
+
+/** Payload of invalidation and purge events: `origin` is the page that already applied it. */
 interface CacheEvent {
   key?: string
-  origin: number
-}
-
-/** An L2 entry and its decoded value. */
-class L2Read<V> {
-  constructor(
-    readonly entry: L2Entry,
-    readonly value: V | undefined,
-  ) {}
-
-  get negative(): boolean {
-    return (this.entry.flags & FLAG_NEGATIVE) !== 0
-  }
-
-  get resurrected(): boolean {
-    return (this.entry.flags & FLAG_RESURRECTED) !== 0
-  }
+  origin: string
 }
 
 let defaultBus: LocalBus | undefined
 
-const L2_METHODS = ['readEntry', 'writeEntry', 'deleteEntry', 'purgeNamespace', 'tryLock', 'unlock', 'waitForUnlock'] as const
+const VALUE_STORE_METHODS = ['readEntry', 'writeEntry', 'deleteEntry', 'purgeNamespace'] as const
+const LOCK_STORE_METHODS = ['tryLock', 'extendLock', 'unlock', 'waitForUnlock'] as const
 const BUS_METHODS = ['publish', 'subscribe', 'unsubscribe', 'workers', 'close'] as const
 const L1_METHODS = ['get', 'set', 'delete', 'clear'] as const
 
@@ -75,8 +76,8 @@ function assertImplements<T>(value: T, methods: readonly string[], name: string,
   return value
 }
 
-function valueOf<V>(lookup: Lookup<V>): V | undefined {
-  return lookup.value
+function assertL2Store(store: L2Store, name: string): L2Store {
+  return assertImplements(store, [...VALUE_STORE_METHODS, ...LOCK_STORE_METHODS], name, 'an L2Store')
 }
 
 /**
@@ -84,22 +85,25 @@ function valueOf<V>(lookup: Lookup<V>): V | undefined {
  * request), like upstream: every instance of a name and store in a thread
  * shares one L1.
  *
+ * `V` is the type of the values the loader produces and L2 stores; `L1` the
+ * type `l1Serializer` turns them into, which `get` answers (`V` without one).
+ *
  * @example
  * ```ts
  * const users = new MLCache<User>('users', { ttl: 60_000 })
  * const user = await users.get(id, (key) => db.findUser(key))
  * ```
  */
-export class MLCache<V = unknown> {
+export class MLCache<V = unknown, L1 = V> {
   /** The namespace of this cache in L2, L1 and the bus. */
   readonly name: string
   readonly #options: ResolvedOptions<V>
-  readonly #store: L2Store
-  readonly #missStore: L2Store | undefined
-  readonly #lockStore: L2Store
+  readonly #l2: L2Tier<V>
+  readonly #lockStore: LockStore
   readonly #bus: EventBus
-  readonly #group: L1Group
-  readonly #lru: L1Store
+  /** The page every operation starts on (captured once per operation). */
+  readonly #page: Page
+  readonly #releasePage: () => void
   readonly #invalidateEvent: string
   readonly #purgeEvent: string
   readonly #subscriptions: number[]
@@ -112,37 +116,35 @@ export class MLCache<V = unknown> {
    * @param name - namespaces the cache: two names never see each other's keys
    * @throws {TypeError | RangeError} a bad name or option
    */
-  constructor(name: string, options?: MLCacheOptions<V>) {
+  constructor(name: string, options?: MLCacheOptions<V, L1>) {
     if (typeof name !== 'string') throw new TypeError('name must be a string')
     this.#options = resolveCacheOptions(options)
     const given = options ?? {}
     const clock = given.clock ?? Date.now
     this.name = name
-    this.#store =
-      given.store === undefined
-        ? SharedDict.create({ size: DEFAULT_STORE_SIZE, clock })
-        : assertImplements(given.store, L2_METHODS, 'options.store', 'an L2Store')
-    this.#missStore =
-      given.missStore === undefined ? undefined : assertImplements(given.missStore, L2_METHODS, 'options.missStore', 'an L2Store')
+    const store = given.store === undefined ? SharedDict.create({ size: DEFAULT_STORE_SIZE, clock }) : assertL2Store(given.store, 'options.store')
+    const missStore = given.missStore === undefined ? undefined : assertL2Store(given.missStore, 'options.missStore')
     this.#lockStore =
-      given.lockStore === undefined ? this.#store : assertImplements(given.lockStore, L2_METHODS, 'options.lockStore', 'an L2Store')
+      given.lockStore === undefined ? store : assertImplements(given.lockStore, LOCK_STORE_METHODS, 'options.lockStore', 'a LockStore')
     this.#bus = given.bus === undefined ? (defaultBus ??= new LocalBus()) : assertImplements(given.bus, BUS_METHODS, 'options.bus', 'an EventBus')
     const lru = given.lru === undefined ? undefined : assertImplements(given.lru, L1_METHODS, 'options.lru', 'an L1 store')
-    this.#stats = new StatsCounters([this.#store, this.#missStore])
-    this.#group = acquireL1Group(this.#store, name, given.lruSize ?? DEFAULTS.lruSize, clock, lru)
-    this.#lru = this.#group.lru
+    this.#stats = new StatsCounters([store, missStore])
+    this.#l2 = new L2Tier<V>(store, missStore, this.#stats)
+    const { page, release } = acquirePage(store, name, given.lruSize ?? DEFAULTS.lruSize, clock, lru)
+    this.#page = page
+    this.#releasePage = release
     this.#invalidateEvent = `invalidate:${name}`
     this.#purgeEvent = `purge:${name}`
     this.#subscriptions = [
-      this.#bus.subscribe(BUS_EVENT_SOURCE, this.#invalidateEvent, (data, _event, _source, workerId) => {
+      this.#bus.subscribe(BUS_EVENT_SOURCE, this.#invalidateEvent, (data) => {
         const event = data as CacheEvent
-        if (!this.#appliedHere(event, workerId) && typeof event.key === 'string') this.#lru.delete(event.key)
+        if (event.origin !== this.#page.origin && typeof event.key === 'string') this.#dropKey(this.#page, event.key)
       }),
-      this.#bus.subscribe(BUS_EVENT_SOURCE, this.#purgeEvent, (data, _event, _source, workerId) => {
-        if (!this.#appliedHere(data as CacheEvent, workerId)) this.#lru.clear()
+      this.#bus.subscribe(BUS_EVENT_SOURCE, this.#purgeEvent, (data) => {
+        if ((data as CacheEvent).origin !== this.#page.origin) this.#dropAll(this.#page)
       }),
-      // A bus that may have lost events asks for a full L1 purge (event-bus.md §5.4).
-      this.#bus.subscribe(BUS_SOURCE, BUS_RESYNC_EVENT, () => this.#lru.clear()),
+      // A bus that may have lost events asks for a full L1 purge.
+      this.#bus.subscribe(BUS_SOURCE, BUS_RESYNC_EVENT, () => this.#dropAll(this.#page)),
     ]
   }
 
@@ -151,56 +153,76 @@ export class MLCache<V = unknown> {
    * once per key across the workers). `undefined` means "not found".
    * @throws {LoaderError | LockTimeoutError | EncodeError | SerializerError | L2Error | ClosedError} (rejects)
    */
-  get(key: string, loader?: Loader<V>, options?: GetOptions<V>): Promise<V | undefined> {
-    // The L1 hit is the hot path: no option validation (as upstream), no async frame.
-    if (!this.#closed && typeof key === 'string' && key.length !== 0 && key.length <= FAST_KEY_LENGTH &&
-      (loader === undefined || typeof loader === 'function')) {
-      const cached = this.#lru.get(key)
-      if (cached !== undefined) {
-        this.#l1Hits++
-        if (cached !== NEGATIVE) return Promise.resolve(cached as V)
-        this.#stats.negativeHits++
-        return Promise.resolve(undefined)
-      }
-      return this.#lookup(key, loader, options, undefined, true, true) as Promise<V | undefined>
-    }
-    return this.#lookup(key, loader, options, undefined, true, false) as Promise<V | undefined>
+  get(key: string, loader?: Loader<V>, options?: GetOptions<V, L1>): Promise<L1 | undefined> {
+    return this.#serve(key, loader, options, VALUE, undefined) as Promise<L1 | undefined>
   }
 
   /**
    * Like {@link MLCache.get}, answering where the value came from
    * (`hitLevel`) and whether it is stale.
    */
-  lookup(key: string, loader?: Loader<V>, options?: GetOptions<V>): Promise<Lookup<V>> {
-    return this.#lookup(key, loader, options, undefined, false, false) as Promise<Lookup<V>>
+  lookup(key: string, loader?: Loader<V>, options?: GetOptions<V, L1>): Promise<Lookup<L1>> {
+    return this.#serve(key, loader, options, LOOKUP, undefined) as Promise<Lookup<L1>>
   }
 
   /**
    * Runs several lookups, at most `concurrency` loaders at a time (default
-   * 3), and answers one result per op in op order. A failing op (bad
-   * options included) carries its `error`; the call itself rejects only for
-   * a bad `ops` array or options.
+   * 3), and answers one result per op in op order. L2 is read for every op
+   * that missed L1 at once (one round trip with a store that has
+   * `readEntries`). A failing op (bad options included) carries its
+   * `error`; the call itself rejects only for a bad `ops` array or options.
    */
-  async getBulk(ops: readonly BulkOp<V>[], options?: { concurrency?: number }): Promise<BulkResult<V>[]> {
+  async getBulk(ops: readonly BulkOp<V, L1>[], options?: BulkOptions): Promise<BulkResult<L1>[]> {
     if (!Array.isArray(ops)) throw new TypeError('ops must be an array')
     assertOptionsObject(options)
     const concurrency = options?.concurrency ?? 3
     assertIntegerAtLeast(concurrency, 'options.concurrency', 1)
     this.#assertOpen()
+    const page = this.#page
     const slots = new Semaphore(concurrency)
-    return Promise.all(ops.map((op, index) => this.#bulkOne(op, index, slots)))
+    const results: (BulkResult<L1> | undefined)[] = []
+    const missed: { index: number; op: BulkOp<V, L1>; opts: ResolvedOptions<V> }[] = []
+    for (const [index, op] of ops.entries()) {
+      try {
+        if (typeof op !== 'object' || op === null) throw new TypeError(`ops[${index}] must be an object`)
+        if (typeof op.loader !== 'function') throw new TypeError(`ops[${index}].loader must be a function`)
+        assertKey(op.key)
+        const cached = page.l1.get(op.key)
+        if (cached !== undefined) {
+          results[index] = { value: this.#l1Hit(cached), hitLevel: 1 }
+          continue
+        }
+        missed.push({ index, op, opts: mergeCallOptions(this.#options, op.options, 'get') })
+      } catch (error) {
+        results[index] = bulkFailure(error)
+      }
+    }
+    const reads = await this.#l2.readMany(page.namespace, missed.map(({ op }) => op.key))
+    await Promise.all(
+      missed.map(async ({ index, op, opts }, i) => {
+        try {
+          const found = await this.#afterL2(page, op.key, op.loader, opts, reads[i], LOOKUP, slots)
+          const { value, hitLevel } = found as Lookup<L1>
+          results[index] = { value, hitLevel }
+        } catch (error) {
+          results[index] = bulkFailure(error)
+        }
+      }),
+    )
+    return results as BulkResult<L1>[]
   }
 
   /**
    * Reads L2 (then `missStore`) without touching L1 or running a loader.
    * Answers `undefined` when absent, or expired without `{ stale: true }`.
    * @throws {DecodeError} the stored bytes are corrupt (rejects)
+   * @throws {L2Error} the store failed (rejects)
    */
-  async peek(key: string, options?: { stale?: boolean }): Promise<Peek<V> | undefined> {
+  async peek(key: string, options?: PeekOptions): Promise<Peek<V> | undefined> {
     assertKey(key)
     assertOptionsObject(options)
     this.#assertOpen()
-    const read = await this.#readL2(key, false)
+    const read = await this.#l2.read(this.#page.namespace, key, 'peek')
     if (read === undefined || (read.entry.stale && options?.stale !== true)) return undefined
     const { ttl, stale } = read.entry
     // A stale entry reads as expired a moment ago, never as 0 ("never expires").
@@ -210,62 +232,80 @@ export class MLCache<V = unknown> {
   /**
    * Stores `value` (`null`/`undefined`: "not found") in L2, then in this
    * worker's L1, then tells every other worker to drop `key` from its L1.
+   * A load of the key running anywhere meanwhile keeps its value out of L2
+   * and L1 (its fence is void).
    * @throws {NoMemoryError} L2 could not hold it after `setTries` tries; L1 is untouched (rejects)
    * @throws {EncodeError} the value cannot be encoded; nothing was written (rejects)
+   * @throws {L2Error} the store failed: every L1 dropped the key (rejects)
    */
-  async set(key: string, value: V | null | undefined, options?: SetOptions<V>): Promise<void> {
+  async set(key: string, value: V | null | undefined, options?: SetOptions<V, L1>): Promise<void> {
     assertKey(key)
     const opts = mergeCallOptions(this.#options, options, 'set')
     this.#assertOpen()
+    const page = this.#page
     const negative = value === undefined || value === null
     const bytes = encodeValue(value, key)
     const ttl = negative ? opts.negTtl : opts.ttl
-    // With a miss store the key may sit in the other store (upstream set() does the same).
-    if (this.#missStore !== undefined) {
-      await this.#l2(key, negative ? this.#store : this.#missStore, (store) => store.deleteEntry(this.name, key))
-    }
-    if (!(await this.#write(key, bytes, ttl, entryFlags(negative, false), opts.setTries))) {
-      throw new NoMemoryError(`could not write key '${key}' to L2 after ${opts.setTries} tries (no memory)`, { key })
-    }
-    let l1Value: unknown
+    let written: Awaited<ReturnType<L2Tier<V>['write']>>
     try {
-      l1Value = this.#toL1(value, negative, opts)
+      await this.#l2.deleteOtherKind(page.namespace, key, negative)
+      written = await this.#l2.write(page.namespace, key, bytes, ttl, entryFlags(negative, false), opts.setTries)
+    } catch (error) {
+      // The store failed midway: whatever L2 holds now, no L1 may keep the old value.
+      return this.#changed(page, key, error)
+    }
+    if (written !== 'ok') throw new NoMemoryError(`could not write key '${key}' to L2 after ${opts.setTries} tries (no memory)`, { key })
+    let form: unknown
+    try {
+      form = toL1Form(value, opts.l1Serializer)
     } catch (error) {
       // L2 holds the new value: drop the old one everywhere before reporting.
-      this.#lru.delete(key)
-      await this.#publishInvalidation(key)
-      throw error
+      return this.#changed(page, key, error)
     }
-    this.#group.set(key, l1Value, ttl)
-    await this.#publishInvalidation(key)
+    page.inflight.delete(key)
+    page.l1.set(key, form, ttl)
+    await this.#publish(page, key)
   }
 
-  /** Removes `key` from L2 (and `missStore`), this worker's L1 and every other worker's. */
+  /**
+   * Removes `key` from L2 (and `missStore`), this worker's L1 and every other
+   * worker's. A load of the key running anywhere meanwhile keeps its value
+   * out of L2 and L1.
+   * @throws {L2Error} the store failed; every L1 dropped the key all the same (rejects)
+   */
   async delete(key: string): Promise<void> {
     assertKey(key)
     this.#assertOpen()
-    await this.#l2(key, this.#store, (store) => store.deleteEntry(this.name, key))
-    if (this.#missStore !== undefined) await this.#l2(key, this.#missStore, (store) => store.deleteEntry(this.name, key))
-    this.#lru.delete(key)
-    await this.#publishInvalidation(key)
+    const page = this.#page
+    let failure: unknown
+    try {
+      await this.#l2.delete(page.namespace, key)
+    } catch (error) {
+      failure = error
+    }
+    await this.#changed(page, key, failure)
   }
 
   /**
    * Removes this cache's entries only (other names on the same store
    * survive) and clears every L1 of this name. With `flushExpired: true`
-   * their memory is reclaimed at once.
+   * their memory is reclaimed at once. Loads running meanwhile keep their
+   * values out of L2 and L1.
+   * @throws {L2Error} the store failed; every L1 was cleared all the same (rejects)
    */
-  async purge(options?: { flushExpired?: boolean }): Promise<void> {
+  async purge(options?: PurgeOptions): Promise<void> {
     assertOptionsObject(options)
     const flushExpired = options?.flushExpired ?? false
     if (typeof flushExpired !== 'boolean') throw new TypeError('options.flushExpired must be a boolean')
     this.#assertOpen()
-    await this.#l2(undefined, this.#store, (store) => store.purgeNamespace(this.name, flushExpired))
-    if (this.#missStore !== undefined) {
-      await this.#l2(undefined, this.#missStore, (store) => store.purgeNamespace(this.name, flushExpired))
+    const page = this.#page
+    let failure: unknown
+    try {
+      await this.#l2.purge(page.namespace, flushExpired)
+    } catch (error) {
+      failure = error
     }
-    this.#lru.clear()
-    await this.#bus.publish('all', BUS_EVENT_SOURCE, this.#purgeEvent, { origin: this.#group.id } satisfies CacheEvent)
+    await this.#changed(page, undefined, failure)
   }
 
   /**
@@ -283,10 +323,9 @@ export class MLCache<V = unknown> {
   /**
    * Counters of this cache since it was created or last reset (an addition
    * to the contract): hits per level, loader and lock outcomes, L2 memory
-   * pressure. Answers a copy; works on a closed cache too.
-   * @param options.reset - zero the counters once read, to measure the next period
+   * pressure and failures. Answers a copy; works on a closed cache too.
    */
-  stats(options?: { reset?: boolean }): MLCacheStats {
+  stats(options?: StatsOptions): MLCacheStats {
     assertOptionsObject(options)
     const reset = options?.reset ?? false
     if (typeof reset !== 'boolean') throw new TypeError('options.reset must be a boolean')
@@ -303,296 +342,236 @@ export class MLCache<V = unknown> {
     if (this.#closed) return
     this.#closed = true
     for (const id of this.#subscriptions) this.#bus.unsubscribe(id)
-    this.#group.release()
+    this.#releasePage()
+  }
+
+  // ------------------------------------------------------------ the data path
+
+  /**
+   * L1, then L2, then the miss path, on the page current at the call. Not
+   * an async function: an L1 or L2 hit on a synchronous store settles
+   * without any await, which is most of the cost of an L2 hit besides
+   * decoding. `slots` bounds the loads of a `getBulk`.
+   */
+  #serve(key: string, loader: Loader<V> | undefined, options: GetOptions<V, L1> | undefined, shape: Shape, slots: Semaphore | undefined): Promise<unknown> {
+    try {
+      // The common call needs two comparisons; anything else gets the full checks.
+      if (this.#closed || typeof key !== 'string' || key.length === 0 || key.length > FAST_KEY_LENGTH || (loader !== undefined && typeof loader !== 'function')) {
+        this.#assertCall(key, loader)
+      }
+      const page = this.#page
+      // 1. L1 (no option validation on a hit, as upstream).
+      const cached = page.l1.get(key)
+      if (cached !== undefined) {
+        const value = this.#l1Hit(cached)
+        return Promise.resolve(shape === VALUE ? value : { value, hitLevel: 1, stale: false })
+      }
+      const opts = mergeCallOptions(this.#options, options, 'get')
+      // 2. L2.
+      const read = this.#l2.read(page.namespace, key, loader === undefined ? 'serve' : 'load')
+      if (read instanceof Promise) return read.then((found) => this.#afterL2(page, key, loader, opts, found, shape, slots))
+      return this.#afterL2(page, key, loader, opts, read, shape, slots)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  /** What follows the L2 read: a fresh entry is promoted, a miss without loader answered, else the load. */
+  #afterL2(
+    page: Page,
+    key: string,
+    loader: Loader<V> | undefined,
+    opts: ResolvedOptions<V>,
+    read: L2Read<V> | undefined,
+    shape: Shape,
+    slots: Semaphore | undefined,
+  ): Promise<unknown> {
+    let found: Lookup<L1> | Promise<Lookup<L1>>
+    if (read !== undefined && !read.entry.stale) found = this.#answer(page, key, promoted(read), opts, true)
+    else if (loader === undefined) found = this.#answered({ value: undefined, hitLevel: -1, stale: false })
+    else found = this.#load(page, key, loader, opts, read, slots)
+    if (found instanceof Promise) return shape === VALUE ? found.then(valueOf) : found
+    return Promise.resolve(shape === VALUE ? found.value : found)
+  }
+
+  /**
+   * 3. A miss with a loader: share the load running in this thread for the
+   * key, or start it. The caller that started it may fill L1, unless the key
+   * was invalidated meanwhile (its in-flight entry is gone): then the value
+   * is served but kept out of L1.
+   */
+  async #load(page: Page, key: string, loader: Loader<V>, opts: ResolvedOptions<V>, read: L2Read<V> | undefined, slots: Semaphore | undefined): Promise<Lookup<L1>> {
+    const running = page.inflight.get(key) as Promise<Loaded<V>> | undefined
+    if (running !== undefined) {
+      // This caller shares a load another caller of this thread started: it
+      // waited, as a waiter for the lock would, and gets the value through its own l1Serializer.
+      const shared = await running
+      return this.#answer(page, key, shared.hitLevel === 3 ? { ...shared, hitLevel: 2 } : shared, opts, false)
+    }
+    const load = slots === undefined ? this.#loadLocked(page, key, loader, opts, read) : slots.runExclusive(() => this.#loadLocked(page, key, loader, opts, read))
+    page.inflight.set(key, load)
+    let current = true
+    try {
+      const loaded = await load
+      current = page.inflight.get(key) === load
+      return this.#answer(page, key, loaded, opts, current)
+    } finally {
+      if (current && page.inflight.get(key) === load) page.inflight.delete(key)
+    }
+  }
+
+  /** 4. The loader lock (mlcache's `run_callback`): wait for another load, or take it and load. */
+  async #loadLocked(page: Page, key: string, loader: Loader<V>, opts: ResolvedOptions<V>, stale: L2Read<V> | undefined): Promise<Loaded<V>> {
+    const lock = new LoaderLock(this.#lockStore, this.#l2.stores, page.namespace, key, opts.lockExptime, opts.lockTimeout)
+    let waited = false
+    for (;;) {
+      const state = await lock.acquire()
+      // Another load held the lock: count this load once, however often it wakes to a stale L2 and waits again.
+      if (!waited && (state === 'woken' || state === 'timeout')) {
+        waited = true
+        this.#stats.lockWaits++
+      }
+      if (state === 'timeout') return this.#afterLockTimeout(page, key, opts)
+      try {
+        if (state !== 'unlockable') {
+          // Re-read: the holder we waited for, or one that finished between our
+          // read and the lock, has usually stored it (upstream 2.0.2, #49).
+          const read = await this.#l2.read(page.namespace, key, 'load')
+          if (read !== undefined && !read.entry.stale) return promoted(read)
+          stale = read
+        }
+        if (state !== 'woken') return await this.#runLoad(page, key, loader, opts, stale, lock.fence)
+      } finally {
+        if (state === 'acquired') await lock.release()
+      }
+    }
+  }
+
+  /** The lock wait ran out: the holder's value if it landed, else a stale one (with `resurrectTtl`), else `LockTimeoutError`. */
+  async #afterLockTimeout(page: Page, key: string, opts: ResolvedOptions<V>): Promise<Loaded<V>> {
+    this.#stats.lockTimeouts++
+    // Upstream re-reads L2 after a lock timeout too (2.0.2): the holder may have just finished.
+    const read = await this.#l2.read(page.namespace, key, 'load')
+    if (read !== undefined && !read.entry.stale) return promoted(read)
+    // Serve the stale value without writing it or keeping it in L1: the lock holder will refresh or resurrect it.
+    if (opts.resurrectTtl !== undefined && read !== undefined) return { value: read.value, hitLevel: 4, l1Ttl: undefined }
+    throw new LockTimeoutError(`could not acquire the loader lock of key '${key}' within ${opts.lockTimeout} ms`, { key })
+  }
+
+  /**
+   * 5. The loader, then its value to L2, fenced by the lock: a value that
+   * lost its lock, or raced a `set`/`delete`/`purge` of the key, is served
+   * to its callers but cached nowhere.
+   */
+  async #runLoad(page: Page, key: string, loader: Loader<V>, opts: ResolvedOptions<V>, stale: L2Read<V> | undefined, fence: string | undefined): Promise<Loaded<V>> {
+    this.#stats.loaderCalls++
+    let answer: Awaited<ReturnType<typeof runLoader<V>>>
+    try {
+      answer = await runLoader(key, loader, stale === undefined || stale.negative ? undefined : stale.value)
+    } catch (error) {
+      this.#stats.loaderErrors++
+      if (opts.resurrectTtl === undefined || stale === undefined) throw error
+      return this.#resurrect(page, key, stale, opts.resurrectTtl, opts.setTries, fence)
+    }
+    // A negative TTL from the loader: return the value, cache nothing, skip the serializer (upstream #68).
+    if (answer.ttl !== undefined && answer.ttl < 0) return { value: answer.value, hitLevel: 3, l1Ttl: undefined, raw: true }
+    const negative = answer.value === undefined
+    const bytes = encodeValue(answer.value, key)
+    const ttl = answer.ttl ?? (negative ? opts.negTtl : opts.ttl)
+    // "No memory" (or a failing store) does not fail a get: the value still goes to L1 (upstream 2.0.0, #41).
+    const written = await this.#l2.storeLoaded(page.namespace, key, bytes, ttl, entryFlags(negative, false), opts.setTries, fence)
+    return { value: answer.value, hitLevel: 3, l1Ttl: written === 'fenced' ? undefined : ttl }
+  }
+
+  /** The loader failed with a stale value at hand: write it back for `resurrectTtl`, marked as resurrected, and serve it. */
+  async #resurrect(page: Page, key: string, stale: L2Read<V>, resurrectTtl: number, tries: number, fence: string | undefined): Promise<Loaded<V>> {
+    this.#stats.resurrections++
+    // The raw bytes go back, not the serialized L1 value (as upstream).
+    const flags = stale.entry.flags | FLAG_RESURRECTED
+    const written = await this.#l2.storeLoaded(page.namespace, key, stale.entry.value, resurrectTtl, flags, tries, fence)
+    return { value: stale.value, hitLevel: 4, l1Ttl: written === 'fenced' ? undefined : resurrectTtl }
+  }
+
+  /**
+   * 6. L1: the caller's answer through its own `l1Serializer`, kept in L1
+   * for the value's remaining life when `fillL1` (never for a value that
+   * must not be cached), and counted.
+   */
+  #answer(page: Page, key: string, loaded: Loaded<V>, opts: ResolvedOptions<V>, fillL1: boolean): Lookup<L1> {
+    const form = loaded.raw === true ? (loaded.value ?? NEGATIVE) : toL1Form(loaded.value, opts.l1Serializer)
+    if (fillL1 && loaded.l1Ttl !== undefined) page.l1.set(key, form, loaded.l1Ttl)
+    return this.#answered({ value: fromL1Form<L1>(form), hitLevel: loaded.hitLevel, stale: loaded.hitLevel === 4 })
+  }
+
+  /** The one place answers that did not come from L1 are counted (a call that rejects is not an answer). */
+  #answered(found: Lookup<L1>): Lookup<L1> {
+    this.#stats.answered(found.hitLevel, found.value === undefined)
+    return found
+  }
+
+  // ------------------------------------------------------------ helpers
+
+  /** Counts an L1 hit (`hitLevel 1`) and answers what the caller receives for the L1 form found. */
+  #l1Hit(form: unknown): L1 | undefined {
+    this.#l1Hits++
+    if (form !== NEGATIVE) return form as L1
+    this.#stats.negativeHits++
+    return undefined
+  }
+
+  /** The full checks of a `get`/`lookup` call. */
+  #assertCall(key: string, loader: Loader<V> | undefined): void {
+    assertKey(key)
+    if (loader !== undefined && typeof loader !== 'function') throw new TypeError('loader must be a function')
+    this.#assertOpen()
   }
 
   #assertOpen(): void {
     if (this.#closed) throw new ClosedError(`cache '${this.name}' is closed`)
   }
 
-  #appliedHere(event: CacheEvent, workerId: number | undefined): boolean {
-    return event.origin === this.#group.id && workerId === this.#bus.workerId
+  /** Forgets `key` in this page: L1, and any load in flight (its value then stays out of L1). */
+  #dropKey(page: Page, key: string): void {
+    page.l1.delete(key)
+    page.inflight.delete(key)
+  }
+
+  /** Forgets everything in this page. */
+  #dropAll(page: Page): void {
+    page.l1.clear()
+    page.inflight.clear()
   }
 
   /**
-   * L1, then L2, then the miss path. Not an async function: an L1 or L2 hit
-   * on a synchronous store settles without any await, which is most of the
-   * cost of an L2 hit besides decoding. Answers the value alone for `get`
-   * (`valueOnly`), the whole {@link Lookup} otherwise. `l1Missed`: `get`
-   * already validated the call and missed L1.
+   * After L2 changed `key` (every key: `undefined`), or may have: drops it
+   * here, then tells every other worker to. With a `failure`, rejects with
+   * it once that is done (a publish refused meanwhile is then secondary).
    */
-  #lookup(
-    key: string,
-    loader: Loader<V> | undefined,
-    options: GetOptions<V> | undefined,
-    slots: Semaphore | undefined,
-    valueOnly: boolean,
-    l1Missed: boolean,
-  ): Promise<unknown> {
-    try {
-      if (!l1Missed) {
-        assertKey(key)
-        if (loader !== undefined && typeof loader !== 'function') throw new TypeError('loader must be a function')
-        this.#assertOpen()
-        const cached = this.#lru.get(key)
-        if (cached !== undefined) {
-          this.#l1Hits++
-          if (cached === NEGATIVE) this.#stats.negativeHits++
-          const value = cached === NEGATIVE ? undefined : (cached as V)
-          return Promise.resolve(valueOnly ? value : { value, hitLevel: 1, stale: false })
-        }
-      }
-      // Upstream validates per-call options only after an L1 miss.
-      const opts = mergeCallOptions(this.#options, options, 'get')
-      const read = this.#readL2(key, true)
-      if (read instanceof Promise) return read.then((found) => this.#afterL2(key, loader, opts, found, slots, valueOnly))
-      return this.#afterL2(key, loader, opts, read, slots, valueOnly)
-    } catch (error) {
-      return Promise.reject(error)
-    }
+  async #changed(page: Page, key: string | undefined, failure: unknown): Promise<void> {
+    if (key === undefined) this.#dropAll(page)
+    else this.#dropKey(page, key)
+    const published = this.#publish(page, key)
+    if (failure === undefined) return published
+    await published.catch(() => undefined)
+    throw failure
   }
 
-  #afterL2(key: string, loader: Loader<V> | undefined, opts: ResolvedOptions<V>, read: L2Read<V> | undefined, slots: Semaphore | undefined, valueOnly: boolean): Promise<unknown> {
-    let found: Lookup<V> | Promise<Lookup<V>>
-    if (read !== undefined && !read.entry.stale) {
-      if (valueOnly && !read.resurrected) {
-        const value = this.#promoteValue(key, read, opts)
-        this.#stats.answered(2, read.negative)
-        return Promise.resolve(value)
-      }
-      found = this.#counted(this.#promote(key, read, opts))
-    } else if (loader === undefined) found = this.#counted({ value: undefined, hitLevel: -1, stale: false })
-    else found = this.#miss(key, loader, opts, read, slots)
-    if (found instanceof Promise) return valueOnly ? found.then(valueOf) : found
-    return Promise.resolve(valueOnly ? found.value : found)
+  /** Tells every worker but this page to drop `key` from L1 (every key: `undefined`, a purge). */
+  #publish(page: Page, key: string | undefined): Promise<void> {
+    const data: CacheEvent = key === undefined ? { origin: page.origin } : { key, origin: page.origin }
+    return this.#bus.publish('all', BUS_EVENT_SOURCE, key === undefined ? this.#purgeEvent : this.#invalidateEvent, data)
   }
+}
 
-  /** A miss with a loader: share the load running in this thread for the key, or start it. */
-  async #miss(key: string, loader: Loader<V>, opts: ResolvedOptions<V>, read: L2Read<V> | undefined, slots: Semaphore | undefined): Promise<Lookup<V>> {
-    const inflight = this.#group.inflight
-    const running = inflight.get(key) as Promise<Lookup<V>> | undefined
-    if (running !== undefined) {
-      // This caller shares a load another caller of this thread started: it waited, as a waiter for the lock would.
-      const shared = await running
-      return this.#counted(shared.hitLevel === 3 ? { ...shared, hitLevel: 2 } : shared)
-    }
-    const load = slots === undefined
-      ? this.#loadLocked(key, loader, opts, read)
-      : slots.runExclusive(() => this.#loadLocked(key, loader, opts, read))
-    inflight.set(key, load)
-    try {
-      return this.#counted(await load)
-    } finally {
-      if (inflight.get(key) === load) inflight.delete(key)
-    }
-  }
+/** A fresh L2 entry as a load's outcome: promoted into L1 with its **remaining** TTL (upstream; see PR #58 for the last millisecond). */
+function promoted<V>(read: L2Read<V>): Loaded<V> {
+  return { value: read.value, hitLevel: read.resurrected ? 4 : 2, l1Ttl: read.entry.ttl }
+}
 
-  async #bulkOne(op: BulkOp<V>, index: number, slots: Semaphore): Promise<BulkResult<V>> {
-    try {
-      if (typeof op !== 'object' || op === null) throw new TypeError(`ops[${index}] must be an object`)
-      if (typeof op.loader !== 'function') throw new TypeError(`ops[${index}].loader must be a function`)
-      const { value, hitLevel } = (await this.#lookup(op.key, op.loader, op.options, slots, false, false)) as Lookup<V>
-      return { value, hitLevel }
-    } catch (error) {
-      return { value: undefined, error: error instanceof Error ? error : new Error(String(error)) }
-    }
-  }
+function valueOf<T>(found: Lookup<T>): T | undefined {
+  return found.value
+}
 
-  /**
-   * Counts an answer that did not come from L1 once it is certain (a call
-   * that rejects is not an answer), and passes it on. Every caller is counted
-   * by what it received: sharers of a load as L2 hits, not as loads.
-   */
-  #counted(found: Lookup<V>): Lookup<V> {
-    this.#stats.answered(found.hitLevel, found.value === undefined)
-    return found
-  }
-
-  /** L3 under the loader lock: mlcache's `run_callback`, waiting without blocking. */
-  async #loadLocked(key: string, loader: Loader<V>, opts: ResolvedOptions<V>, stale: L2Read<V> | undefined): Promise<Lookup<V>> {
-    const token = newLockToken()
-    const startedAt = performance.now()
-    let waited = false
-    for (;;) {
-      const lock = await acquireLoaderLock(this.#lockStore, this.name, key, token, opts.lockExptime, startedAt, opts.lockTimeout)
-      // Another load held the lock: count this load once, however often it wakes to a stale L2 and waits again.
-      if (!waited && (lock === 'woken' || lock === 'timeout')) {
-        waited = true
-        this.#stats.lockWaits++
-      }
-      if (lock === 'timeout') return this.#onLockTimeout(key, opts)
-      if (lock === 'woken') {
-        const read = await this.#readL2(key, true)
-        if (read !== undefined && !read.entry.stale) return this.#promote(key, read, opts)
-        stale = read
-        continue
-      }
-      try {
-        if (lock === 'acquired') {
-          // Double-check: another worker may have stored it between our read and the lock (upstream 2.0.2, #49).
-          const read = await this.#readL2(key, true)
-          if (read !== undefined && !read.entry.stale) return this.#promote(key, read, opts)
-          stale = read
-        }
-        return await this.#runLoader(key, loader, opts, stale)
-      } finally {
-        if (lock === 'acquired') await releaseLoaderLock(this.#lockStore, this.name, key, token)
-      }
-    }
-  }
-
-  async #onLockTimeout(key: string, opts: ResolvedOptions<V>): Promise<Lookup<V>> {
-    this.#stats.lockTimeouts++
-    // Upstream re-reads L2 after a lock timeout too (2.0.2): the holder may have just finished.
-    const read = await this.#readL2(key, true)
-    if (read !== undefined && !read.entry.stale) return this.#promote(key, read, opts)
-    if (opts.resurrectTtl !== undefined && read !== undefined) {
-      // Serve the stale value without writing it: the lock holder will refresh or resurrect it.
-      const l1Value = this.#toL1(read.value, read.negative, opts)
-      return { value: l1Value === NEGATIVE ? undefined : (l1Value as V), hitLevel: 4, stale: true }
-    }
-    throw new LockTimeoutError(`could not acquire the loader lock of key '${key}' within ${opts.lockTimeout} ms`, { key })
-  }
-
-  async #runLoader(key: string, loader: Loader<V>, opts: ResolvedOptions<V>, stale: L2Read<V> | undefined): Promise<Lookup<V>> {
-    const ctx: LoaderContext<V> = stale === undefined || stale.negative ? {} : { stale: stale.value }
-    this.#stats.loaderCalls++
-    let value: V | null | undefined
-    try {
-      value = await loader(key, ctx)
-    } catch (error) {
-      this.#stats.loaderErrors++
-      if (opts.resurrectTtl !== undefined && stale !== undefined) return this.#resurrect(key, stale, opts.resurrectTtl, opts)
-      throw new LoaderError(`loader of key '${key}' failed: ${describe(error)}`, { cause: error, key })
-    }
-    const override = typeof ctx.ttl === 'number' && !Number.isNaN(ctx.ttl) ? (ctx.ttl === Infinity ? 0 : ctx.ttl) : undefined
-    // A negative TTL from the loader: return the value, cache nothing, skip the serializer (upstream #68).
-    if (override !== undefined && override < 0) return { value: value ?? undefined, hitLevel: 3, stale: false }
-    const negative = value === undefined || value === null
-    const bytes = encodeValue(value, key)
-    const ttl = override ?? (negative ? opts.negTtl : opts.ttl)
-    // "no memory" does not fail a get: the value still goes to L1 (upstream 2.0.0, #41).
-    // #write counts the failure in l2NoMemory.
-    await this.#write(key, bytes, ttl, entryFlags(negative, false), opts.setTries)
-    return { value: this.#fillL1(key, value, negative, ttl, opts), hitLevel: 3, stale: false }
-  }
-
-  /** Writes the stale value back for `resurrectTtl`, marked as resurrected; a failed write still serves it. */
-  async #resurrect(key: string, stale: L2Read<V>, resurrectTtl: number, opts: ResolvedOptions<V>): Promise<Lookup<V>> {
-    this.#stats.resurrections++
-    // The raw bytes go back, not the serialized L1 value (upstream quirk 10).
-    await this.#write(key, stale.entry.value, resurrectTtl, stale.entry.flags | FLAG_RESURRECTED, opts.setTries)
-    return { value: this.#fillL1(key, stale.value, stale.negative, resurrectTtl, opts), hitLevel: 4, stale: true }
-  }
-
-  #promote(key: string, read: L2Read<V>, opts: ResolvedOptions<V>): Lookup<V> {
-    const resurrected = read.resurrected
-    return { value: this.#promoteValue(key, read, opts), hitLevel: resurrected ? 4 : 2, stale: resurrected }
-  }
-
-  /** Moves a fresh L2 entry into L1 and answers its value. */
-  #promoteValue(key: string, read: L2Read<V>, opts: ResolvedOptions<V>): V | undefined {
-    // L1 gets the remaining TTL, never the full one (upstream; see PR #58 for the last millisecond).
-    return this.#fillL1(key, read.value, read.negative, read.entry.ttl, opts)
-  }
-
-  /** Puts the L1 form of a value in L1 for `ttl` and answers what the caller gets. */
-  #fillL1(key: string, value: V | null | undefined, negative: boolean, ttl: number, opts: ResolvedOptions<V>): V | undefined {
-    const l1Value = this.#toL1(value, negative, opts)
-    this.#group.set(key, l1Value, ttl)
-    return l1Value === NEGATIVE ? undefined : (l1Value as V)
-  }
-
-  /** The L1 form of a value: the negative sentinel, or the value through `l1Serializer`. */
-  #toL1(value: V | null | undefined, negative: boolean, opts: ResolvedOptions<V>): unknown {
-    if (negative) return NEGATIVE
-    const serializer = opts.l1Serializer
-    if (serializer === undefined) return value
-    let serialized: unknown
-    try {
-      serialized = serializer(value as V)
-    } catch (error) {
-      throw new SerializerError(`l1Serializer threw: ${describe(error)}`, { cause: error })
-    }
-    if (serialized === undefined) throw new SerializerError('l1Serializer returned undefined')
-    return serialized
-  }
-
-  /**
-   * Reads `key` from the store, then from the miss store when the first
-   * has nothing fresh. Synchronous stores answer synchronously. Undecodable
-   * entries are deleted, counted and read as absent, unless `tolerant` is
-   * false (peek), which rejects with `DecodeError`.
-   */
-  #readL2(key: string, tolerant: boolean): MaybePromise<L2Read<V> | undefined> {
-    const main = this.#readFrom(this.#store, key, tolerant)
-    if (this.#missStore === undefined) return main
-    return main instanceof Promise ? main.then((read) => this.#readMiss(key, read, tolerant)) : this.#readMiss(key, main, tolerant)
-  }
-
-  #readMiss(key: string, main: L2Read<V> | undefined, tolerant: boolean): MaybePromise<L2Read<V> | undefined> {
-    if (main !== undefined && !main.entry.stale) return main
-    const pick = (miss: L2Read<V> | undefined): L2Read<V> | undefined =>
-      miss !== undefined && (!miss.entry.stale || main === undefined) ? miss : main
-    const miss = this.#readFrom(this.#missStore as L2Store, key, tolerant)
-    return miss instanceof Promise ? miss.then(pick) : pick(miss)
-  }
-
-  #readFrom(store: L2Store, key: string, tolerant: boolean): MaybePromise<L2Read<V> | undefined> {
-    let entry: MaybePromise<L2Entry | undefined>
-    try {
-      entry = store.readEntry(this.name, key)
-    } catch (error) {
-      throw new L2Error(`could not read key '${key}' from L2: ${describe(error)}`, { cause: error, key })
-    }
-    if (entry instanceof Promise) {
-      return entry.then(
-        (resolved) => this.#decode(store, key, resolved, tolerant),
-        (error: unknown) => {
-          throw new L2Error(`could not read key '${key}' from L2: ${describe(error)}`, { cause: error, key })
-        },
-      )
-    }
-    return this.#decode(store, key, entry, tolerant)
-  }
-
-  #decode(store: L2Store, key: string, entry: L2Entry | undefined, tolerant: boolean): L2Read<V> | undefined {
-    if (entry === undefined) return undefined
-    try {
-      return new L2Read(entry, decodeValue(entry.value, entry.flags, key) as V | undefined)
-    } catch (error) {
-      if (!tolerant || !(error instanceof DecodeError)) throw error
-      this.#stats.decodeErrors++
-      Promise.resolve(store.deleteEntry(this.name, key)).catch(() => undefined)
-      return undefined
-    }
-  }
-
-  /**
-   * Writes an entry to the store its kind belongs to, retrying "no memory"
-   * `tries` times; a write that never fits is counted here, the one place
-   * every writer (set, loads, resurrections) goes through.
-   */
-  async #write(key: string, bytes: Uint8Array, ttl: number, flags: number, tries: number): Promise<boolean> {
-    const store = (flags & FLAG_NEGATIVE) !== 0 && this.#missStore !== undefined ? this.#missStore : this.#store
-    for (let attempt = 0; attempt < tries; attempt++) {
-      if (await this.#l2(key, store, (target) => target.writeEntry(this.name, key, bytes, ttl, flags))) return true
-    }
-    this.#stats.l2NoMemory++
-    return false
-  }
-
-  /** Runs one store call, turning its failures into `L2Error`. */
-  async #l2<T>(key: string | undefined, store: L2Store, call: (store: L2Store) => MaybePromise<T>): Promise<T> {
-    try {
-      return await call(store)
-    } catch (error) {
-      const subject = key === undefined ? `cache '${this.name}'` : `key '${key}'`
-      throw new L2Error(`L2 failed for ${subject}: ${describe(error)}`, key === undefined ? { cause: error } : { cause: error, key })
-    }
-  }
-
-  #publishInvalidation(key: string): Promise<void> {
-    return this.#bus.publish('all', BUS_EVENT_SOURCE, this.#invalidateEvent, { key, origin: this.#group.id } satisfies CacheEvent)
-  }
+function bulkFailure<T>(error: unknown): BulkResult<T> {
+  return { value: undefined, error: error instanceof Error ? error : new Error(String(error)) }
 }

@@ -47,7 +47,7 @@ function assertKnownOptions(options: object, known: Set<string>, name: string): 
 }
 
 /** Validates the tunables present in `options` (a per-call object or the constructor's). */
-function assertTunables<V>(options: GetOptions<V>, name: string): void {
+function assertTunables<V>(options: GetOptions<V, unknown>, name: string): void {
   if (options.ttl !== undefined) assertDuration(options.ttl, `${name}.ttl`)
   if (options.negTtl !== undefined) assertDuration(options.negTtl, `${name}.negTtl`)
   if (options.resurrectTtl !== undefined) {
@@ -65,7 +65,7 @@ function assertTunables<V>(options: GetOptions<V>, name: string): void {
 }
 
 /** Validates the constructor's options (everything but the stores, bus and L1, checked by MLCache). */
-export function resolveCacheOptions<V>(options: MLCacheOptions<V> | undefined): ResolvedOptions<V> {
+export function resolveCacheOptions<V>(options: MLCacheOptions<V, unknown> | undefined): ResolvedOptions<V> {
   assertOptionsObject(options)
   const given = options ?? {}
   assertKnownOptions(given, CONSTRUCTOR_OPTIONS, 'options')
@@ -90,14 +90,14 @@ export function resolveCacheOptions<V>(options: MLCacheOptions<V> | undefined): 
  */
 export function mergeCallOptions<V>(
   base: ResolvedOptions<V>,
-  options: GetOptions<V> | SetOptions<V> | undefined,
+  options: GetOptions<V, unknown> | SetOptions<V, unknown> | undefined,
   kind: 'get' | 'set',
 ): ResolvedOptions<V> {
   if (options === undefined) return base
   assertOptionsObject(options)
   assertKnownOptions(options, kind === 'get' ? GET_OPTIONS : SET_OPTIONS, 'options')
-  assertTunables(options as GetOptions<V>, 'options')
-  const call = options as GetOptions<V>
+  assertTunables(options as GetOptions<V, unknown>, 'options')
+  const call = options as GetOptions<V, unknown>
   return {
     ttl: call.ttl ?? base.ttl,
     negTtl: call.negTtl ?? base.negTtl,

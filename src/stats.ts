@@ -4,14 +4,14 @@
  * this module's business. L1 hits are the exception: the cache keeps that
  * counter in a field of its own, so the hot path pays a single increment.
  */
-import type { L2Store } from './l2/l2-store.js'
+import type { ValueStore } from './l2/l2-store.js'
 import type { HitLevel, MLCacheStats } from './types.js'
 
 /**
  * The forcible evictions a store reports, duck-typed on SharedDict's
  * `stats()`; `undefined` when it has no such synchronous counter.
  */
-function evictionsOf(store: L2Store): number | undefined {
+function evictionsOf(store: ValueStore): number | undefined {
   const stats = (store as { stats?: unknown }).stats
   if (typeof stats !== 'function') return undefined
   const count = (stats.call(store) as { forcibleEvictions?: unknown } | null | undefined)?.forcibleEvictions
@@ -48,14 +48,18 @@ export class StatsCounters {
   decodeErrors = 0
   /** {@link MLCacheStats.l2NoMemory} */
   l2NoMemory = 0
+  /** {@link MLCacheStats.fencedWrites} */
+  fencedWrites = 0
+  /** {@link MLCacheStats.l2Errors} */
+  l2Errors = 0
   /** The L2 stores whose evictions are reported (each once). */
-  readonly #stores: readonly L2Store[]
+  readonly #stores: readonly ValueStore[]
   /** Their evictions at creation or the last reset: the store's counter is store-wide and never reset by us. */
   #evictionsBase: number | undefined
 
   /** @param stores - the L2 stores of the cache (`store`, then `missStore` if any); duplicates are ignored */
-  constructor(stores: readonly (L2Store | undefined)[]) {
-    this.#stores = [...new Set(stores)].filter((store): store is L2Store => store !== undefined)
+  constructor(stores: readonly (ValueStore | undefined)[]) {
+    this.#stores = [...new Set(stores)].filter((store): store is ValueStore => store !== undefined)
     this.#evictionsBase = this.#evictions()
   }
 
@@ -95,13 +99,15 @@ export class StatsCounters {
       resurrections: this.resurrections,
       decodeErrors: this.decodeErrors,
       l2NoMemory: this.l2NoMemory,
+      fencedWrites: this.fencedWrites,
+      l2Errors: this.l2Errors,
     }
     // A store that gained a counter later (or a recovered dict whose count went back) starts from 0, never below.
     if (evictions !== undefined) stats.forcibleEvictions = Math.max(0, evictions - (this.#evictionsBase ?? evictions))
     if (reset) {
       this.l2Hits = this.loads = this.staleServed = this.negativeHits = this.missesWithoutLoader = 0
       this.loaderCalls = this.loaderErrors = this.lockWaits = this.lockTimeouts = 0
-      this.resurrections = this.decodeErrors = this.l2NoMemory = 0
+      this.resurrections = this.decodeErrors = this.l2NoMemory = this.fencedWrites = this.l2Errors = 0
       this.#evictionsBase = evictions
     }
     return stats

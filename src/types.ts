@@ -2,7 +2,7 @@
  * Public types of MLCache, as fixed by the contract.
  */
 import type { EventBus } from './bus/event-bus.js'
-import type { L2Store } from './l2/l2-store.js'
+import type { L2Store, LockStore } from './l2/l2-store.js'
 
 /**
  * Where a value came from (lua-resty-mlcache's `hit_level`):
@@ -31,7 +31,7 @@ export interface LoaderContext<V> {
    * expires); `< 0`: return the value but cache nothing.
    */
   ttl?: number | undefined
-  /** The expired value still in L2, if any. */
+  /** The expired value still in L2, if any (never a "not found" entry). */
   readonly stale?: V | undefined
 }
 
@@ -42,19 +42,58 @@ export interface LoaderContext<V> {
  */
 export type Loader<V> = (key: string, ctx: LoaderContext<V>) => V | null | undefined | Promise<V | null | undefined>
 
-/** One operation of {@link MLCache.getBulk}. */
-export interface BulkOp<V> {
+/** One operation of {@link MLCache.getBulk}: a `lookup(key, loader, options)`. */
+export interface BulkOp<V, L1 = V> {
+  /** The key to look up. */
   key: string
+  /** Loads the value on a miss, as for `get`. */
   loader: Loader<V>
-  options?: GetOptions<V> | undefined
+  /** Per-op options, as for `get`; bad ones fail this op only. */
+  options?: GetOptions<V, L1> | undefined
 }
 
-/** One result of {@link MLCache.getBulk}, in op order. */
-export interface BulkResult<V> {
-  value: V | undefined
-  hitLevel?: HitLevel
-  /** Set when this op failed; its siblings are unaffected. */
-  error?: Error
+/**
+ * One result of {@link MLCache.getBulk}, in op order: the op's answer, or
+ * the error that failed it (its siblings are unaffected). Test `error`
+ * (or `hitLevel`) to tell them apart.
+ */
+export type BulkResult<V> =
+  | {
+      /** The value, `undefined` for "not found". */
+      value: V | undefined
+      /** Where it came from, as for `lookup`. */
+      hitLevel: HitLevel
+      error?: undefined
+    }
+  | {
+      value: undefined
+      hitLevel?: undefined
+      /** Why this op failed: a bad argument, or the error `lookup` would have rejected with. */
+      error: Error
+    }
+
+/** Options of {@link MLCache.getBulk}. */
+export interface BulkOptions {
+  /** How many ops may look up (and load) at a time. @defaultValue 3 */
+  concurrency?: number | undefined
+}
+
+/** Options of {@link MLCache.peek}. */
+export interface PeekOptions {
+  /** Also answer an expired entry still in L2 (`stale: true`, negative `ttl`). @defaultValue false */
+  stale?: boolean | undefined
+}
+
+/** Options of {@link MLCache.purge}. */
+export interface PurgeOptions {
+  /** Also reclaim the memory of the purged entries at once. @defaultValue false */
+  flushExpired?: boolean | undefined
+}
+
+/** Options of `MLCache.stats`. */
+export interface StatsOptions {
+  /** Zero the counters once read, to measure the next period. @defaultValue false */
+  reset?: boolean | undefined
 }
 
 /** The answer of {@link MLCache.peek}. */
@@ -70,22 +109,38 @@ export interface Peek<V> {
   stale: boolean
 }
 
-/** The L1 a cache may be given instead of its own LRU (an `lru-cache` instance fits). */
+/**
+ * The L1 a cache may be given instead of its own LRU (an `lru-cache`
+ * instance fits). The cache stores each entry under the plain key; values
+ * are L1 forms (the `l1Serializer` output, or a private sentinel object for
+ * "not found").
+ */
 export interface L1Store {
+  /** The value stored under `key`, `undefined` when absent or expired. */
   get(key: string): unknown
+  /** Stores `value` under `key` for `options.ttl` ms (`0` or absent: no expiry). */
   set(key: string, value: unknown, options?: { ttl?: number }): unknown
+  /** Drops `key`. */
   delete(key: string): unknown
+  /** Drops everything. */
   clear(): void
 }
 
-/** Options of {@link MLCache}. Durations are milliseconds; a TTL of `0` never expires. */
-export interface MLCacheOptions<V> {
+/**
+ * Options of {@link MLCache}. Durations are milliseconds; a TTL of `0` never
+ * expires. `L1` is the type `l1Serializer` produces (`V` without one).
+ */
+export interface MLCacheOptions<V, L1 = V> {
   /** The shared level (L2). @defaultValue a private in-process `SharedDict` of 16 MiB */
   store?: L2Store | undefined
   /** Where negative ("not found") entries live when given (mlcache's `shm_miss`). */
   missStore?: L2Store | undefined
-  /** Where loader locks live (mlcache's `shm_locks`). @defaultValue `store` */
-  lockStore?: L2Store | undefined
+  /**
+   * Where loader locks live (mlcache's `shm_locks`): any {@link LockStore}.
+   * A load then also takes its lock, without waiting, in `store` (and
+   * `missStore`), which fences its writes there. @defaultValue `store`
+   */
+  lockStore?: LockStore | undefined
   /** Carries invalidation and purge events. @defaultValue this thread's shared `LocalBus` */
   bus?: EventBus | undefined
   /** L1 slots; `0` disables L1. Ignored when another cache of the same name and store already made the L1. @defaultValue 100 */
@@ -98,8 +153,8 @@ export interface MLCacheOptions<V> {
   negTtl?: number | undefined
   /** Serve and write back stale values for this long when the loader fails or the lock wait times out; must be > 0. @defaultValue off */
   resurrectTtl?: number | undefined
-  /** Transforms a value as it enters L1 (never on L1 hits or negative entries). */
-  l1Serializer?: ((value: V) => unknown) | undefined
+  /** Transforms a value as it enters L1 (never on L1 hits or negative entries); what `get` answers. */
+  l1Serializer?: ((value: V) => L1) | undefined
   /** Tries for an L2 write that finds no memory. @defaultValue 3 */
   setTries?: number | undefined
   /** How long to wait for another worker's loader. @defaultValue 5_000 */
@@ -115,13 +170,13 @@ export interface MLCacheOptions<V> {
 }
 
 /** Per-call options of `get`, `lookup` and `getBulk`; they override the cache's. */
-export type GetOptions<V> = Pick<
-  MLCacheOptions<V>,
+export type GetOptions<V, L1 = V> = Pick<
+  MLCacheOptions<V, L1>,
   'ttl' | 'negTtl' | 'resurrectTtl' | 'l1Serializer' | 'setTries' | 'lockTimeout' | 'lockExptime'
 >
 
 /** Per-call options of `set`. */
-export type SetOptions<V> = Pick<MLCacheOptions<V>, 'ttl' | 'negTtl' | 'l1Serializer' | 'setTries'>
+export type SetOptions<V, L1 = V> = Pick<MLCacheOptions<V, L1>, 'ttl' | 'negTtl' | 'l1Serializer' | 'setTries'>
 
 /**
  * Counters of one cache instance since it was created or last read with
@@ -173,6 +228,19 @@ export interface MLCacheStats {
    * value from L1 only.
    */
   l2NoMemory: number
+  /**
+   * Writes of a load (or a resurrection) that its store refused because the
+   * load had lost its lock (the lease ended) or a `set`, `delete` or `purge`
+   * of the key raced it: the value was served to its callers but kept in
+   * neither L2 nor L1, so nothing older than that change stays cached.
+   */
+  fencedWrites: number
+  /**
+   * Failed L2 calls the cache rode out: a read before a loader ran (the
+   * loader ran as on a miss) and the write of a loaded value (served and
+   * kept in L1). Failures that reject (`L2Error`) are not counted.
+   */
+  l2Errors: number
   /**
    * Unexpired entries the L2 store evicted to make room, summed over `store`
    * and `missStore`. Store-wide: every cache name and worker on the store

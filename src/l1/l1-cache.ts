@@ -1,10 +1,11 @@
 /**
- * L1: the per-thread LRU of live values, and the registry that lets caches
- * with the same name and the same store share one L1 (upstream keeps a
- * weak-valued table of lrucaches per name; the contract adds the store to
- * the key, so two stores never mix).
+ * L1: this thread's LRU of live values, and the one rule for what goes in
+ * it: the L1 form of a value (`l1Serializer`, the negative sentinel) and
+ * the TTL it is kept for, so that L1 never outlives L2.
  */
 import { LRUCache } from 'lru-cache'
+import { SerializerError } from '../errors.js'
+import { describe } from '../internal/describe.js'
 import type { L1Store } from '../types.js'
 
 /**
@@ -22,24 +23,12 @@ const DISABLED_L1: L1Store = {
 }
 
 /**
- * Makes the default L1: an lru-cache whose clock is the cache's. Two
- * adjustments keep its expiry identical to L2's (an entry is gone once
- * `now >= start + ttl`): lru-cache counts an entry stale only when
- * `now - start > ttl` and ignores TTLs whose start is exactly 0, so the
- * clock is shifted by one and the TTL shortened by a hair (see {@link l1Ttl}).
+ * How much shorter the default L1 keeps an entry than its TTL: lru-cache
+ * counts an entry stale only once `now - start > ttl`, L2 once
+ * `now >= start + ttl`; shortening by a hair makes both expire at the same
+ * instant on a clock of whole milliseconds.
  */
-function createDefaultL1(max: number, clock: () => number): L1Store {
-  if (max === 0) return DISABLED_L1
-  // On the wall clock, lru-cache may cache the time for 1 ms (its default: one
-  // unref'd timer, no clock read per hit); an injected clock is read every time.
-  const ttlResolution = clock === Date.now ? 1 : 0
-  return new LRUCache<string, object>({ max, ttlResolution, perf: { now: () => clock() + 1 } })
-}
-
-/** The TTL to hand to the default L1 for `ttl` milliseconds of life (`0`: never). */
-function l1Ttl(ttl: number): number {
-  return ttl === 0 ? 0 : ttl - 1e-6
-}
+const EXPIRY_ALIGNMENT = 1e-6
 
 /**
  * Reused by every L1 write: lru-cache reads it synchronously. It also stores
@@ -49,70 +38,92 @@ function l1Ttl(ttl: number): number {
  */
 const SET_OPTIONS: { ttl: number; start: number | undefined; status: undefined } = { ttl: 0, start: undefined, status: undefined }
 
-/** One L1 and what goes with it: the loads in flight for its keys. */
-export class L1Group {
-  static #nextId = 1
-  /** Identifies this L1 in bus events, so it ignores its own invalidations. */
-  readonly id = L1Group.#nextId++
-  /** Loads in flight by key: concurrent callers in this thread share one. */
-  readonly inflight = new Map<string, Promise<unknown>>()
-  /** Whether this L1 is the default lru-cache (its TTLs need {@link l1Ttl}). */
-  readonly #isDefault: boolean
-  refs = 1
+/**
+ * One L1: the default lru-cache on the cache's clock, a custom `lru` used as
+ * given, or nothing (`lruSize: 0`).
+ */
+export class L1 {
+  /** The store itself (the contract lets a custom `lru` be inspected). */
+  readonly lru: L1Store
+  /** Whether this is the default lru-cache, whose TTLs need {@link EXPIRY_ALIGNMENT}. */
+  readonly #aligned: boolean
 
-  constructor(
-    readonly lru: L1Store,
-    isDefault: boolean,
-    readonly release: () => void = () => undefined,
-  ) {
-    this.#isDefault = isDefault
+  /**
+   * @param lruSize - slots of the default L1; `0` disables L1
+   * @param clock - the cache's clock, which the default L1 follows
+   * @param lru - a custom L1, used as given instead of the default
+   */
+  constructor(lruSize: number, clock: () => number, lru?: L1Store) {
+    if (lru !== undefined) {
+      this.lru = lru
+      this.#aligned = false
+    } else if (lruSize === 0) {
+      this.lru = DISABLED_L1
+      this.#aligned = false
+    } else {
+      // On the wall clock, lru-cache may cache the time for 1 ms (one unref'd
+      // timer, no clock read per hit); an injected clock is read every time.
+      // The clock is shifted by one: lru-cache ignores TTLs whose start is exactly 0.
+      const ttlResolution = clock === Date.now ? 1 : 0
+      this.lru = new LRUCache<string, object>({ max: lruSize, ttlResolution, perf: { now: () => clock() + 1 } })
+      this.#aligned = true
+    }
+  }
+
+  /** The L1 value of `key` (the negative sentinel for "not found"), `undefined` on a miss. */
+  get(key: string): unknown {
+    return this.lru.get(key)
   }
 
   /**
-   * Stores `value` for `ttl` milliseconds of life (`0`: never expires; a
-   * negative TTL stores nothing). A custom `lru` gets `ttl` as is; the
-   * default one gets it shortened so that it expires exactly with L2 (see
-   * {@link createDefaultL1}).
+   * Keeps `value` (an L1 form) for `ttl` milliseconds of life: `0` never
+   * expires, anything else is finite. A TTL too short to represent (a
+   * negative one, or one that the alignment would turn into lru-cache's "no
+   * TTL") stores nothing and drops what the key held, so a finite TTL never
+   * becomes "never" and L1 never serves what L2 considers gone.
    */
   set(key: string, value: unknown, ttl: number): void {
-    const lruTtl = this.#isDefault ? l1Ttl(ttl) : ttl
-    if (lruTtl < 0) return
+    const lruTtl = ttl === 0 || !this.#aligned ? ttl : ttl - EXPIRY_ALIGNMENT
+    if (ttl < 0 || (ttl > 0 && !(lruTtl > 0))) {
+      this.lru.delete(key)
+      return
+    }
     SET_OPTIONS.ttl = lruTtl
     SET_OPTIONS.start = lruTtl === 0 ? 0 : undefined
     SET_OPTIONS.status = undefined
     this.lru.set(key, value, SET_OPTIONS)
   }
+
+  /** Drops `key`. */
+  delete(key: string): void {
+    this.lru.delete(key)
+  }
+
+  /** Drops everything. */
+  clear(): void {
+    this.lru.clear()
+  }
 }
 
-const shared = new WeakMap<object, Map<string, L1Group>>()
-
 /**
- * Returns the L1 of (`store`, `name`) in this thread, creating it with
- * `lruSize` on first use; a custom `lru` is used as given and never shared.
- * Call `group.release()` when the cache closes.
+ * The L1 form of a value: the negative sentinel for "not found", else the
+ * value through `serializer` when there is one.
+ * @throws {SerializerError} the serializer threw or returned `undefined`
  */
-export function acquireL1Group(
-  store: object,
-  name: string,
-  lruSize: number,
-  clock: () => number,
-  lru: L1Store | undefined,
-): L1Group {
-  if (lru !== undefined) return new L1Group(lru, false)
-  let byName = shared.get(store)
-  if (byName === undefined) {
-    byName = new Map()
-    shared.set(store, byName)
+export function toL1Form<V>(value: V | null | undefined, serializer: ((value: V) => unknown) | undefined): unknown {
+  if (value === undefined || value === null) return NEGATIVE
+  if (serializer === undefined) return value
+  let serialized: unknown
+  try {
+    serialized = serializer(value)
+  } catch (error) {
+    throw new SerializerError(`l1Serializer threw: ${describe(error)}`, { cause: error })
   }
-  const existing = byName.get(name)
-  if (existing !== undefined) {
-    existing.refs++
-    return existing
-  }
-  const names = byName
-  const group: L1Group = new L1Group(createDefaultL1(lruSize, clock), lruSize !== 0, () => {
-    if (--group.refs === 0 && names.get(name) === group) names.delete(name)
-  })
-  names.set(name, group)
-  return group
+  if (serialized === undefined) throw new SerializerError('l1Serializer returned undefined')
+  return serialized
+}
+
+/** What a caller receives for an L1 form: `undefined` for the negative sentinel. */
+export function fromL1Form<T>(form: unknown): T | undefined {
+  return form === NEGATIVE ? undefined : (form as T)
 }

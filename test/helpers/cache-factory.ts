@@ -27,8 +27,8 @@ export function testLru(clock: FakeClock, max = 100): LRUCache<string, object> {
   return new LRUCache<string, object>({ max, ttlResolution: 0, perf: { now: () => clock.now() + 1 } })
 }
 
-export interface TestCache<V> {
-  cache: MLCache<V>
+export interface TestCache<V, L1 = V> {
+  cache: MLCache<V, L1>
   clock: FakeClock
   store: SharedDict
   lru: LRUCache<string, object>
@@ -38,10 +38,10 @@ export interface TestCache<V> {
  * A cache named `name` on a fresh 1 MiB SharedDict with a fake clock and an
  * inspectable L1; `options` override any of them.
  */
-export function testCache<V = unknown>(name = 'cache', options: MLCacheOptions<V> & { clock?: () => number } = {}, clock = fakeClock()): TestCache<V> {
+export function testCache<V = unknown, L1 = V>(name = 'cache', options: MLCacheOptions<V, L1> = {}, clock = fakeClock()): TestCache<V, L1> {
   const store = options.store instanceof SharedDict ? options.store : testDict(clock)
   const lru = testLru(clock)
-  const cache = new MLCache<V>(name, { store, lru, clock: clock.now, ...options })
+  const cache = new MLCache<V, L1>(name, { store, lru, clock: clock.now, ...options })
   onTestFinished(() => cache.close())
   return { cache, clock, store, lru }
 }

@@ -34,18 +34,18 @@ describe('l1Serializer', () => {
 
   it('get() never runs l1Serializer on negative entries', async () => {
     let calls = 0
-    const { cache } = testCache<Row>('c', { l1Serializer: () => calls++ })
+    const { cache } = testCache<Row, number>('c', { l1Serializer: () => calls++ })
     expect(await cache.get('k', () => undefined)).toBeUndefined()
     expect(calls).toBe(0)
   })
 
   it('get() lets a per-call l1Serializer win over the cache one', async () => {
-    const { cache } = testCache<Row>('c', { l1Serializer: upper })
+    const { cache } = testCache<Row, unknown>('c', { l1Serializer: upper })
     expect(await cache.get('k', () => ({ name: 'ada' }), { l1Serializer: (row) => `${row.name}!` })).toBe('ada!')
   })
 
   it('get() rejects with SerializerError when l1Serializer throws or returns undefined', async () => {
-    const { cache } = testCache<Row>('c')
+    const { cache } = testCache<Row, unknown>('c')
     const thrown = await cache
       .get('a', () => ({ name: 'x' }), {
         l1Serializer: () => {

@@ -25,6 +25,8 @@ const ZERO: MLCacheStats = {
   resurrections: 0,
   decodeErrors: 0,
   l2NoMemory: 0,
+  fencedWrites: 0,
+  l2Errors: 0,
   forcibleEvictions: 0,
 }
 
@@ -49,6 +51,7 @@ function withoutStats(store: L2Store): L2Store {
     deleteEntry: (...args) => store.deleteEntry(...args),
     purgeNamespace: (...args) => store.purgeNamespace(...args),
     tryLock: (...args) => store.tryLock(...args),
+    extendLock: (...args) => store.extendLock(...args),
     unlock: (...args) => store.unlock(...args),
     waitForUnlock: (...args) => store.waitForUnlock(...args),
   }
