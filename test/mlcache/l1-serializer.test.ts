@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { SerializerError } from '../../src/errors.js'
-import { testCache } from '../helpers/cache-factory.js'
+import { testCache, twoWorkers } from '../helpers/cache-factory.js'
 
 interface Row {
   name: string
@@ -63,5 +63,36 @@ describe('l1Serializer', () => {
     const { cache } = testCache<Row>('c', { l1Serializer: upper })
     await cache.set('k', { name: 'ada' })
     expect(await cache.lookup('k')).toMatchObject({ value: { name: 'ADA' }, hitLevel: 1 })
+  })
+
+  it('get() callers sharing one load each get the value through their own per-call l1Serializer', async () => {
+    const { cache, lru } = testCache<Row, unknown>('c')
+    let release!: (row: Row) => void
+    const gate = new Promise<Row>((resolve) => (release = resolve))
+    const loader = () => gate
+    const first = cache.lookup('k', loader, { l1Serializer: (row) => `first:${row.name}` })
+    const second = cache.lookup('k', loader, { l1Serializer: (row) => `second:${row.name}` })
+    const third = cache.lookup('k', loader)
+    release({ name: 'ada' })
+    expect(await first).toMatchObject({ value: 'first:ada', hitLevel: 3 })
+    expect(await second).toMatchObject({ value: 'second:ada', hitLevel: 2 })
+    expect(await third).toMatchObject({ value: { name: 'ada' }, hitLevel: 2 })
+    // L1 holds what the caller that ran the load made of it.
+    expect(lru.get('k')).toBe('first:ada')
+  })
+
+  it('set() whose l1Serializer throws drops the key from this L1 and every other L1, L2 keeping the new value', async () => {
+    const { a, b } = twoWorkers<Row>('c')
+    await a.set('k', { name: 'old' })
+    await b.get('k')
+    expect(await a.lookup('k')).toMatchObject({ value: { name: 'old' }, hitLevel: 1 })
+    expect(await b.lookup('k')).toMatchObject({ value: { name: 'old' }, hitLevel: 1 })
+    const failing = () => {
+      throw new Error('bad row')
+    }
+    await expect(a.set('k', { name: 'new' }, { l1Serializer: failing })).rejects.toBeInstanceOf(SerializerError)
+    await b.update()
+    expect(await a.lookup('k')).toEqual({ value: { name: 'new' }, hitLevel: 2, stale: false })
+    expect(await b.lookup('k')).toEqual({ value: { name: 'new' }, hitLevel: 2, stale: false })
   })
 })

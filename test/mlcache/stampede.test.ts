@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import { LoaderError, LockTimeoutError } from '../../src/errors.js'
+import { encodeValue, entryFlags } from '../../src/codec/codec.js'
 import { MLCache } from '../../src/mlcache.js'
 import type { Lookup } from '../../src/types.js'
 import { countingLoader, fakeClock, testCache, testDict } from '../helpers/cache-factory.js'
+import { wrapStore } from '../helpers/wrap-store.js'
 
 function deferred<T>() {
   let resolve!: (value: T) => void
@@ -92,21 +94,60 @@ describe('stampede protection', () => {
     expect(await cache.peek('k', { stale: true })).toMatchObject({ stale: true })
   })
 
-  it('get() returns the value another holder stored while this caller waited past lockTimeout', async () => {
-    const { cache, store } = testCache('c', { lockTimeout: 50 })
-    store.tryLock('c', 'k', 'other', 60_000)
-    const pending = cache.lookup('k', () => 'mine')
-    const other = new MLCache('c', { store, lru: { get: () => undefined, set: () => undefined, delete: () => false, clear: () => undefined } })
-    await other.set('k', 'theirs')
-    expect(await pending).toMatchObject({ value: 'theirs', hitLevel: 2 })
-    await other.close()
+  it('get() re-reads L2 after taking the lock and serves a value stored between its first read and the lock', async () => {
+    const clock = fakeClock()
+    const dict = testDict(clock)
+    const writer = new MLCache('c', { store: dict, clock: clock.now, lruSize: 0 })
+    // Another worker stores the value and releases its lock right before this caller's tryLock.
+    const store = wrapStore(dict, {
+      tryLock: async (...args) => {
+        await writer.set('k', 'stored meanwhile')
+        return dict.tryLock(...args)
+      },
+    })
+    const { cache } = testCache('c', { store })
+    const loader = countingLoader(() => 'loaded')
+    expect(await cache.lookup('k', loader)).toEqual({ value: 'stored meanwhile', hitLevel: 2, stale: false })
+    expect(loader.calls).toBe(0)
+    await writer.close()
   })
 
-  it('get() takes over a lock whose lease (lockExptime) has expired', async () => {
-    const { cache, store, clock } = testCache('c', { lockTimeout: 1_000 })
-    store.tryLock('c', 'k', 'dead worker', 100)
-    clock.advance(100)
+  it('get() re-reads L2 after its lock wait times out and serves a value the holder stored meanwhile', async () => {
+    const clock = fakeClock()
+    const dict = testDict(clock)
+    expect(dict.tryLock('c', 'k', 'holder', 60_000)).toBe('acquired')
+    let tries = 0
+    // The holder stores its value after the waiter's wait ran out and its re-read found nothing,
+    // right before the waiter's last try: only the re-read of the timeout path can find it.
+    const store = wrapStore(dict, {
+      tryLock: (...args) => {
+        if (++tries === 2) dict.writeEntry('c', 'k', encodeValue('the holder value'), 0, entryFlags(false, false))
+        return dict.tryLock(...args)
+      },
+      // Never wakes before the wait's end, so the second try comes after the deadline.
+      waitForUnlock: (_namespace, _key, timeout) => new Promise((resolve) => setTimeout(resolve, timeout + 10)),
+    })
+    const { cache } = testCache('c', { store, lockTimeout: 30 })
+    const loader = countingLoader(() => 'mine')
+    expect(await cache.lookup('k', loader)).toEqual({ value: 'the holder value', hitLevel: 2, stale: false })
+    expect(tries).toBe(2)
+    expect(loader.calls).toBe(0)
+    expect(cache.stats()).toMatchObject({ lockWaits: 1, lockTimeouts: 1, l2Hits: 1 })
+  })
+
+  it("get() takes over a dead holder's lock once its lease ends in real time, though the cache's clock stands still", async () => {
+    const { cache, store } = testCache('c', { lockTimeout: 5_000 })
+    expect(store.tryLock('c', 'k', 'dead worker', 50)).toBe('acquired')
     expect(await cache.lookup('k', () => 'v')).toMatchObject({ value: 'v', hitLevel: 3 })
+  })
+
+  it("get() never takes a live holder's lock when the cache's clock jumps past the lease", async () => {
+    const { cache, store, clock } = testCache('c', { lockTimeout: 30 })
+    expect(store.tryLock('c', 'k', 'live worker', 60_000)).toBe('acquired')
+    clock.advance(3_600_000)
+    const loader = countingLoader(() => 'second load')
+    await expect(cache.get('k', loader)).rejects.toBeInstanceOf(LockTimeoutError)
+    expect(loader.calls).toBe(0)
   })
 
   it('get() loads without the lock when the lock store is full rather than failing', async () => {

@@ -1,0 +1,168 @@
+/**
+ * `npm run test:mutants`: applies, one at a time, edits that break what
+ * the suite is meant to protect (a deleted re-read, an ignored fence...),
+ * runs the tests that should notice, and fails unless every one of them
+ * does. A mutant that survives names a hole in the tests.
+ *
+ * Each mutant runs in a fresh copy of the repository in a temporary folder
+ * (the working tree is never touched), sharing `node_modules` by a link.
+ */
+import { spawnSync } from 'node:child_process'
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+interface Mutant {
+  /** What the edit breaks. */
+  name: string
+  /** The file edited, relative to the repository. */
+  file: string
+  /** Text that must occur exactly once in the file... */
+  find: string
+  /** ...and what replaces it. */
+  replace: string
+  /** The test files or folders that must fail. */
+  tests: string[]
+}
+
+const MLCACHE_TESTS = ['test/mlcache']
+const STORE_TESTS = ['test/l2', 'test/mlcache/fencing.test.ts']
+
+const MUTANTS: Mutant[] = [
+  {
+    name: 'no L2 re-read after the lock is acquired',
+    file: 'src/mlcache.ts',
+    find: "if (state !== 'unlockable') {",
+    replace: "if (state === 'woken') {",
+    tests: MLCACHE_TESTS,
+  },
+  {
+    name: 'no L2 re-read after a lock timeout',
+    file: 'src/mlcache.ts',
+    find: "if (read !== undefined && !read.entry.stale) return promoted(read)\n    // Serve the stale value",
+    replace: '// Serve the stale value',
+    tests: MLCACHE_TESTS,
+  },
+  {
+    name: 'the asynchronous L2 read path answers undefined',
+    file: 'src/l2/l2-tier.ts',
+    find: '(resolved) => this.#decode(store, namespace, key, resolved, purpose),',
+    replace: '() => undefined,',
+    tests: MLCACHE_TESTS,
+  },
+  {
+    name: 'set() keeps the old L1 value when l1Serializer throws',
+    file: 'src/mlcache.ts',
+    find: '// L2 holds the new value: drop the old one everywhere before reporting.\n      return this.#changed(page, key, error)',
+    replace: 'throw error',
+    tests: MLCACHE_TESTS,
+  },
+  {
+    name: 'an invalidation leaves the load in flight shared',
+    file: 'src/mlcache.ts',
+    find: 'page.l1.delete(key)\n    page.inflight.delete(key)',
+    replace: 'page.l1.delete(key)',
+    tests: MLCACHE_TESTS,
+  },
+  {
+    name: 'a finite L1 TTL that rounds to nothing is kept forever',
+    file: 'src/l1/l1-cache.ts',
+    find: 'if (ttl < 0 || (ttl > 0 && !(lruTtl > 0))) {',
+    replace: 'if (ttl < 0) {',
+    tests: MLCACHE_TESTS,
+  },
+  {
+    name: 'a fenced write ignores whose fence it presents',
+    file: 'src/l2/shared-dict/dict-core.ts',
+    find: "if (lock === 0 || !this.#holdsFence(lock, leaseNow)) return 'fenced'",
+    replace: "if (lock === 0) return 'fenced'",
+    tests: STORE_TESTS,
+  },
+  {
+    name: 'a fenced write lands after its lease ended',
+    file: 'src/l2/shared-dict/dict-core.ts',
+    find: '!this.#isExpired(p, leaseNow) &&\n',
+    replace: '',
+    tests: STORE_TESTS,
+  },
+  {
+    name: 'an unfenced write leaves the fence valid',
+    file: 'src/l2/shared-dict/dict-core.ts',
+    find: '} else if (lock !== 0) {\n      this.#voidFence(lock)',
+    replace: '} else if (lock !== 0) {\n      void lock',
+    tests: STORE_TESTS,
+  },
+  {
+    name: 'a delete leaves the fence valid',
+    file: 'src/l2/shared-dict/dict-core.ts',
+    find: 'if (lock !== 0) this.#voidFence(lock)\n    this.store(MODE_SET, now, 0, 0)',
+    replace: 'this.store(MODE_SET, now, 0, 0)',
+    tests: STORE_TESTS,
+  },
+  {
+    name: 'a purge leaves the fences valid',
+    file: 'src/l2/shared-dict/dict-core.ts',
+    find: 'EF_PINNED) !== 0) this.#voidFence(p)',
+    replace: 'EF_PINNED) !== 0) continue',
+    tests: STORE_TESTS,
+  },
+  {
+    name: "lock leases follow the dict's injected clock",
+    file: 'src/l2/shared-dict/shared-dict.ts',
+    find: 'const leaseNow = realTime()\n    return this.#mutate(now, (core) => core.tryLock(',
+    replace: 'const leaseNow = now\n    return this.#mutate(now, (core) => core.tryLock(',
+    tests: [...MLCACHE_TESTS, 'test/l2'],
+  },
+  {
+    name: "reaping a thread deletes every thread's locks",
+    file: 'src/l2/shared-dict/dict-core.ts',
+    find: 'this.#u32[(p << 1) + E_USER_FLAGS] === threadId',
+    replace: 'true',
+    tests: ['test/l2'],
+  },
+]
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const COPIED = ['src', 'test', 'bench', 'package.json', 'tsconfig.json', 'tsconfig.build.json', 'vitest.config.ts']
+
+/** Runs `tests` in a fresh copy of the repository with `mutant` applied (none: as is); answers whether they passed. */
+function testsPass(tests: readonly string[], mutant?: Mutant): boolean {
+  const dir = mkdtempSync(join(tmpdir(), 'mlcache-mutant-'))
+  try {
+    for (const entry of COPIED) cpSync(join(ROOT, entry), join(dir, entry), { recursive: true })
+    symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir')
+    if (mutant !== undefined) {
+      const file = join(dir, mutant.file)
+      const source = readFileSync(file, 'utf8')
+      const at = source.indexOf(mutant.find)
+      if (at < 0 || source.indexOf(mutant.find, at + 1) >= 0) {
+        throw new Error(`mutant "${mutant.name}": its text must occur exactly once in ${mutant.file}`)
+      }
+      writeFileSync(file, source.slice(0, at) + mutant.replace + source.slice(at + mutant.find.length))
+    }
+    const run = spawnSync(process.execPath, [join(dir, 'node_modules/vitest/vitest.mjs'), 'run', '--bail', '1', ...tests], {
+      cwd: dir,
+      env: { ...process.env, MLCACHE_SKIP_BUILD: '1' },
+      stdio: 'ignore',
+    })
+    return run.status === 0
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+// A kill means something only if the same tests pass without the mutant.
+const testSets = [...new Set(MUTANTS.map((mutant) => mutant.tests.join(' ')))]
+for (const set of testSets) {
+  if (!testsPass(set.split(' '))) throw new Error(`the tests fail without any mutant: ${set}`)
+}
+
+let survivors = 0
+for (const mutant of MUTANTS) {
+  const ok = !testsPass(mutant.tests, mutant)
+  if (!ok) survivors++
+  process.stdout.write(`${ok ? 'killed  ' : 'SURVIVED'}  ${mutant.name}  (${mutant.file}; ${mutant.tests.join(', ')})\n`)
+}
+process.stdout.write(`\n${MUTANTS.length - survivors} of ${MUTANTS.length} mutants killed\n`)
+if (survivors > 0) process.exitCode = 1
