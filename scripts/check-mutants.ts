@@ -66,6 +66,13 @@ const MUTANTS: Mutant[] = [
     tests: MLCACHE_TESTS,
   },
   {
+    name: 'an asynchronous L2 read fills L1 after an invalidation overtook it',
+    file: 'src/mlcache.ts',
+    find: 'shape, slots, page.epoch === epoch))',
+    replace: 'shape, slots, true))',
+    tests: MLCACHE_TESTS,
+  },
+  {
     name: 'a finite L1 TTL that rounds to nothing is kept forever',
     file: 'src/l1/l1-cache.ts',
     find: 'if (ttl < 0 || (ttl > 0 && !(lruTtl > 0))) {',

@@ -197,11 +197,13 @@ export class MLCache<V = unknown, L1 = V> {
         results[index] = bulkFailure(error)
       }
     }
+    const epoch = page.epoch
     const reads = await this.#l2.readMany(page.namespace, missed.map(({ op }) => op.key))
+    const current = page.epoch === epoch
     await Promise.all(
       missed.map(async ({ index, op, opts }, i) => {
         try {
-          const found = await this.#afterL2(page, op.key, op.loader, opts, reads[i], LOOKUP, slots)
+          const found = await this.#afterL2(page, op.key, op.loader, opts, reads[i], LOOKUP, slots, current)
           const { value, hitLevel } = found as Lookup<L1>
           results[index] = { value, hitLevel }
         } catch (error) {
@@ -262,7 +264,7 @@ export class MLCache<V = unknown, L1 = V> {
       // L2 holds the new value: drop the old one everywhere before reporting.
       return this.#changed(page, key, error)
     }
-    page.inflight.delete(key)
+    this.#dropKey(page, key)
     page.l1.set(key, form, ttl)
     await this.#publish(page, key)
   }
@@ -369,14 +371,19 @@ export class MLCache<V = unknown, L1 = V> {
       const opts = mergeCallOptions(this.#options, options, 'get')
       // 2. L2.
       const read = this.#l2.read(page.namespace, key, loader === undefined ? 'serve' : 'load')
-      if (read instanceof Promise) return read.then((found) => this.#afterL2(page, key, loader, opts, found, shape, slots))
-      return this.#afterL2(page, key, loader, opts, read, shape, slots)
+      if (!(read instanceof Promise)) return this.#afterL2(page, key, loader, opts, read, shape, slots, true)
+      const epoch = page.epoch
+      return read.then((found) => this.#afterL2(page, key, loader, opts, found, shape, slots, page.epoch === epoch))
     } catch (error) {
       return Promise.reject(error)
     }
   }
 
-  /** What follows the L2 read: a fresh entry is promoted, a miss without loader answered, else the load. */
+  /**
+   * What follows the L2 read: a fresh entry is promoted (into L1 only if no
+   * invalidation reached this page while the read was in flight:
+   * `current`), a miss without loader answered, else the load.
+   */
   #afterL2(
     page: Page,
     key: string,
@@ -385,9 +392,10 @@ export class MLCache<V = unknown, L1 = V> {
     read: L2Read<V> | undefined,
     shape: Shape,
     slots: Semaphore | undefined,
+    current: boolean,
   ): Promise<unknown> {
     let found: Lookup<L1> | Promise<Lookup<L1>>
-    if (read !== undefined && !read.entry.stale) found = this.#answer(page, key, promoted(read), opts, true)
+    if (read !== undefined && !read.entry.stale) found = this.#answer(page, key, promoted(read), opts, current)
     else if (loader === undefined) found = this.#answered({ value: undefined, hitLevel: -1, stale: false })
     else found = this.#load(page, key, loader, opts, read, slots)
     if (found instanceof Promise) return shape === VALUE ? found.then(valueOf) : found
@@ -530,14 +538,16 @@ export class MLCache<V = unknown, L1 = V> {
     if (this.#closed) throw new ClosedError(`cache '${this.name}' is closed`)
   }
 
-  /** Forgets `key` in this page: L1, and any load in flight (its value then stays out of L1). */
+  /** Forgets `key` in this page: L1, any load in flight and any L2 read in flight (their values then stay out of L1). */
   #dropKey(page: Page, key: string): void {
+    page.epoch++
     page.l1.delete(key)
     page.inflight.delete(key)
   }
 
   /** Forgets everything in this page. */
   #dropAll(page: Page): void {
+    page.epoch++
     page.l1.clear()
     page.inflight.clear()
   }

@@ -18,6 +18,12 @@ export class Page {
   readonly origin = uniqueId()
   /** Loads in flight by key: concurrent callers in this thread share one. */
   readonly inflight = new Map<string, Promise<Loaded<unknown>>>()
+  /**
+   * Bumped whenever a key of this page is invalidated (or all of them): an
+   * asynchronous L2 read that saw it change while in flight may have read
+   * what the invalidation replaced, so its value is served but kept out of L1.
+   */
+  epoch = 0
   /** How many caches use this page. */
   refs = 1
 

@@ -193,6 +193,36 @@ describe('fenced loads', () => {
     expect(lru.get('k')).toBeUndefined()
   })
 
+  it('get() whose asynchronous L2 read was overtaken by an invalidation serves what it read but keeps it out of L1', async () => {
+    const clock = fakeClock()
+    const dict = testDict(clock)
+    const bus = new LocalBus()
+    const reads: (() => void)[] = []
+    // Reads of the reader answer only when the test says so, with what the dict held when they were made.
+    const slowStore = wrapStore(dict, {
+      readEntry: (...args) => {
+        const entry = dict.readEntry(...args)
+        return new Promise((resolve) => reads.push(() => resolve(entry)))
+      },
+    })
+    const lru = testLru(clock)
+    const reader = new MLCache('c', { store: slowStore, bus, clock: clock.now, lru })
+    const writer = new MLCache('c', { store: dict, bus, clock: clock.now, lru: testLru(clock) })
+    await writer.set('k', 'old')
+    const reading = reader.lookup('k')
+    await writer.set('k', 'new')
+    await reader.update()
+    reads.shift()?.()
+    expect(await reading).toEqual({ value: 'old', hitLevel: 2, stale: false })
+    expect(lru.get('k')).toBeUndefined()
+    const again = reader.lookup('k')
+    reads.shift()?.()
+    expect(await again).toEqual({ value: 'new', hitLevel: 2, stale: false })
+    expect(lru.get('k')).toBe('new')
+    await Promise.all([reader.close(), writer.close()])
+    await bus.close()
+  })
+
   it('get() never leaves the pre-change value cached, whatever the interleaving of a slow load and a change', async () => {
     await fc.assert(
       fc.asyncProperty(
