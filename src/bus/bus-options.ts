@@ -5,7 +5,7 @@
  * its arguments and validates `new(opts)` the same way; here bad arguments
  * are `TypeError`/`RangeError`s naming them, as the contract requires.
  */
-import type { EventBusOptions, EventTarget } from './event-bus.js'
+import type { EventBusOptions, EventBusTarget } from './event-bus.js'
 import { BusError } from '../errors.js'
 import { describe } from '../internal/describe.js'
 import {
@@ -90,7 +90,7 @@ export const EVENTS_PER_TURN = 64
  * @throws {TypeError} a name is not a non-empty string
  * @throws {BusError} the bus is closed, or `waiting` events already fill `maxQueueLen`
  */
-export function assertPublishable(target: EventTarget, source: string, event: string, closed: boolean, waiting: number, maxQueueLen: number): void {
+export function assertPublishable(target: EventBusTarget, source: string, event: string, closed: boolean, waiting: number, maxQueueLen: number): void {
   assertEventName(target, 'target')
   assertEventName(source, 'source')
   assertEventName(event, 'event')

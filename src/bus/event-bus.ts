@@ -15,7 +15,7 @@ export type EventHandler = (
 ) => void | Promise<void>
 
 /** Where an event goes: every worker, this worker only, or exactly one worker (a unique hash). */
-export type EventTarget = 'all' | 'current' | (string & {})
+export type EventBusTarget = 'all' | 'current' | (string & {})
 
 /** Options every bus accepts. */
 export interface EventBusOptions {
@@ -50,7 +50,7 @@ export interface EventBus {
    * and in publish order per publisher.
    * @throws {BusError} (rejects) payload too large, queue full, bus closed
    */
-  publish(target: EventTarget, source: string, event: string, data?: unknown): Promise<void>
+  publish(target: EventBusTarget, source: string, event: string, data?: unknown): Promise<void>
   /** Subscribes a handler; `'*'` matches any source or event. Answers an id for {@link EventBus.unsubscribe}. */
   subscribe(source: string, event: string, handler: EventHandler): number
   /** Removes a subscription; answers whether it existed. */

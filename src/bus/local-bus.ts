@@ -4,7 +4,7 @@
  * delivered asynchronously, so code written against it behaves the same on
  * the cross-thread buses.
  */
-import type { EventBus, EventBusOptions, EventHandler, EventTarget } from './event-bus.js'
+import type { EventBus, EventBusOptions, EventHandler, EventBusTarget } from './event-bus.js'
 import { EVENTS_PER_TURN, assertPublishable, resolveBusOptions, type ResolvedBusOptions } from './bus-options.js'
 import { DrainWaiters } from './drain-waiters.js'
 import { decodeEvent, encodeEvent } from './payload.js'
@@ -71,7 +71,7 @@ export class LocalBus implements EventBus {
    * @throws {TypeError} (rejects) `target`, `source` or `event` is not a non-empty string
    * @throws {BusError} (rejects) bus closed, queue full, payload too large or not cloneable
    */
-  async publish(target: EventTarget, source: string, event: string, data?: unknown): Promise<void> {
+  async publish(target: EventBusTarget, source: string, event: string, data?: unknown): Promise<void> {
     const { maxQueueLen, maxPayloadLen } = this.#options
     assertPublishable(target, source, event, this.#stop.signal.aborted, this.#queue.length, maxQueueLen)
     const current = target === 'current'

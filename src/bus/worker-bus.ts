@@ -4,7 +4,7 @@
  */
 import { threadId } from 'node:worker_threads'
 import { BUS_RESYNC_EVENT, BUS_SOURCE, WORKER_SOURCE } from './event-bus.js'
-import type { EventBus, EventHandler, EventTarget } from './event-bus.js'
+import type { EventBus, EventHandler, EventBusTarget } from './event-bus.js'
 import { EVENTS_PER_TURN, assertPublishable, type ResolvedBusOptions } from './bus-options.js'
 import { DrainWaiters } from './drain-waiters.js'
 import { decodeEvent, encodeEvent } from './payload.js'
@@ -181,7 +181,7 @@ export class WorkerBus implements EventBus {
    * @throws {TypeError} (rejects) `target`, `source` or `event` is not a non-empty string
    * @throws {BusError} (rejects) member closed, `maxQueueLen` events of this member waiting, payload too large or not cloneable
    */
-  async publish(target: EventTarget, source: string, event: string, data?: unknown): Promise<void> {
+  async publish(target: EventBusTarget, source: string, event: string, data?: unknown): Promise<void> {
     const { maxQueueLen, maxPayloadLen, uniqueTimeout } = this.#options
     assertPublishable(target, source, event, this.#stop.signal.aborted, this.#waitingHere(), maxQueueLen)
     if (target === 'current') {
