@@ -39,6 +39,19 @@ export interface EventBusOptions {
    * @defaultValue reports through `process.emitWarning`
    */
   onError?: (error: unknown, event: { source: string; event: string }) => void
+  /**
+   * The clock of the `uniqueTimeout` windows: answers the current time in
+   * milliseconds and never goes back. A unique hash published at `t` is
+   * dropped while `clock()` answers less than `t + uniqueTimeout`. Inject
+   * one to move dedup windows without waiting (tests); nothing else on a
+   * bus reads it. On a WorkerBus each member has its own clock but the
+   * windows are shared: see `WorkerBusOptions.clock`.
+   * @defaultValue a monotonic clock in Unix epoch milliseconds,
+   * `performance.timeOrigin + performance.now()`: it reads about what
+   * `Date.now()` does, the same in every thread, and never steps with the
+   * wall clock
+   */
+  clock?: () => number
 }
 
 /** The contract's bus interface; implement it to bring your own transport. */
