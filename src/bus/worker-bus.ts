@@ -1,6 +1,7 @@
 /**
  * The worker_threads bus: every member reads one ring log in shared memory
- * (event-bus.md §5.3 item 2), no broker hop, no MessagePort. See {@link WorkerBus}.
+ * (lua-resty-worker-events' shared-memory event list, with overruns detected
+ * instead of silent), no broker hop, no MessagePort. See {@link WorkerBus}.
  */
 import { threadId } from 'node:worker_threads'
 import { BUS_RESYNC_EVENT, BUS_SOURCE, WORKER_SOURCE } from './event-bus.js'
