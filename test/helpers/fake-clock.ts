@@ -17,8 +17,9 @@ export function fakeClock(start = 1_700_000_000_000): FakeClock {
 
 /**
  * A {@link FakeClock} whose time lives in shared memory, so that threads read
- * one time that only `advance` (from any thread) moves: pass `buffer` to a
- * worker and rebuild the clock there with `sharedFakeClock(0, buffer)`.
+ * one time that only `advance` (from any thread, by whole milliseconds)
+ * moves: pass `buffer` to a worker and rebuild the clock there with
+ * `sharedFakeClock(0, buffer)`.
  */
 export interface SharedFakeClock extends FakeClock {
   /** The shared time: send it to workers (structured-cloneable, shared). */
