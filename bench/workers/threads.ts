@@ -33,42 +33,56 @@ export class BenchWorker {
   readonly worker: Worker
   #nextId = 0
   readonly #pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>()
+  readonly #ready: Promise<void>
+  /** Why the worker is gone, once it has exited. */
+  #exited: Error | undefined
 
   private constructor(worker: Worker) {
     this.worker = worker
+    let ready: { resolve: () => void; reject: (error: Error) => void } | undefined
+    this.#ready = new Promise((resolve, reject) => {
+      ready = { resolve, reject }
+    })
     worker.on('message', (reply: Reply) => {
+      if (reply.ready === true) ready?.resolve()
       if (reply.id === undefined) return
       const pending = this.#pending.get(reply.id)
       this.#pending.delete(reply.id)
       if (reply.error !== undefined) pending?.reject(new Error(reply.error))
       else pending?.resolve(reply.result)
     })
-    const failAll = (error: Error) => {
+    // A reply posted just before the worker died may reach this thread after
+    // its 'error' event (they travel on different ports), but always before
+    // its 'exit' event: Node drains the ports first. So calls still waiting
+    // fail on 'exit' only, with the error that killed the worker if any, and
+    // a call that was answered resolves whatever the order of the events.
+    let fatal: Error | undefined
+    worker.on('error', (error) => {
+      fatal ??= error
+    })
+    worker.on('exit', (code) => {
+      const error = fatal ?? new Error(`worker exited with code ${code}`)
+      this.#exited = error
+      ready?.reject(error) // no effect once it was ready
       for (const { reject } of this.#pending.values()) reject(error)
       this.#pending.clear()
-    }
-    worker.on('error', failAll)
-    worker.on('exit', () => failAll(new Error('worker exited')))
-  }
-
-  /** Starts a worker on `entry` with `data` (as `workerData`) and waits until it is ready. */
-  static async start(entry: URL, data: Record<string, unknown> = {}): Promise<BenchWorker> {
-    const worker = new Worker(BOOT, { workerData: { entry: entry.href, ...data } })
-    await new Promise<void>((resolve, reject) => {
-      const onMessage = (reply: Reply) => {
-        if (reply.ready !== true) return
-        worker.off('message', onMessage)
-        worker.off('error', reject)
-        resolve()
-      }
-      worker.on('message', onMessage)
-      worker.once('error', reject)
     })
-    return new BenchWorker(worker)
   }
 
-  /** Runs one command in the worker; resolves with its result. */
+  /**
+   * Starts a worker on `entry` with `data` (as `workerData`) and waits until
+   * it is ready; rejects if the worker dies first, with the error that
+   * killed it.
+   */
+  static async start(entry: URL, data: Record<string, unknown> = {}): Promise<BenchWorker> {
+    const worker = new BenchWorker(new Worker(BOOT, { workerData: { entry: entry.href, ...data } }))
+    await worker.#ready
+    return worker
+  }
+
+  /** Runs one command in the worker; resolves with its result, rejects at once if the worker has exited. */
   call<T = unknown>(op: string, args: Record<string, unknown> = {}): Promise<T> {
+    if (this.#exited !== undefined) return Promise.reject(this.#exited)
     const id = ++this.#nextId
     return new Promise<T>((resolve, reject) => {
       this.#pending.set(id, { resolve: resolve as (value: unknown) => void, reject })

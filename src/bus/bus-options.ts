@@ -5,7 +5,7 @@
  * its arguments and validates `new(opts)` the same way; here bad arguments
  * are `TypeError`/`RangeError`s naming them, as the contract requires.
  */
-import type { EventBusOptions, EventTarget } from './event-bus.js'
+import type { EventBusOptions, EventBusTarget } from './event-bus.js'
 import { BusError } from '../errors.js'
 import { describe } from '../internal/describe.js'
 import {
@@ -24,6 +24,29 @@ export const MAX_PAYLOAD_LEN = 16 * 1024 * 1024
 /** lua-resty-events' `max_queue_len`. */
 export const DEFAULT_MAX_QUEUE_LEN = 10_240
 
+/**
+ * The default clock of every bus: Unix epoch milliseconds, like
+ * `Date.now()`, but monotonic (`performance.timeOrigin + performance.now()`),
+ * so a wall-clock step never stretches or cuts a `uniqueTimeout` window.
+ * `performance.now()` alone starts at each thread's own origin; anchored to
+ * `performance.timeOrigin` (that origin in epoch milliseconds) it agrees
+ * across the threads of a process, which the windows a WorkerBus shares
+ * between threads rely on.
+ */
+export function defaultBusClock(): number {
+  return performance.timeOrigin + performance.now()
+}
+
+/**
+ * Reads a bus clock for a `uniqueTimeout` window.
+ * @throws {TypeError} the clock answered something other than a finite number
+ */
+export function readBusClock(clock: () => number): number {
+  const now = clock()
+  if (typeof now !== 'number' || !Number.isFinite(now)) throw new TypeError('options.clock must answer a finite number of milliseconds')
+  return now
+}
+
 /** What a bus reports a failed handler with; see {@link EventBusOptions.onError}. */
 export type HandlerErrorReporter = (error: unknown, event: { source: string; event: string }) => void
 
@@ -41,6 +64,8 @@ export interface ResolvedBusOptions {
    * @defaultValue reports through `process.emitWarning`
    */
   readonly onError: HandlerErrorReporter
+  /** @defaultValue {@link defaultBusClock} */
+  readonly clock: () => number
 }
 
 /**
@@ -50,7 +75,7 @@ export interface ResolvedBusOptions {
 export function resolveBusOptions(options?: EventBusOptions): ResolvedBusOptions {
   assertOptionsObject(options)
   const { uniqueTimeout = DEFAULT_UNIQUE_TIMEOUT, maxPayloadLen = DEFAULT_MAX_PAYLOAD_LEN } = options ?? {}
-  const { maxQueueLen = DEFAULT_MAX_QUEUE_LEN, onError } = options ?? {}
+  const { maxQueueLen = DEFAULT_MAX_QUEUE_LEN, onError, clock = defaultBusClock } = options ?? {}
   assertNumberAtLeast(uniqueTimeout, 'options.uniqueTimeout', 0)
   // lua-resty-events: `"unique_timeout" must be greater than 0`.
   if (uniqueTimeout === 0) throw new RangeError('options.uniqueTimeout must be > 0')
@@ -60,11 +85,13 @@ export function resolveBusOptions(options?: EventBusOptions): ResolvedBusOptions
   }
   assertIntegerAtLeast(maxQueueLen, 'options.maxQueueLen', 1)
   if (onError !== undefined) assertFunction(onError, 'options.onError')
+  assertFunction(clock, 'options.clock')
   return {
     uniqueTimeout,
     maxPayloadLen,
     maxQueueLen,
     onError: onError === undefined ? warnHandlerError : guardReporter(onError),
+    clock,
   }
 }
 
@@ -90,7 +117,7 @@ export const EVENTS_PER_TURN = 64
  * @throws {TypeError} a name is not a non-empty string
  * @throws {BusError} the bus is closed, or `waiting` events already fill `maxQueueLen`
  */
-export function assertPublishable(target: EventTarget, source: string, event: string, closed: boolean, waiting: number, maxQueueLen: number): void {
+export function assertPublishable(target: EventBusTarget, source: string, event: string, closed: boolean, waiting: number, maxQueueLen: number): void {
   assertEventName(target, 'target')
   assertEventName(source, 'source')
   assertEventName(event, 'event')

@@ -15,7 +15,7 @@ export type EventHandler = (
 ) => void | Promise<void>
 
 /** Where an event goes: every worker, this worker only, or exactly one worker (a unique hash). */
-export type EventTarget = 'all' | 'current' | (string & {})
+export type EventBusTarget = 'all' | 'current' | (string & {})
 
 /** Options every bus accepts. */
 export interface EventBusOptions {
@@ -39,6 +39,19 @@ export interface EventBusOptions {
    * @defaultValue reports through `process.emitWarning`
    */
   onError?: (error: unknown, event: { source: string; event: string }) => void
+  /**
+   * The clock of the `uniqueTimeout` windows: answers the current time in
+   * milliseconds and never goes back. A unique hash published at `t` is
+   * dropped while `clock()` answers less than `t + uniqueTimeout`. Inject
+   * one to move dedup windows without waiting (tests); nothing else on a
+   * bus reads it. On a WorkerBus each member has its own clock but the
+   * windows are shared: see `WorkerBusOptions.clock`.
+   * @defaultValue a monotonic clock in Unix epoch milliseconds,
+   * `performance.timeOrigin + performance.now()`: it reads about what
+   * `Date.now()` does, the same in every thread, and never steps with the
+   * wall clock
+   */
+  clock?: () => number
 }
 
 /** The contract's bus interface; implement it to bring your own transport. */
@@ -50,7 +63,7 @@ export interface EventBus {
    * and in publish order per publisher.
    * @throws {BusError} (rejects) payload too large, queue full, bus closed
    */
-  publish(target: EventTarget, source: string, event: string, data?: unknown): Promise<void>
+  publish(target: EventBusTarget, source: string, event: string, data?: unknown): Promise<void>
   /** Subscribes a handler; `'*'` matches any source or event. Answers an id for {@link EventBus.unsubscribe}. */
   subscribe(source: string, event: string, handler: EventHandler): number
   /** Removes a subscription; answers whether it existed. */

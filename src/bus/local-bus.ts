@@ -4,8 +4,8 @@
  * delivered asynchronously, so code written against it behaves the same on
  * the cross-thread buses.
  */
-import type { EventBus, EventBusOptions, EventHandler, EventTarget } from './event-bus.js'
-import { EVENTS_PER_TURN, assertPublishable, resolveBusOptions, type ResolvedBusOptions } from './bus-options.js'
+import type { EventBus, EventBusOptions, EventHandler, EventBusTarget } from './event-bus.js'
+import { EVENTS_PER_TURN, assertPublishable, readBusClock, resolveBusOptions, type ResolvedBusOptions } from './bus-options.js'
 import { DrainWaiters } from './drain-waiters.js'
 import { decodeEvent, encodeEvent } from './payload.js'
 import { Subscriptions } from './subscriptions.js'
@@ -35,8 +35,9 @@ interface QueuedEvent {
  *   lua-resty-events pushes them straight into the local queue, and
  *   measuring them would cost the copy that `'current'` exists to avoid.
  *   They count against `maxQueueLen` like any event.
- * - A unique hash published again within `uniqueTimeout` is dropped at
- *   publish time (the publish still resolves).
+ * - A unique hash published again within `uniqueTimeout` (as the `clock`
+ *   option measures it) is dropped at publish time (the publish still
+ *   resolves).
  * - {@link LocalBus.close} stops delivery: handlers of queued events are not
  *   called, nor are the remaining handlers of the event in flight. Later
  *   `subscribe` calls are accepted (and answer ids) but nothing is delivered
@@ -68,16 +69,17 @@ export class LocalBus implements EventBus {
 
   /**
    * Queues an event for this member.
-   * @throws {TypeError} (rejects) `target`, `source` or `event` is not a non-empty string
+   * @throws {TypeError} (rejects) `target`, `source` or `event` is not a non-empty string, or
+   *   the `clock` option answered something other than a finite number (unique targets)
    * @throws {BusError} (rejects) bus closed, queue full, payload too large or not cloneable
    */
-  async publish(target: EventTarget, source: string, event: string, data?: unknown): Promise<void> {
+  async publish(target: EventBusTarget, source: string, event: string, data?: unknown): Promise<void> {
     const { maxQueueLen, maxPayloadLen } = this.#options
     assertPublishable(target, source, event, this.#stop.signal.aborted, this.#queue.length, maxQueueLen)
     const current = target === 'current'
     // Encode before claiming a unique hash: a refused event must not use up its window.
     const payload = current ? data : decodeEvent(encodeEvent(source, event, data, maxPayloadLen)).data
-    if (!current && target !== 'all' && !this.#dedup.claim(target)) return
+    if (!current && target !== 'all' && !this.#dedup.claim(target, readBusClock(this.#options.clock))) return
     const workerId = current ? undefined : this.workerId
     this.#queue.push({ seq: ++this.#published, source, event, data: payload, workerId })
     this.#schedule()

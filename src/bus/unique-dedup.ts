@@ -8,7 +8,7 @@ import { LRUCache } from 'lru-cache'
 const UNIQUE_DEDUP_CAPACITY = 1024
 
 /**
- * Hash → expiry (a `performance.now()` time), in an LRU bounded like the
+ * Hash → expiry (a time of the bus's clock), in an LRU bounded like the
  * broker's: more distinct hashes within the window evict the oldest, which
  * then may be handled twice (dedup weakens, memory stays bounded). Expiries
  * are compared on lookup, so no timer ever runs.
@@ -31,10 +31,9 @@ export class UniqueDedup {
    * Answers `true` and starts a window for `hash` unless one is running, in
    * which case it answers `false` (the event is a duplicate). A duplicate
    * does not extend the window, as in the broker.
-   * @param now - the current time
-   * @defaultValue now `performance.now()`
+   * @param now - the current time of the bus's clock, in milliseconds
    */
-  claim(hash: string, now = performance.now()): boolean {
+  claim(hash: string, now: number): boolean {
     const expiry = this.#expiries.get(hash)
     if (expiry !== undefined && expiry > now) return false
     this.#expiries.set(hash, now + this.#timeout)

@@ -169,12 +169,3 @@ export function openBusBuffer(handle: unknown): BusViews {
     uniqueTimeout: f64[F_UNIQUE_TIMEOUT] ?? 0,
   })
 }
-
-/**
- * A clock every thread agrees on, in ms: `performance.now()` alone starts at
- * each thread's own origin, so unique-hash expiries written by one thread
- * would be meaningless to another. Monotonic within a thread.
- */
-export function sharedNow(): number {
-  return performance.timeOrigin + performance.now()
-}

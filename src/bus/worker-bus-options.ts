@@ -12,6 +12,23 @@ import type { BusGeometry } from './worker-bus-layout.js'
 /** Options of `WorkerBus.create`: those of every bus, plus the ring size. */
 export interface WorkerBusOptions extends EventBusOptions {
   /**
+   * The clock of the `uniqueTimeout` windows, in milliseconds, for the end
+   * `create` makes (`workerId` 0) only: every member brings its own clock
+   * (see {@link WorkerBusAttachOptions.clock}), since a function cannot
+   * cross threads. The windows are shared: a hash's window is stamped with
+   * the clock of the member that published it (`clock() + uniqueTimeout`)
+   * and compared with the clock of each member that publishes it again. So
+   * give every member of a bus clocks that agree: the default clock does,
+   * in every thread; fake clocks can read one time from a SharedArrayBuffer
+   * that every member sees. Where two members' clocks differ by `d` ms, a
+   * window one of them opened lasts `uniqueTimeout - d` or
+   * `uniqueTimeout + d` for the other (not at all, or for as long as `d`,
+   * when `d` exceeds `uniqueTimeout`).
+   * @defaultValue a monotonic clock in Unix epoch milliseconds,
+   * `performance.timeOrigin + performance.now()`, which agrees across threads
+   */
+  clock?: () => number
+  /**
    * Size in bytes of the payload ring shared by every member, at least
    * `maxPayloadLen` (and 4096), at most 1 GiB; rounded up to a multiple of 8.
    * `maxQueueLen` is the number of records the ring keeps, this bounds their
@@ -29,6 +46,19 @@ export interface WorkerBusAttachOptions {
    * @defaultValue reports through `process.emitWarning`
    */
   onError?: EventBusOptions['onError']
+  /**
+   * The clock of this member's `uniqueTimeout` windows, in milliseconds. It
+   * is this member's own: the clock given to `create`, or to another
+   * member's `attach`, stays in that member. The windows are shared by every
+   * member: this member stamps the window of a hash it publishes with its
+   * clock (`clock() + uniqueTimeout`), and compares the window another
+   * member stamped, with that member's clock, against its own. So give
+   * every member of a bus clocks that agree (see
+   * {@link WorkerBusOptions.clock} for what happens when they do not).
+   * @defaultValue a monotonic clock in Unix epoch milliseconds,
+   * `performance.timeOrigin + performance.now()`, which agrees across threads
+   */
+  clock?: () => number
 }
 
 /** Default payload ring size (4 MiB). */
@@ -59,13 +89,19 @@ export function resolveCreateOptions(options?: WorkerBusOptions): { resolved: Re
 }
 
 /**
- * Validates the options of `WorkerBus.attach` and answers them resolved
- * with the bus's own limits.
+ * Validates the options of `WorkerBus.attach` (this member's `onError` and
+ * `clock`) and answers them resolved with the bus's own limits.
  * @throws {TypeError} an option is invalid; the message names it
  */
 export function resolveAttachOptions(options: WorkerBusAttachOptions | undefined, geometry: BusGeometry): ResolvedBusOptions {
   assertOptionsObject(options)
   const { maxPayloadLen, slots: maxQueueLen, uniqueTimeout } = geometry
-  const onError = options?.onError
-  return resolveBusOptions({ maxPayloadLen, maxQueueLen, uniqueTimeout, ...(onError === undefined ? {} : { onError }) })
+  const { onError, clock } = options ?? {}
+  return resolveBusOptions({
+    maxPayloadLen,
+    maxQueueLen,
+    uniqueTimeout,
+    ...(onError === undefined ? {} : { onError }),
+    ...(clock === undefined ? {} : { clock }),
+  })
 }

@@ -1,6 +1,6 @@
 /**
  * The ring log of a WorkerBus: lua-resty-worker-events' (and mlcache ipc's)
- * shm event log done right (event-bus.md §5.3 item 2). One global sequence,
+ * shm event log done right. One global sequence,
  * records in `seq % slots` slots, payload bytes in a byte ring. Writers
  * append under the append mutex; readers never lock: each keeps a cursor
  * and reads `cursor + 1 .. head`, then checks that what it copied was not

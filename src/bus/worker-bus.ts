@@ -1,11 +1,12 @@
 /**
  * The worker_threads bus: every member reads one ring log in shared memory
- * (event-bus.md §5.3 item 2), no broker hop, no MessagePort. See {@link WorkerBus}.
+ * (lua-resty-worker-events' shared-memory event list, with overruns detected
+ * instead of silent), no broker hop, no MessagePort. See {@link WorkerBus}.
  */
 import { threadId } from 'node:worker_threads'
 import { BUS_RESYNC_EVENT, BUS_SOURCE, WORKER_SOURCE } from './event-bus.js'
-import type { EventBus, EventHandler, EventTarget } from './event-bus.js'
-import { EVENTS_PER_TURN, assertPublishable, type ResolvedBusOptions } from './bus-options.js'
+import type { EventBus, EventHandler, EventBusTarget } from './event-bus.js'
+import { EVENTS_PER_TURN, assertPublishable, readBusClock, type ResolvedBusOptions } from './bus-options.js'
 import { DrainWaiters } from './drain-waiters.js'
 import { decodeEvent, encodeEvent } from './payload.js'
 import { Subscriptions } from './subscriptions.js'
@@ -18,7 +19,6 @@ import {
   KIND_UNIQUE,
   MAX_MEMBERS,
   openBusBuffer,
-  sharedNow,
   type WorkerBusHandle,
 } from './worker-bus-layout.js'
 import { aliveMembers, claimMember, type MemberSlot, releaseMember, releaseThreadMembers } from './worker-bus-members.js'
@@ -83,7 +83,9 @@ interface DrainMark {
  *   members' records never refuses a publish (it would lose an
  *   invalidation for everyone); that member just resyncs.
  * - **Unique targets.** The publisher drops a hash published within
- *   `uniqueTimeout` (shared table, checked under the mutex); every member
+ *   `uniqueTimeout` (shared table, checked under the mutex; each member
+ *   measures the window with its own `clock` option, so every member's
+ *   clock must agree, see {@link WorkerBusOptions.clock}); every member
  *   that reaches a unique record races a compare-and-swap on it and the
  *   winner alone handles it (often the publisher). If the winner dies before
  *   handling it, nobody does.
@@ -158,6 +160,8 @@ export class WorkerBus implements EventBus {
    * Joins the bus of `handle` as a new member, synchronously, and publishes
    * its `('worker', 'start')` event. The member reads only events published
    * from now on. Call it once per thread, usually at a worker's start.
+   * `options` are this member's own (`onError`, `clock`); the bus's limits
+   * and `uniqueTimeout` are those given to `create`.
    * @throws {TypeError} `handle` is not a WorkerBus handle, or an option is invalid
    * @throws {BusError} the bus already has 64 members, or was made by another layout version
    */
@@ -178,20 +182,22 @@ export class WorkerBus implements EventBus {
   /**
    * Publishes an event; see {@link WorkerBus} for what each target does.
    * Resolves once the event is in the log (or queued, for `'current'`).
-   * @throws {TypeError} (rejects) `target`, `source` or `event` is not a non-empty string
+   * @throws {TypeError} (rejects) `target`, `source` or `event` is not a non-empty string, or
+   *   this member's `clock` answered something other than a finite number (unique targets)
    * @throws {BusError} (rejects) member closed, `maxQueueLen` events of this member waiting, payload too large or not cloneable
    */
-  async publish(target: EventTarget, source: string, event: string, data?: unknown): Promise<void> {
-    const { maxQueueLen, maxPayloadLen, uniqueTimeout } = this.#options
+  async publish(target: EventBusTarget, source: string, event: string, data?: unknown): Promise<void> {
+    const { maxQueueLen, maxPayloadLen, uniqueTimeout, clock } = this.#options
     assertPublishable(target, source, event, this.#stop.signal.aborted, this.#waitingHere(), maxQueueLen)
     if (target === 'current') {
       this.#local.push({ after: this.#ring.head(), local: ++this.#localPublished, source, event, data })
     } else {
-      // Serialise outside the mutex: the critical section only copies bytes.
+      // Serialise and read the clock outside the mutex: the critical section only copies bytes.
       const bytes = encodeEvent(source, event, data, maxPayloadLen)
       const kind = target === 'all' ? KIND_ALL : KIND_UNIQUE
+      const now = kind === KIND_UNIQUE ? readBusClock(clock) : 0
       const seq = this.#ring.locked(() => {
-        if (kind === KIND_UNIQUE && !claimUniqueHash(this.#views, target, uniqueTimeout, sharedNow())) return 0
+        if (kind === KIND_UNIQUE && !claimUniqueHash(this.#views, target, uniqueTimeout, now)) return 0
         return this.#ring.appendLocked(bytes, kind, this.workerId)
       })
       if (seq === 0) return // a duplicate unique hash, dropped

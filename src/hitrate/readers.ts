@@ -1,5 +1,6 @@
 /**
- * Streaming readers of the access-trace formats of `../shared/traces`:
+ * Streaming readers of the access-trace formats the hit-rate benchmark
+ * replays (`bench/traces`, `test/fixtures`):
  * each turns a (possibly gzipped) byte stream into the keys it requests, in
  * order, without holding the file in memory.
  */

@@ -1,9 +1,9 @@
 /**
  * The robust mutex of every shared structure (the SharedDict and the
  * WorkerBus ring): a 3-state futex-style barging mutex with the owner in the
- * lock word (shared-dict.md §2 "Contention", §3.6). The word is `0` when
- * free, else `(ownerId << 1) | contended`, as nginx's `ngx_shmtx` keeps the
- * owner pid in its lock word so a dead owner can be found.
+ * lock word. The word is `0` when free, else `(ownerId << 1) | contended`,
+ * as nginx's `ngx_shmtx` keeps the owner pid in its lock word so a dead
+ * owner can be found.
  *
  * - Acquire: one CAS `0 → self` (about 22 ns with the release); on failure a
  *   short spin on multi-core machines, then set the contended bit and

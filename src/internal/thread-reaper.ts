@@ -6,9 +6,9 @@
  * a crashed worker (`ngx_process.c`).
  *
  * `worker.terminate()`, `process.exit()` in a worker and memory-limit kills
- * skip `finally` blocks (shared-dict.md §2 "Worker death"), and only the
- * thread that created a worker sees its `'exit'` event, so the creating
- * thread (the WorkerBus) calls {@link reapThread} from that event.
+ * skip `finally` blocks (the thread's JavaScript is stopped wherever it is),
+ * and only the thread that created a worker sees its `'exit'` event, so the
+ * creating thread (the WorkerBus) calls {@link reapThread} from that event.
  *
  * The registry is per thread (module state is never shared between
  * threads) and weak: a registered object that nothing else references is

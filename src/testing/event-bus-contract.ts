@@ -6,7 +6,7 @@
  * `registerEventBusContract({ name, create })`.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import type { EventBus, EventBusOptions, EventTarget } from '../bus/event-bus.js'
+import type { EventBus, EventBusOptions, EventBusTarget } from '../bus/event-bus.js'
 import { BusError } from '../errors.js'
 
 /** What {@link registerEventBusContract} needs. */
@@ -283,7 +283,7 @@ export function registerEventBusContract({ name, create }: EventBusContractOptio
       const deliveries = record(bus)
       const calls: Array<[string, () => Promise<void>]> = [
         ['target', () => bus.publish('', 's', 'e')],
-        ['target', () => bus.publish(42 as unknown as EventTarget, 's', 'e')],
+        ['target', () => bus.publish(42 as unknown as EventBusTarget, 's', 'e')],
         ['source', () => bus.publish('all', '', 'e')],
         ['source', () => bus.publish('all', null as unknown as string, 'e')],
         ['event', () => bus.publish('current', 's', '')],

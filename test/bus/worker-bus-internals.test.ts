@@ -5,7 +5,7 @@
  */
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { BusError } from '../../src/errors.js'
-import { WorkerBus, type WorkerBusOptions } from '../../src/bus/worker-bus.js'
+import { WorkerBus, type WorkerBusAttachOptions, type WorkerBusOptions } from '../../src/bus/worker-bus.js'
 import { H_MUTEX, MAX_MEMBERS, openBusBuffer } from '../../src/bus/worker-bus-layout.js'
 import { stealFromThread } from '../../src/bus/worker-bus-mutex.js'
 import { claimUniqueHash, hashPair } from '../../src/bus/worker-bus-unique.js'
@@ -16,8 +16,8 @@ function newBus(options?: WorkerBusOptions): WorkerBus {
   return bus
 }
 
-function attach(bus: WorkerBus): WorkerBus {
-  const member = WorkerBus.attach(bus.handle)
+function attach(bus: WorkerBus, options?: WorkerBusAttachOptions): WorkerBus {
+  const member = WorkerBus.attach(bus.handle, options)
   onTestFinished(() => member.close())
   return member
 }
@@ -49,6 +49,38 @@ describe('WorkerBus in one thread', () => {
     expect(() => WorkerBus.attach(bus.handle, 1 as never)).toThrow(TypeError)
   })
 
+  it('create() and attach() refuse a clock that is not a function with a TypeError naming it', () => {
+    expect(() => WorkerBus.create({ clock: 0 as never })).toThrow(new TypeError('options.clock must be a function'))
+    const bus = newBus()
+    expect(() => WorkerBus.attach(bus.handle, { clock: 'Date.now' as never })).toThrow(new TypeError('options.clock must be a function'))
+    expect(bus.workers()).toEqual([0]) // the refused attach left no member behind
+  })
+
+  it('each member measures the shared unique windows with its own clock', async () => {
+    // Far below the default clock's epoch readings: a member ignoring its clock would see every window over.
+    let mainTime = 1_000_000
+    let otherTime = 1_000_000
+    const bus = newBus({ uniqueTimeout: 60_000, clock: () => mainTime })
+    const other = attach(bus, { clock: () => otherTime })
+    const handled: unknown[] = []
+    for (const member of [bus, other]) member.subscribe('u', '*', (data) => void handled.push(data))
+    const publish = async (member: WorkerBus, data: string) => {
+      await member.publish('job', 'u', 'e', data)
+      await Promise.all([bus.drain(), other.drain()])
+    }
+    await publish(bus, 'main opens a window until 1,060,000')
+    otherTime += 59_999
+    await publish(other, 'other at 1,059,999: dropped')
+    otherTime += 1
+    await publish(other, 'other opens a window until 1,120,000')
+    await publish(bus, 'main at 1,000,000: dropped') // main's clock never moved
+    mainTime += 119_999
+    await publish(bus, 'main at 1,119,999: dropped')
+    mainTime += 1
+    await publish(bus, 'main at 1,120,000')
+    expect(handled).toEqual(['main opens a window until 1,060,000', 'other opens a window until 1,120,000', 'main at 1,120,000'])
+  })
+
   it('members of one thread get distinct workerIds, up to 64 members in all, then attach() fails with BusError', async () => {
     const bus = newBus()
     const members = Array.from({ length: MAX_MEMBERS - 1 }, () => attach(bus))
@@ -56,7 +88,7 @@ describe('WorkerBus in one thread', () => {
     expect(bus.workers()).toHaveLength(MAX_MEMBERS)
     expect(() => WorkerBus.attach(bus.handle)).toThrow(BusError)
     await members[9]?.close()
-    expect(bus.workers()).not.toContain(10)
+    expect(bus.workers()).toEqual(Array.from({ length: MAX_MEMBERS }, (_, i) => i).filter((id) => id !== 10))
     expect(attach(bus).workerId).toBe(10) // the lowest free slot
   })
 

@@ -2,13 +2,17 @@
  * WorkerBus across real worker_threads (2 to 4 scripted members, see
  * workers/bus-worker.ts): delivery, unique targets, limits, overflow
  * resync, drain, lifecycle and supervision. No assertion depends on timing:
- * members coordinate through messages, shared flags and bus events.
+ * members coordinate through messages, shared flags and bus events, stalls
+ * last until the test releases them, and dedup windows follow a shared fake
+ * clock.
  */
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { BUS_RESYNC_EVENT, BUS_SOURCE, WORKER_SOURCE } from '../../src/bus/event-bus.js'
 import { WorkerBus, type WorkerBusOptions } from '../../src/bus/worker-bus.js'
 import { BusError } from '../../src/errors.js'
 import type { Outcome, Received } from './workers/bus-worker.js'
+import { sharedFakeClock } from '../helpers/fake-clock.js'
+import { StallSignal } from '../helpers/stall-signal.js'
 import { ScriptedWorker } from '../helpers/workers.js'
 
 const ENTRY = new URL('./workers/bus-worker.ts', import.meta.url)
@@ -44,17 +48,29 @@ function nextEvent(bus: WorkerBus, source: string, event: string, accept = (_: R
   })
 }
 
-/** Resolves once a worker set the shared flag (it is about to block its thread). */
-async function waitForFlag(signal: SharedArrayBuffer): Promise<void> {
-  const flag = new Int32Array(signal)
-  while (Atomics.load(flag, 0) === 0) {
-    const waited = Atomics.waitAsync(flag, 0, 0, 50)
-    if (waited.async) await waited.value
-  }
-}
-
 /** Events of one test source, without lifecycle or resync events. */
 const only = (source: string, events: Received[]) => events.filter((r) => r.source === source)
+
+let markers = 0
+
+/**
+ * The data of every `source` event handled so far by any member (the main
+ * end, whose events `seen` records, and `workers`), sorted. Every event
+ * published before the call counts: the main end publishes a marker after
+ * them and each member is read up to it.
+ */
+async function handledByAnyone(bus: WorkerBus, seen: Received[], workers: ScriptedWorker[], source: string): Promise<unknown[]> {
+  const marker = `marker-${++markers}`
+  await bus.publish('all', marker, 'e')
+  const inWorkers = await Promise.all(
+    workers.map(async (w) => {
+      await w.call('waitFor', { source: marker })
+      return only(source, await w.call<Received[]>('received'))
+    }),
+  )
+  await bus.drain()
+  return [...inWorkers.flat(), ...only(source, seen)].map((r) => r.data).sort()
+}
 
 describe('WorkerBus across worker_threads', () => {
   it("'all' reaches every member once, publisher included, with its workerId, in publish order per publisher", async () => {
@@ -106,32 +122,39 @@ describe('WorkerBus across worker_threads', () => {
     expect(only('local', seen)).toEqual([])
   })
 
-  it('a unique hash published by every member is handled once in all, and once again after uniqueTimeout', async () => {
-    const bus = newBus({ uniqueTimeout: 500 })
+  it('a unique hash published by every member at once is handled once in all until uniqueTimeout has passed on their clocks', async () => {
+    // A minute of the shared fake clock: real time cannot end the window during the test.
+    const clock = sharedFakeClock()
+    const bus = newBus({ uniqueTimeout: 60_000, clock: clock.now })
     const seen = record(bus)
-    const workers = await startMembers(bus, 3)
+    const workers = await startMembers(bus, 3, { clock: clock.buffer })
     const round = async (n: number) => {
       await Promise.all([
         ...workers.map((w) => w.call('publish', { target: 'refresh-hash', source: 'unique', data: n })),
         bus.publish('refresh-hash', 'unique', 'e', n),
       ])
-      // Barrier: the markers follow every unique record in the log.
-      await Promise.all(workers.map((w) => w.call('publish', { source: `marker-${n}` })))
-      await bus.publish('all', `marker-${n}`, 'e')
-      const counts = await Promise.all(
-        workers.map(async (w) => {
-          await w.call('waitFor', { source: `marker-${n}`, count: 4 })
-          return only('unique', await w.call<Received[]>('received')).length
-        }),
-      )
-      await bus.drain()
-      return [...counts, only('unique', seen).length]
+      return handledByAnyone(bus, seen, workers, 'unique')
     }
-    const first = await round(1)
-    expect(first.reduce((sum, count) => sum + count, 0)).toBe(1)
-    await new Promise((resolve) => setTimeout(resolve, 600)) // past uniqueTimeout
-    const second = await round(2)
-    expect(second.reduce((sum, count) => sum + count, 0)).toBe(2)
+    expect(await round(1)).toEqual([1])
+    clock.advance(59_999)
+    expect(await round(2)).toEqual([1]) // every copy dropped: the window runs until 60 s after round 1
+    clock.advance(1)
+    expect(await round(3)).toEqual([1, 3]) // the window is over: one copy handled again
+  })
+
+  it("a member compares another member's window with its own clock: dropped until uniqueTimeout has passed on it", async () => {
+    const clock = sharedFakeClock()
+    const bus = newBus({ uniqueTimeout: 60_000 })
+    const seen = record(bus)
+    const [a, b] = (await startMembers(bus, 2, { clock: clock.buffer })) as [ScriptedWorker, ScriptedWorker]
+    const publish = (member: ScriptedWorker, data: string) => member.call('publish', { target: 'job', source: 'unique', data })
+    await publish(a, 'a opens the window')
+    clock.advance(59_999)
+    await publish(b, 'b, 1 ms before its end')
+    clock.advance(1)
+    await publish(b, 'b, at its end')
+    await publish(a, "a, inside b's window")
+    expect(await handledByAnyone(bus, seen, [a, b], 'unique')).toEqual(['a opens the window', 'b, at its end'])
   })
 
   it('publish() rejects a payload over maxPayloadLen with BusError and nothing reaches any member', async () => {
@@ -158,10 +181,10 @@ describe('WorkerBus across worker_threads', () => {
     const seen = record(bus)
     const [a] = (await startMembers(bus, 1)) as [ScriptedWorker]
     const outcomes = await a.call<Outcome[]>('publish', { source: 'burst', count: 20, burst: true })
-    const accepted = outcomes.flatMap((outcome, i) => (outcome.ok ? [i] : []))
-    const refused = outcomes.filter((outcome) => !outcome.ok)
-    expect(refused.length).toBeGreaterThan(0)
-    expect(refused.every((outcome) => !outcome.ok && outcome.name === 'BusError' && outcome.code === 'E_BUS')).toBe(true)
+    // A synchronous burst: the member reads nothing back meanwhile, so exactly maxQueueLen are accepted.
+    const refusal = { ok: false, name: 'BusError', code: 'E_BUS' }
+    expect(outcomes).toEqual([...Array(8).fill({ ok: true }), ...Array(12).fill(refusal)])
+    const accepted = Array.from({ length: 8 }, (_, i) => i)
     const inA = await a.call<Received[]>('drain')
     expect(only('burst', inA).map((r) => (r.data as { i: number }).i)).toEqual(accepted)
     await bus.drain()
@@ -174,17 +197,19 @@ describe('WorkerBus across worker_threads', () => {
   ])('a member stalled while the ring wrapped ($bound) gets a resync first, never a lost event, and can publish', async (geometry) => {
     const { options, pad, holds } = geometry
     const bus = newBus(options)
-    const signal = new SharedArrayBuffer(4)
-    const [stalled, publisher] = (await startMembers(bus, 2, { signal })) as [ScriptedWorker, ScriptedWorker]
+    const signal = new StallSignal()
+    const [stalled, publisher] = (await startMembers(bus, 2, { stall: signal.buffer })) as [ScriptedWorker, ScriptedWorker]
     // It publishes right after the stall, far behind on the log: its own queue is empty, so that works.
-    const stall = stalled.call<Outcome>('stall', { ms: 1500, source: 'after-stall' })
-    await waitForFlag(signal)
+    const stall = stalled.call<Outcome>('stall', { source: 'after-stall' })
+    await signal.stalled(stall)
+    // The whole flood happens while the member is blocked: it ends only when released.
     const published = 500
     for (let offset = 0; offset < published; offset += 20) {
       const data = { offset, pad: 'x'.repeat(pad) }
       const outcomes = await publisher.call<Outcome[]>('publish', { source: 'flood', count: 20, data })
-      expect(outcomes.every((outcome) => outcome.ok)).toBe(true)
+      expect(outcomes).toEqual(Array(20).fill({ ok: true }))
     }
+    signal.release()
     expect(await stall).toEqual({ ok: true })
     expect(await publisher.call('waitFor', { source: 'after-stall' })).toHaveLength(1)
     const events = (await stalled.call<Received[]>('drain')).filter((r) => r.source !== WORKER_SOURCE)
@@ -218,6 +243,7 @@ describe('WorkerBus across worker_threads', () => {
     const bus = newBus()
     const [a, b] = (await startMembers(bus, 2)) as [ScriptedWorker, ScriptedWorker]
     const { workerId: idA } = await a.call<{ workerId: number }>('info')
+    const { workerId: idB } = await b.call<{ workerId: number }>('info')
     await bus.close()
     await expect(bus.publish('all', 's', 'e')).rejects.toBeInstanceOf(BusError)
     await a.call('publish', { source: 'after', data: 'still here' })
@@ -226,7 +252,7 @@ describe('WorkerBus across worker_threads', () => {
     ])
     const exits = (await b.call<Received[]>('received')).filter((r) => r.source === WORKER_SOURCE && r.event === 'exit')
     expect(exits.map((r) => r.data)).toEqual([{ workerId: 0, crashed: false }])
-    expect((await b.call<{ workers: number[] }>('info')).workers).not.toContain(0)
+    expect((await b.call<{ workers: number[] }>('info')).workers).toEqual([idA, idB].sort((x, y) => x - y))
   })
 })
 
@@ -272,13 +298,14 @@ describe('WorkerBus lifecycle across worker_threads', () => {
     const bus = newBus()
     const [victim, witness] = (await startMembers(bus, 2)) as [ScriptedWorker, ScriptedWorker]
     const { workerId } = await victim.call<{ workerId: number }>('info')
+    const { workerId: witnessId } = await witness.call<{ workerId: number }>('info')
     const crashed = nextEvent(bus, WORKER_SOURCE, 'exit', lifecycle('exit', workerId, true))
     await victim.terminate()
     expect((await crashed).data).toEqual({ workerId, crashed: true })
-    expect(bus.workers()).not.toContain(workerId)
+    expect(bus.workers()).toEqual([0, witnessId])
     const inWitness = await witness.call<Received[]>('waitFor', { source: WORKER_SOURCE, event: 'exit' })
     expect(inWitness.map((r) => r.data)).toEqual([{ workerId, crashed: true }])
-    expect((await witness.call<{ workers: number[] }>('info')).workers).not.toContain(workerId)
+    expect((await witness.call<{ workers: number[] }>('info')).workers).toEqual([0, witnessId])
   })
 
   it("a member whose thread dies of an uncaught error is announced with 'exit' crashed: true", async () => {
@@ -287,8 +314,14 @@ describe('WorkerBus lifecycle across worker_threads', () => {
     const { workerId } = await victim.call<{ workerId: number }>('info')
     const failure = new Promise((resolve) => victim.worker.once('error', resolve))
     const crashed = nextEvent(bus, WORKER_SOURCE, 'exit', lifecycle('exit', workerId, true))
-    await victim.call('crash')
-    expect(await failure).toMatchObject({ message: 'scripted crash' })
+    // The reply to 'crash' is posted before the error is thrown, but the two reach this thread
+    // in either order: wait for both. A command never answered fails with the crash's error.
+    const replied = victim.call('crash')
+    const unanswered = victim.call('waitFor', { source: 'never published' })
+    const [reply, error] = await Promise.all([replied, failure])
+    expect(reply).toBeUndefined()
+    expect(error).toMatchObject({ message: 'scripted crash' })
+    await expect(unanswered).rejects.toThrow('scripted crash')
     expect((await crashed).data).toEqual({ workerId, crashed: true })
     expect(bus.workers()).toEqual([0])
   })

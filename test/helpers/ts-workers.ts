@@ -37,23 +37,26 @@ export function useTsWorkers(): TsWorkers {
 }
 
 /**
- * The next message `worker` posts. Rejects if the worker throws (an
- * uncaught error) or exits first, so a broken worker fails the test instead
- * of hanging it.
+ * The next message `worker` posts. Rejects if the worker dies without
+ * posting one (with the uncaught error that killed it, if any), so a broken
+ * worker fails the test instead of hanging it. A message posted just before
+ * the worker died may arrive after its `'error'` event (another port) but
+ * always before its `'exit'` event (Node drains the ports first): waiting
+ * for `'exit'` makes the answer independent of that order.
  */
 export function nextMessage<T>(worker: Worker): Promise<T> {
   return new Promise<T>((resolve, reject) => {
+    let fatal: Error | undefined
     const onMessage = (message: T): void => {
       cleanup()
       resolve(message)
     }
     const onError = (error: Error): void => {
-      cleanup()
-      reject(error)
+      fatal ??= error
     }
     const onExit = (code: number): void => {
       cleanup()
-      reject(new Error(`the worker exited with code ${code} before answering`))
+      reject(fatal ?? new Error(`the worker exited with code ${code} before answering`))
     }
     function cleanup(): void {
       worker.off('message', onMessage).off('error', onError).off('exit', onExit)

@@ -27,6 +27,6 @@ describe('corrupt L2 entries', () => {
     const error = await cache.peek('k').catch((e: unknown) => e)
     expect(error).toBeInstanceOf(DecodeError)
     expect((error as DecodeError).code).toBe('E_DECODE')
-    expect(store.readEntry('cache', 'k')).toBeDefined()
+    expect(store.readEntry('cache', 'k')).toMatchObject({ value: Uint8Array.of(0xc1), flags: entryFlags(false, false) })
   })
 })

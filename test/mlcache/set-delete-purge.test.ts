@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { decodeValue, entryFlags } from '../../src/codec/codec.js'
 import { MLCache } from '../../src/mlcache.js'
 import { fakeClock, testCache, testDict, testLru, twoWorkers } from '../helpers/cache-factory.js'
 
@@ -87,11 +88,12 @@ describe('set(), delete() and purge()', () => {
     const missStore = testDict(clock)
     const { cache, store } = testCache('c', { missStore }, clock)
     await cache.set('k', undefined)
-    expect(missStore.readEntry('c', 'k')).toBeDefined()
+    expect(missStore.readEntry('c', 'k')).toMatchObject({ flags: entryFlags(true, false), stale: false })
     expect(store.readEntry('c', 'k')).toBeUndefined()
     await cache.set('k', 'found')
     expect(missStore.readEntry('c', 'k')).toBeUndefined()
-    expect(store.readEntry('c', 'k')).toBeDefined()
+    const found = store.readEntry('c', 'k')
+    expect(found && decodeValue(found.value, found.flags)).toBe('found')
   })
 
   it('get() with a missStore keeps negative entries out of the main store', async () => {

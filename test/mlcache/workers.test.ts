@@ -1,10 +1,15 @@
 /**
- * MLCache across real worker_threads sharing one SharedDict.
+ * MLCache across real worker_threads sharing one SharedDict. Each worker's L1
+ * is an lru-cache it inspects directly (`peekL1`), so assertions about L1
+ * never go through L2. No outcome depends on timing: loads and stalls end
+ * on signals from the test or the other workers.
  */
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { SharedDict, WorkerBus, type WorkerBusOptions } from '../../src/index.js'
 import { checkSharedDictInvariants } from '../../src/l2/shared-dict/invariants.js'
+import { StallSignal } from '../helpers/stall-signal.js'
 import { ScriptedWorker } from '../helpers/workers.js'
+import type { L1Content } from './workers/cache-worker.js'
 
 const ENTRY = new URL('./workers/cache-worker.ts', import.meta.url)
 
@@ -17,7 +22,8 @@ describe('MLCache across worker_threads', () => {
     const dict = SharedDict.create({ size: '4m' })
     const startFlag = new SharedArrayBuffer(4)
     const workers = await startWorkers(4, { dictHandle: dict.handle, name: 'stampede', startFlag })
-    const runs = workers.map((w) => w.call<{ levels: Record<string, number>; values: number }>('stampede', { key: 'cold', callers: 1_000, loaderMs: 50 }))
+    // The load is held until all 4 workers have started their 1,000 callers: every caller misses.
+    const runs = workers.map((w) => w.call<{ levels: Record<string, number>; values: number }>('stampede', { key: 'cold', callers: 1_000, parties: 4 }))
     const flag = new Int32Array(startFlag)
     Atomics.store(flag, 0, 1)
     Atomics.notify(flag, 0)
@@ -36,43 +42,55 @@ describe('MLCache across worker_threads', () => {
 })
 
 describe('MLCache across worker_threads on a WorkerBus', () => {
-  async function setup(count: number, busOptions: WorkerBusOptions = {}) {
+  async function setup(count: number, busOptions: WorkerBusOptions = {}, data: Record<string, unknown> = {}) {
     const dict = SharedDict.create({ size: '4m' })
     const bus = WorkerBus.create(busOptions)
     onTestFinished(() => bus.close())
-    const workers = await startWorkers(count, { dictHandle: dict.handle, busHandle: bus.handle, name: 'users' })
+    const workers = await startWorkers(count, { dictHandle: dict.handle, busHandle: bus.handle, name: 'users', ...data })
     return { dict, bus, workers }
   }
+
+  const inL1 = (value: unknown): L1Content => ({ present: true, value })
+  const notInL1: L1Content = { present: false, value: undefined }
 
   it('set(), delete() and purge() in worker A are never served from the L1 of worker B after B.update()', async () => {
     const { workers } = await setup(2)
     const [a, b] = workers as [ScriptedWorker, ScriptedWorker]
     for (const step of ['set', 'delete', 'purge'] as const) {
-      await b.call('get', { key: 'k', value: 'old' })
-      expect(await b.call('peekL1', { key: 'k' })).toMatchObject({ value: 'old', hitLevel: 1 })
+      expect(await b.call('get', { key: 'k', value: 'old' })).toEqual({ value: 'old', hitLevel: 3, stale: false })
+      expect(await b.call('peekL1', { key: 'k' })).toEqual(inL1('old'))
       if (step === 'set') await a.call('set', { key: 'k', value: 'new' })
       else await a.call(step, { key: 'k' })
       await b.call('update')
-      const seen = await b.call<{ value: unknown; hitLevel: number }>('peekL1', { key: 'k' })
-      expect(seen.value).not.toBe('old')
-      expect(seen.hitLevel).not.toBe(1)
+      expect(await b.call('peekL1', { key: 'k' }), step).toEqual(notInL1)
+      // B now reads what A left in L2.
+      const afterStep = step === 'set' ? { value: 'new', hitLevel: 2, stale: false } : { value: undefined, hitLevel: -1, stale: false }
+      expect(await b.call('lookup', { key: 'k' }), step).toEqual(afterStep)
       await a.call('delete', { key: 'k' })
       await b.call('update')
     }
   })
 
   it('a worker whose bus queue overflowed while it stalled clears its L1 on resume', async () => {
-    const { workers } = await setup(2, { maxQueueLen: 64 })
+    const signal = new StallSignal()
+    const { workers } = await setup(2, { maxQueueLen: 64 }, { stall: signal.buffer })
     const [a, b] = workers as [ScriptedWorker, ScriptedWorker]
     await b.call('get', { key: 'kept', value: 'cached' })
-    expect(await b.call('peekL1', { key: 'kept' })).toMatchObject({ hitLevel: 1 })
-    const stalled = b.call('stall', { ms: 1_500 })
-    // Far more invalidations than the ring holds, none of them for 'kept'.
+    // Invalidations of other keys, read in time, leave 'kept' in B's L1.
+    for (let i = 0; i < 10; i++) await a.call('delete', { key: `before-${i}` })
+    await b.call('update')
+    expect(await b.call('peekL1', { key: 'kept' })).toEqual(inL1('cached'))
+    const stalled = b.call('stall')
+    await signal.stalled(stalled)
+    // While B is blocked: far more invalidations than the ring holds, none of them for 'kept'.
     for (let i = 0; i < 500; i++) await a.call('delete', { key: `other-${i}` })
+    signal.release()
     await stalled
     await b.call('update')
-    // 'kept' was never invalidated, but B cannot know what it missed: its L1 was cleared.
-    expect(await b.call('peekL1', { key: 'kept' })).toMatchObject({ value: 'cached', hitLevel: 2 })
+    // 'kept' was never invalidated, but B cannot know what it missed: its L1 was cleared,
+    // while L2 still holds the value.
+    expect(await b.call('peekL1', { key: 'kept' })).toEqual(notInL1)
+    expect(await b.call('lookup', { key: 'kept' })).toEqual({ value: 'cached', hitLevel: 2, stale: false })
   })
 
   it('get() proceeds at once when the worker holding the loader lock is terminated', async () => {

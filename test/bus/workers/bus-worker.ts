@@ -1,11 +1,14 @@
 /**
  * A scripted WorkerBus member for the cross-thread bus tests: attaches to the
- * bus in `workerData.handle`, records every event it receives, says
+ * bus in `workerData.handle` (with the shared fake clock in
+ * `workerData.clock`, if any), records every event it receives, says
  * `{ ready: true }`, then runs the commands the test posts (see
  * `test/helpers/workers.ts`), answering `{ id, result }` or `{ id, error }`.
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { WorkerBus, type WorkerBusHandle } from '../../../src/bus/worker-bus.js'
+import { sharedFakeClock } from '../../helpers/fake-clock.js'
+import { StallSignal } from '../../helpers/stall-signal.js'
 
 /** One handler call, as the tests compare them. */
 export interface Received {
@@ -22,6 +25,7 @@ interface Command {
   id: number
   op: 'info' | 'publish' | 'received' | 'waitFor' | 'drain' | 'stall' | 'close' | 'crash' | 'release'
   target?: string
+  /** stall: when given, publish one event of this source right after the stall, before yielding. */
   source?: string
   event?: string
   data?: unknown
@@ -29,17 +33,18 @@ interface Command {
   count?: number
   /** publish: start them all before awaiting any (a synchronous burst). */
   burst?: boolean
-  /** stall: how long to block; with a `source`, publish one event right after, before yielding. drain: timeout. */
+  /** drain: timeout. */
   ms?: number
 }
 
-const { handle, signal } = workerData as { handle: WorkerBusHandle; signal?: SharedArrayBuffer }
-const bus = WorkerBus.attach(handle)
+const { handle, stall, clock } = workerData as { handle: WorkerBusHandle; stall?: SharedArrayBuffer; clock?: SharedArrayBuffer }
+const bus = WorkerBus.attach(handle, clock === undefined ? {} : { clock: sharedFakeClock(0, clock).now })
 const received: Received[] = []
-let onReceive: (() => void) | undefined
+/** The pending `waitFor` commands, each checked on every event. */
+const onReceive = new Set<() => void>()
 bus.subscribe('*', '*', (data, event, source, workerId) => {
   received.push({ source, event, data, workerId })
-  onReceive?.()
+  for (const check of onReceive) check()
 })
 
 async function publishOne(command: Command, data: unknown): Promise<Outcome> {
@@ -68,10 +73,10 @@ function waitFor(command: Command): Promise<Received[]> {
   return new Promise((resolve) => {
     const check = () => {
       if (matching().length < (command.count ?? 1)) return
-      onReceive = undefined
+      onReceive.delete(check)
       resolve(matching())
     }
-    onReceive = check
+    onReceive.add(check)
     check()
   })
 }
@@ -90,12 +95,9 @@ async function run(command: Command): Promise<unknown> {
       await bus.drain(command.ms)
       return received
     case 'stall':
-      // Blocks this thread, as a long synchronous task would; tells the test first.
-      if (signal !== undefined) {
-        Atomics.store(new Int32Array(signal), 0, 1)
-        Atomics.notify(new Int32Array(signal), 0)
-      }
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, command.ms ?? 100)
+      // Blocks this thread, as a long synchronous task would, until the test releases the stall.
+      if (stall === undefined) throw new Error('stall needs workerData.stall')
+      new StallSignal(stall).block()
       // With a source: publish at once, before this member could read anything.
       return command.source === undefined ? undefined : publishOne(command, command.data)
     case 'close':

@@ -1,7 +1,9 @@
 /**
  * Workers that die at any instant (`worker.terminate()` skips `finally`
- * blocks) never leave the dict unusable: the contract's crash clause,
- * shared-dict.md §3.10. Every test ends with the structural invariants.
+ * blocks) never leave the dict unusable: the contract's crash clause (the
+ * other threads carry on within a bounded time, and the dict stays
+ * consistent, possibly emptied). Every test ends with the structural
+ * invariants.
  */
 import type { Worker } from 'node:worker_threads'
 import { describe, expect, it } from 'vitest'

@@ -62,7 +62,7 @@ describe('readEntry() and writeEntry()', () => {
     for (let i = 0; i < 100; i++) expect(dict.writeEntry('cache', `key${i}`, new Uint8Array(100), 0, 0)).toBe('ok')
     expect(dict.stats().forcibleEvictions).toBeGreaterThan(0)
     expect(dict.writeEntry('cache', 'huge', new Uint8Array(10_000), 0, 0)).toBe('no memory')
-    expect(dict.readEntry('cache', 'key99')).toBeDefined()
+    expect(dict.readEntry('cache', 'key99')).toMatchObject({ value: new Uint8Array(100), flags: 0, stale: false })
   })
 
   it('deleteEntry() removes an entry of its namespace only', () => {

@@ -1,33 +1,45 @@
 /**
  * A scripted worker for the MLCache cross-thread tests: attaches to the
  * SharedDict (and the WorkerBus when one is given), makes an MLCache of the
- * given name, and runs the commands the test posts, answering each with
- * `{ id, result }` or `{ id, error }`.
+ * given name whose L1 is an lru-cache this worker can inspect, and runs the
+ * commands the test posts, answering each with `{ id, result }` or
+ * `{ id, error }`.
  */
 import { parentPort, threadId, workerData } from 'node:worker_threads'
+import { LRUCache } from 'lru-cache'
 import { MLCache, SharedDict, WorkerBus } from '../../../src/index.js'
 import type { HitLevel, WorkerBusHandle } from '../../../src/index.js'
+import { StallSignal } from '../../helpers/stall-signal.js'
+
+/** What `peekL1` answers: whether this worker's L1 holds the key, and what it holds. */
+export interface L1Content {
+  present: boolean
+  value: unknown
+}
 
 interface Command {
   id: number
-  op: 'stampede' | 'get' | 'set' | 'delete' | 'purge' | 'update' | 'peekL1' | 'holdLock' | 'stall' | 'close'
+  op: 'stampede' | 'get' | 'lookup' | 'set' | 'delete' | 'purge' | 'update' | 'peekL1' | 'holdLock' | 'stall' | 'close'
   key?: string
   value?: unknown
   callers?: number
-  loaderMs?: number
-  ms?: number
+  /** stampede: how many workers run it; the load ends only once all of them have started their callers. */
+  parties?: number
 }
 
-const { dictHandle, busHandle, name, startFlag } = workerData as {
+const { dictHandle, busHandle, name, startFlag, stall } = workerData as {
   dictHandle: Parameters<typeof SharedDict.attach>[0]
   busHandle?: WorkerBusHandle
   name: string
   startFlag?: SharedArrayBuffer
+  stall?: SharedArrayBuffer
 }
 const dict = SharedDict.attach(dictHandle)
 const bus = busHandle === undefined ? undefined : WorkerBus.attach(busHandle)
-const cache = new MLCache(name, { store: dict, ...(bus === undefined ? {} : { bus }) })
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+// The cache stores each L1 entry in it under the plain key: `peekL1` reads it without touching L2.
+// lru-cache refuses null and undefined values, hence `{}`.
+const l1 = new LRUCache<string, {}>({ max: 100 })
+const cache = new MLCache(name, { store: dict, lru: l1, ...(bus === undefined ? {} : { bus }) })
 
 /** Waits until the test flips the shared start flag, so every worker fires at once. */
 async function barrier(): Promise<void> {
@@ -39,6 +51,11 @@ async function barrier(): Promise<void> {
   }
 }
 
+/** Resolves once `count` workers have counted themselves in `counter` of the shared dict. */
+async function allCounted(counter: string, count: number): Promise<void> {
+  while (Number(dict.get(counter)?.value ?? 0) < count) await new Promise((resolve) => setTimeout(resolve, 1))
+}
+
 async function run(command: Command): Promise<unknown> {
   const key = command.key ?? 'k'
   switch (command.op) {
@@ -47,16 +64,23 @@ async function run(command: Command): Promise<unknown> {
       const loader = async () => {
         // Counted in the shared dict: the total across every thread.
         dict.incr('loader-calls', 1, 0)
-        await sleep(command.loaderMs ?? 50)
+        // Hold the load until every worker has started all its callers: each of them finds
+        // the key missing and the lock taken, however slowly the threads run.
+        await allCounted('started', command.parties ?? 1)
         return { loadedBy: threadId }
       }
-      const lookups = await Promise.all(Array.from({ length: command.callers ?? 1_000 }, () => cache.lookup(key, loader)))
+      const pending = Array.from({ length: command.callers ?? 1_000 }, () => cache.lookup(key, loader))
+      dict.incr('started', 1, 0)
+      const lookups = await Promise.all(pending)
       const levels: Partial<Record<HitLevel, number>> = {}
       for (const { hitLevel } of lookups) levels[hitLevel] = (levels[hitLevel] ?? 0) + 1
       return { levels, values: new Set(lookups.map((l) => JSON.stringify(l.value))).size }
     }
     case 'get':
       return cache.lookup(key, () => command.value)
+    case 'lookup':
+      // No loader: what this worker serves from L1 or L2.
+      return cache.lookup(key)
     case 'set':
       return cache.set(key, command.value)
     case 'delete':
@@ -65,16 +89,17 @@ async function run(command: Command): Promise<unknown> {
       return cache.purge()
     case 'update':
       return cache.update()
-    case 'peekL1': {
-      // What this worker's L1 would serve without touching L2: a lookup with no loader.
-      return cache.lookup(key)
-    }
+    case 'peekL1':
+      // This worker's L1 only: never L2, and without counting as a use.
+      return { present: l1.has(key), value: l1.peek(key) } satisfies L1Content
     case 'holdLock':
       // Takes the loader lock of `key` the way MLCache does, and never releases it.
       return dict.tryLock(name, key, `${threadId}:held`, 60_000)
     case 'stall':
-      // Blocks this thread's event loop, as a long synchronous task would: no bus event is handled meanwhile.
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, command.ms ?? 100)
+      // Blocks this thread's event loop, as a long synchronous task would, until the test
+      // releases it: no bus event is handled meanwhile.
+      if (stall === undefined) throw new Error('stall needs workerData.stall')
+      new StallSignal(stall).block()
       return undefined
     case 'close':
       await cache.close()
