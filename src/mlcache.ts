@@ -443,7 +443,7 @@ export class MLCache<V = unknown, L1 = V> {
       try {
         if (state !== 'unlockable') {
           // Re-read: the holder we waited for, or one that finished between our
-          // read and the lock, has usually stored it (upstream 2.0.2, #49).
+          // read and the lock, has usually stored it (upstream since 2.0.2).
           const read = await this.#l2.read(page.namespace, key, 'load')
           if (read !== undefined && !read.entry.stale) return promoted(read)
           stale = read
@@ -481,12 +481,12 @@ export class MLCache<V = unknown, L1 = V> {
       if (opts.resurrectTtl === undefined || stale === undefined) throw error
       return this.#resurrect(page, key, stale, opts.resurrectTtl, opts.setTries, fence)
     }
-    // A negative TTL from the loader: return the value, cache nothing, skip the serializer (upstream #68).
+    // A negative TTL from the loader: return the value, cache nothing, skip the serializer (as upstream).
     if (answer.ttl !== undefined && answer.ttl < 0) return { value: answer.value, hitLevel: 3, l1Ttl: undefined, raw: true }
     const negative = answer.value === undefined
     const bytes = encodeValue(answer.value, key)
     const ttl = answer.ttl ?? (negative ? opts.negTtl : opts.ttl)
-    // "No memory" (or a failing store) does not fail a get: the value still goes to L1 (upstream 2.0.0, #41).
+    // "No memory" (or a failing store) does not fail a get: the value still goes to L1 (upstream since 2.0.0).
     const written = await this.#l2.storeLoaded(page.namespace, key, bytes, ttl, entryFlags(negative, false), opts.setTries, fence)
     return { value: answer.value, hitLevel: 3, l1Ttl: written === 'fenced' ? undefined : ttl }
   }
@@ -573,7 +573,7 @@ export class MLCache<V = unknown, L1 = V> {
   }
 }
 
-/** A fresh L2 entry as a load's outcome: promoted into L1 with its **remaining** TTL (upstream; see PR #58 for the last millisecond). */
+/** A fresh L2 entry as a load's outcome: promoted into L1 with its **remaining** TTL (as upstream, which also fixed the last millisecond this way). */
 function promoted<V>(read: L2Read<V>): Loaded<V> {
   return { value: read.value, hitLevel: read.resurrected ? 4 : 2, l1Ttl: read.entry.ttl }
 }

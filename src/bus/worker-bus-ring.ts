@@ -6,7 +6,7 @@
  * and reads `cursor + 1 .. head`, then checks that what it copied was not
  * overwritten meanwhile (a seqlock), so a reader that fell behind *knows* it
  * lost records instead of silently skipping them (mlcache ipc cannot tell
- * "evicted" from "not written yet" and waits up to 0.3 s on every gap, #126).
+ * "evicted" from "not written yet" and waits up to 0.3 s on every gap).
  *
  * Commit order, all under the mutex: reserve the payload bytes (bump the
  * reserved position first, so a reader of older bytes sees they are being

@@ -68,8 +68,8 @@ interface DrainMark {
  *   delivered after the records that preceded them. Delivery is never
  *   inside `publish`: the publisher reads its own records like everyone.
  * - **Joining.** A member starts at the head when it attaches: no replay of
- *   older events (mlcache #87: workers that replayed an evicted history never
- *   caught up; the cursor is explicit from the start, as #93 asked).
+ *   older events (upstream mlcache's ipc once replayed an evicted history and its
+ *   workers never caught up; here the cursor is explicit from the start).
  * - **Losing events.** The ring keeps `maxQueueLen` records and `ringBytes`
  *   of payload; publishers never wait for readers. A member that fell
  *   further behind (a long synchronous task) finds its next record

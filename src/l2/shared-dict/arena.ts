@@ -1,5 +1,5 @@
 /**
- * TLSF-lite allocator over the dict's arena (shared-dict.md §3.4).
+ * TLSF-lite allocator over the dict's arena.
  *
  * Free blocks sit in segregated lists indexed by size class: a first level
  * `fl` (the power of two of the size) split into 16 second-level classes

@@ -1,6 +1,6 @@
 /**
  * The engine of SharedDict: the operations that run under the dict mutex,
- * ported from `ngx_http_lua_shdict.c` (shared-dict.md §1.3–1.5), plus the
+ * ported from `ngx_http_lua_shdict.c` (its lookup, set, incr and expiry), plus the
  * encoding of the current call's key and value into scratch buffers, done
  * before the mutex is taken.
  *

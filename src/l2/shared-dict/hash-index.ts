@@ -1,6 +1,6 @@
 /**
  * The key index: a seeded 32-bit hash over the key bytes and power-of-two
- * chained buckets (shared-dict.md §3.5). nginx keys its red-black tree by
+ * chained buckets. nginx keys its red-black tree by
  * `crc32(key)` and breaks ties with the bytes; we match the same way (hash,
  * then length, then bytes) but in O(1) buckets, and the seed is random per
  * dict so that chosen keys cannot flood one chain.

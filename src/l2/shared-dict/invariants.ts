@@ -2,7 +2,7 @@
  * White-box access to a SharedDict's shared structures, for tests: a walker
  * that decodes every block ({@link inspectSharedDict}) and the structural
  * checker ({@link checkSharedDictInvariants}) run after every dict test
- * (Caffeine's CacheValidationInterceptor idea, peers-and-style.md B4).
+ * (the idea of Caffeine's CacheValidationInterceptor).
  *
  * Both read the buffer through `dict.handle` without taking the mutex: call
  * them only while no thread is inside a dict operation.

@@ -1,6 +1,5 @@
 /**
- * The byte layout of a SharedDict's SharedArrayBuffer (shared-dict.md §3.2,
- * §3.3). Every thread attached to a dict interprets the same bytes, so these
+ * The byte layout of a SharedDict's SharedArrayBuffer. Every thread attached to a dict interprets the same bytes, so these
  * numbers are a wire format: any change must bump {@link LAYOUT_VERSION},
  * and `SharedDict.attach` refuses a buffer of another version.
  *
@@ -198,7 +197,7 @@ interface DictGeometry {
 
 /**
  * Computes the geometry for a new dict: `nextPow2(totalBytes / 256)`
- * buckets (at least 64), as shared-dict.md §3.2 recommends, then the arena.
+ * buckets (at least 64: about one per 256 bytes of dict), then the arena.
  */
 function computeGeometry(totalBytes: number): DictGeometry {
   let bucketCount = 64

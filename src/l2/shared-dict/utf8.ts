@@ -1,6 +1,6 @@
 /**
  * UTF-8 encoding into scratch buffers, done before the dict mutex is taken
- * (shared-dict.md §3.6: nothing but copying happens under the lock), and
+ * (nothing but copying happens under the lock), and
  * decoding of stored strings.
  */
 

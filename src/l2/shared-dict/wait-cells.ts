@@ -1,5 +1,5 @@
 /**
- * Asynchronous waiting on the loader-lock wait cells (shared-dict.md §3.9).
+ * Asynchronous waiting on the loader-lock wait cells.
  * A lock key maps to one of the header's 256 Int32 cells; `unlock` bumps
  * the cell with `Atomics.add` and notifies it, waiters use
  * `Atomics.waitAsync`, never `Atomics.wait`: the holder may be another
@@ -27,7 +27,7 @@ export function wakeCell(i32: Int32Array, index: number): void {
  * notify came), or after `ms` milliseconds. Never rejects.
  *
  * A pending `waitAsync` does not keep Node's event loop alive
- * (nodejs/node#61941, verified in shared-dict.md §2), so it is raced with a
+ * (verified on Node 20), so it is raced with a
  * ref'd `setTimeout` of the same length, cleared by whichever wins.
  */
 export function waitOnCell(i32: Int32Array, index: number, seen: number, ms: number): Promise<void> {
