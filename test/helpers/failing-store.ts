@@ -1,7 +1,7 @@
 /**
  * An L2 store that fails on demand, as Redis does when it goes down: it
  * forwards every call to the store it wraps, counts the calls per method,
- * and while a method is made to fail, answers each call of it with a fresh
+ * logs them, and while a method is made to fail, answers each call of it with a fresh
  * error instead, thrown synchronously (`'throw'`) or as a rejected promise
  * (`'reject'`), without reaching the store underneath.
  */
@@ -38,13 +38,15 @@ export interface FailingStore extends L2Store {
   readonly calls: Record<StoreMethod, number>
   /** Failed calls per method, since the same moment. */
   readonly failures: Record<StoreMethod, number>
+  /** Every call since the same moment, oldest first: the method and its arguments. */
+  readonly log: { method: StoreMethod; args: unknown[] }[]
   /** Every error this store answered with, oldest first. */
   readonly errors: StoreDownError[]
   /** Makes `methods` fail from now on (every method when none is given). */
   fail(...methods: StoreMethod[]): void
   /** Makes every method work again. */
   recover(): void
-  /** Zeroes `calls` and `failures` and empties `errors`. */
+  /** Zeroes `calls` and `failures` and empties `log` and `errors`. */
   resetCounts(): void
   /** The sum of `calls` over every method. */
   totalCalls(): number
@@ -61,8 +63,10 @@ export function failingStore(store: L2Store, mode: FailureMode, options: { readE
   const calls = zeroes()
   const failures = zeroes()
   const errors: StoreDownError[] = []
-  const forward = <T>(method: StoreMethod, run: () => T): T => {
+  const log: { method: StoreMethod; args: unknown[] }[] = []
+  const forward = <T>(method: StoreMethod, run: () => T, ...args: unknown[]): T => {
     calls[method]++
+    log.push({ method, args })
     if (!failing.has(method)) return run()
     failures[method]++
     const error = new StoreDownError(method)
@@ -73,6 +77,7 @@ export function failingStore(store: L2Store, mode: FailureMode, options: { readE
   const failingStore: FailingStore = {
     calls,
     failures,
+    log,
     errors,
     fail(...methods) {
       for (const method of methods.length === 0 ? STORE_METHODS : methods) failing.add(method)
@@ -85,24 +90,25 @@ export function failingStore(store: L2Store, mode: FailureMode, options: { readE
         calls[method] = 0
         failures[method] = 0
       }
+      log.length = 0
       errors.length = 0
     },
     totalCalls() {
       return STORE_METHODS.reduce((sum, method) => sum + calls[method], 0)
     },
-    readEntry: (namespace, key) => forward('readEntry', () => store.readEntry(namespace, key)),
+    readEntry: (namespace, key) => forward('readEntry', () => store.readEntry(namespace, key), namespace, key),
     writeEntry: (namespace, key, value, ttl, flags, writeOptions) =>
-      forward('writeEntry', () => (writeOptions === undefined ? store.writeEntry(namespace, key, value, ttl, flags) : store.writeEntry(namespace, key, value, ttl, flags, writeOptions))),
-    deleteEntry: (namespace, key) => forward('deleteEntry', () => store.deleteEntry(namespace, key)),
-    purgeNamespace: (namespace, flushExpired) => forward('purgeNamespace', () => store.purgeNamespace(namespace, flushExpired)),
-    tryLock: (namespace, key, token, lease) => forward('tryLock', () => store.tryLock(namespace, key, token, lease)),
-    extendLock: (namespace, key, token, lease) => forward('extendLock', () => store.extendLock(namespace, key, token, lease)),
-    unlock: (namespace, key, token) => forward('unlock', () => store.unlock(namespace, key, token)),
-    waitForUnlock: (namespace, key, timeout) => forward('waitForUnlock', () => store.waitForUnlock(namespace, key, timeout)),
+      forward('writeEntry', () => (writeOptions === undefined ? store.writeEntry(namespace, key, value, ttl, flags) : store.writeEntry(namespace, key, value, ttl, flags, writeOptions)), namespace, key, value, ttl, flags, writeOptions),
+    deleteEntry: (namespace, key) => forward('deleteEntry', () => store.deleteEntry(namespace, key), namespace, key),
+    purgeNamespace: (namespace, flushExpired) => forward('purgeNamespace', () => store.purgeNamespace(namespace, flushExpired), namespace, flushExpired),
+    tryLock: (namespace, key, token, lease) => forward('tryLock', () => store.tryLock(namespace, key, token, lease), namespace, key, token, lease),
+    extendLock: (namespace, key, token, lease) => forward('extendLock', () => store.extendLock(namespace, key, token, lease), namespace, key, token, lease),
+    unlock: (namespace, key, token) => forward('unlock', () => store.unlock(namespace, key, token), namespace, key, token),
+    waitForUnlock: (namespace, key, timeout) => forward('waitForUnlock', () => store.waitForUnlock(namespace, key, timeout), namespace, key, timeout),
   }
   const readEntries = store.readEntries?.bind(store)
   if (readEntries !== undefined && options.readEntries !== false) {
-    failingStore.readEntries = (namespace, keys) => forward('readEntries', () => readEntries(namespace, keys))
+    failingStore.readEntries = (namespace, keys) => forward('readEntries', () => readEntries(namespace, keys), namespace, [...keys])
   }
   const stats = (store as { stats?: () => unknown }).stats
   if (typeof stats === 'function') Object.assign(failingStore, { stats: () => stats.call(store) })
