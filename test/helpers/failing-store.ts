@@ -1,9 +1,11 @@
 /**
  * An L2 store that fails on demand, as Redis does when it goes down: it
- * forwards every call to the store it wraps, counts the calls per method,
- * logs them, and while a method is made to fail, answers each call of it with a fresh
- * error instead, thrown synchronously (`'throw'`) or as a rejected promise
- * (`'reject'`), without reaching the store underneath.
+ * forwards every call to the store it wraps, counts and logs the calls, and
+ * while a method is made to fail, answers each call of it with a fresh error
+ * instead, thrown synchronously (`'throw'`) or as a rejected promise
+ * (`'reject'`), without reaching the store underneath. It can also hold the
+ * calls of chosen methods until the test lets them through, as a slow
+ * network would.
  */
 import type { L2Store } from '../../src/l2/l2-store.js'
 
@@ -46,6 +48,10 @@ export interface FailingStore extends L2Store {
   fail(...methods: StoreMethod[]): void
   /** Makes every method work again. */
   recover(): void
+  /** Holds the calls of `methods` from now on: they wait, without reaching the store, until {@link FailingStore.releaseHeld}. */
+  hold(...methods: StoreMethod[]): void
+  /** Stops holding, and lets every held call reach the store, in call order. Answers how many there were. */
+  releaseHeld(): number
   /** Zeroes `calls` and `failures` and empties `log` and `errors`. */
   resetCounts(): void
   /** The sum of `calls` over every method. */
@@ -64,9 +70,22 @@ export function failingStore(store: L2Store, mode: FailureMode, options: { readE
   const failures = zeroes()
   const errors: StoreDownError[] = []
   const log: { method: StoreMethod; args: unknown[] }[] = []
+  const holding = new Set<StoreMethod>()
+  const held: (() => void)[] = []
   const forward = <T>(method: StoreMethod, run: () => T, ...args: unknown[]): T => {
     calls[method]++
     log.push({ method, args })
+    if (holding.has(method) && !failing.has(method)) {
+      return new Promise((resolve, reject) => {
+        held.push(() => {
+          try {
+            resolve(run())
+          } catch (error) {
+            reject(error)
+          }
+        })
+      }) as T
+    }
     if (!failing.has(method)) return run()
     failures[method]++
     const error = new StoreDownError(method)
@@ -84,6 +103,15 @@ export function failingStore(store: L2Store, mode: FailureMode, options: { readE
     },
     recover() {
       failing.clear()
+    },
+    hold(...methods) {
+      for (const method of methods.length === 0 ? STORE_METHODS : methods) holding.add(method)
+    },
+    releaseHeld() {
+      holding.clear()
+      const released = held.splice(0)
+      for (const run of released) run()
+      return released.length
     },
     resetCounts() {
       for (const method of STORE_METHODS) {
