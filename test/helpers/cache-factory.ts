@@ -30,13 +30,6 @@ export const L2_MODE: 'sync' | 'async' = (() => {
   return mode
 })()
 
-/**
- * Whether the caches built here answer L2 hits synchronously (`L2_MODE`
- * `'sync'`). Guards the few assertions that only hold over a synchronous
- * store; each such guard says why.
- */
-export const L2_IS_SYNCHRONOUS = L2_MODE === 'sync'
-
 /** The base seed of the asynchronous stores' schedules: MLCACHE_TEST_SEED, or a fixed one. */
 const BASE_SEED = Number.parseInt(process.env.MLCACHE_TEST_SEED ?? '', 10) || 0x5eed
 const wrappers = new WeakMap<object, L2Store | LockStore>()
