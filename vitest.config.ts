@@ -1,12 +1,33 @@
-import { defineConfig } from 'vitest/config'
+import { configDefaults, defineConfig } from 'vitest/config'
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    // Builds dist/ once for the tests that load the shipped package.
-    globalSetup: ['test/global-setup.ts'],
     // The suite must stay well under 10 minutes on a 2-core CI machine.
     testTimeout: 20_000,
     hookTimeout: 20_000,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'default',
+          include: ['test/**/*.test.ts'],
+          // Builds dist/ once for the tests that load the shipped package.
+          globalSetup: ['test/global-setup.ts'],
+        },
+      },
+      {
+        // The MLCache suite again, each cache on an asynchronous wrapper of its
+        // SharedDict (test/helpers/cache-factory.ts), as over a networked store:
+        // every L2 call settles after real macrotask turns, so calls interleave.
+        // Worker-thread tests build their caches in the workers and stay in the default run.
+        extends: true,
+        test: {
+          name: 'async-l2',
+          include: ['test/mlcache/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, 'test/mlcache/workers.test.ts'],
+          env: { MLCACHE_TEST_L2: 'async' },
+        },
+      },
+    ],
   },
 })

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { MLCache } from '../../src/mlcache.js'
-import { countingLoader, fakeClock, testCache, testDict } from '../helpers/cache-factory.js'
+import { cacheStore, countingLoader, fakeClock, testCache, testDict } from '../helpers/cache-factory.js'
 
 describe('get()', () => {
   it('get() returns hitLevel 3 when it ran the loader, then 1 from L1', async () => {
@@ -72,7 +72,7 @@ describe('get()', () => {
 
   it('get() expires values after ttl in L1 and L2 alike', async () => {
     const clock = fakeClock()
-    const cache = new MLCache('c', { store: testDict(clock), clock: clock.now, ttl: 1_000 })
+    const cache = new MLCache('c', { store: cacheStore(testDict(clock)), clock: clock.now, ttl: 1_000 })
     const loader = countingLoader(() => 'v')
     await cache.get('k', loader)
     clock.advance(999)
@@ -160,7 +160,7 @@ describe('get()', () => {
 
   it('get() keeps caches of different names apart whatever the keys contain', async () => {
     const clock = fakeClock()
-    const store = testDict(clock)
+    const store = cacheStore(testDict(clock))
     const ab = new MLCache('ab', { store, clock: clock.now })
     const a = new MLCache('a', { store, clock: clock.now })
     await ab.get('c', () => 'from ab')
@@ -172,7 +172,7 @@ describe('get()', () => {
 
   it('get() shares one L1 between caches of the same name and store in a thread', async () => {
     const clock = fakeClock()
-    const store = testDict(clock)
+    const store = cacheStore(testDict(clock))
     const first = new MLCache('shared', { store, clock: clock.now })
     const second = new MLCache('shared', { store, clock: clock.now })
     const value = { shared: true }

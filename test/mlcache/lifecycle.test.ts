@@ -3,7 +3,7 @@ import { BUS_RESYNC_EVENT, BUS_SOURCE } from '../../src/bus/event-bus.js'
 import { LocalBus } from '../../src/bus/local-bus.js'
 import { ClosedError } from '../../src/errors.js'
 import { MLCache } from '../../src/mlcache.js'
-import { fakeClock, testCache, testDict, twoWorkers } from '../helpers/cache-factory.js'
+import { cacheStore, fakeClock, testCache, testDict, twoWorkers } from '../helpers/cache-factory.js'
 
 describe('update(), close() and the bus', () => {
   it('update() applies invalidations published before the call', async () => {
@@ -52,13 +52,18 @@ describe('update(), close() and the bus', () => {
     const before = timersAndImmediates()
     const bus = new LocalBus()
     const clock = fakeClock()
-    const cache = new MLCache('c', { bus, store: testDict(clock), clock: clock.now })
+    const cache = new MLCache('c', { bus, store: cacheStore(testDict(clock)), clock: clock.now })
     await cache.get('k', () => 'v')
     await cache.set('k', 'w')
     await cache.update()
     await cache.close()
     await bus.close()
-    expect(timersAndImmediates()).toEqual(before)
+    // Nothing new may be left; one that was there before may have ended meanwhile
+    // (the test runner's own calls, which an asynchronous store gives more turns to finish).
+    const after = timersAndImmediates()
+    for (const type of ['Timeout', 'Immediate']) {
+      expect(after.filter((r) => r === type).length).toBeLessThanOrEqual(before.filter((r) => r === type).length)
+    }
   })
 
   it('a cache made without options works on its own store and the default bus', async () => {

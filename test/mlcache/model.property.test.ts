@@ -9,7 +9,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { LoaderError } from '../../src/errors.js'
 import { MLCache } from '../../src/mlcache.js'
-import { fakeClock, testDict, testLru } from '../helpers/cache-factory.js'
+import { cacheStore, fakeClock, testDict, testLru } from '../helpers/cache-factory.js'
 
 const TTL = 100
 const NEG_TTL = 40
@@ -48,7 +48,7 @@ describe('MLCache against a model', () => {
       fc.asyncProperty(fc.array(command, { minLength: 1, maxLength: 60 }), async (commands) => {
         const clock = fakeClock()
         const lru = testLru(clock)
-        const cache = new MLCache<number>('model', { store: testDict(clock, '64k'), lru, clock: clock.now, ttl: TTL, negTtl: NEG_TTL })
+        const cache = new MLCache<number>('model', { store: cacheStore(testDict(clock, '64k')), lru, clock: clock.now, ttl: TTL, negTtl: NEG_TTL })
         const model = new Map<string, ModelEntry>()
         // Keys in L1. A custom lru-cache keeps an entry while `now - start <= ttl`,
         // one tick longer than L2 (`expiresAt > now`): the model follows both rules.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { decodeValue, entryFlags } from '../../src/codec/codec.js'
 import { MLCache } from '../../src/mlcache.js'
-import { fakeClock, testCache, testDict, testLru, twoWorkers } from '../helpers/cache-factory.js'
+import { cacheStore, fakeClock, testCache, testDict, testLru, twoWorkers } from '../helpers/cache-factory.js'
 
 describe('set(), delete() and purge()', () => {
   it('set() writes L2 and this cache L1 with the full ttl', async () => {
@@ -52,7 +52,7 @@ describe('set(), delete() and purge()', () => {
 
   it('purge() removes this cache entries only; other names on the same store survive', async () => {
     const clock = fakeClock()
-    const store = testDict(clock)
+    const store = cacheStore(testDict(clock))
     const users = new MLCache('users', { store, clock: clock.now })
     const posts = new MLCache('posts', { store, clock: clock.now, lru: testLru(clock) })
     await users.set('1', 'ada')

@@ -3,7 +3,7 @@ import { LoaderError, LockTimeoutError } from '../../src/errors.js'
 import { encodeValue, entryFlags } from '../../src/codec/codec.js'
 import { MLCache } from '../../src/mlcache.js'
 import type { Lookup } from '../../src/types.js'
-import { countingLoader, fakeClock, testCache, testDict } from '../helpers/cache-factory.js'
+import { cacheStore, countingLoader, fakeClock, l2CallsSettled, testCache, testDict } from '../helpers/cache-factory.js'
 import { wrapStore } from '../helpers/wrap-store.js'
 
 function deferred<T>() {
@@ -40,6 +40,8 @@ describe('stampede protection', () => {
     const gate = deferred<string>()
     const loader = countingLoader(() => gate.promise)
     const lookups = Array.from({ length: 100 }, () => cache.lookup('cold', loader).catch((e: unknown) => e))
+    // Callers join the load once their L2 read is answered: let every read land before the load fails.
+    await l2CallsSettled()
     gate.reject(new Error('boom'))
     const errors = await Promise.all(lookups)
     expect(loader.calls).toBe(1)
@@ -50,7 +52,7 @@ describe('stampede protection', () => {
 
   it('get() of caches that share a lock store but not an L1 waits for the lock holder and reads its value from L2', async () => {
     const clock = fakeClock()
-    const store = testDict(clock)
+    const store = cacheStore(testDict(clock))
     const first = new MLCache('same', { store, clock: clock.now, lruSize: 0 })
     const second = new MLCache('same', { store, clock: clock.now, lru: { get: () => undefined, set: () => undefined, delete: () => false, clear: () => undefined } })
     const gate = deferred<string>()
@@ -58,7 +60,7 @@ describe('stampede protection', () => {
     const fast = countingLoader(() => 'never used')
     const holder = first.lookup('k', slow)
     // Let the first cache take the lock before the second asks.
-    await new Promise((resolve) => setImmediate(resolve))
+    await l2CallsSettled()
     const waiter = second.lookup('k', fast)
     gate.resolve('loaded once')
     expect(await holder).toMatchObject({ value: 'loaded once', hitLevel: 3 })

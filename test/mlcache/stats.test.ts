@@ -4,7 +4,7 @@ import { LoaderError, LockTimeoutError, NoMemoryError } from '../../src/errors.j
 import type { L2Store } from '../../src/l2/l2-store.js'
 import { MLCache } from '../../src/mlcache.js'
 import type { MLCacheStats } from '../../src/types.js'
-import { countingLoader, fakeClock, testCache, testDict } from '../helpers/cache-factory.js'
+import { cacheStore, countingLoader, fakeClock, l2CallsSettled, testCache, testDict } from '../helpers/cache-factory.js'
 
 const fail = (): never => {
   throw new Error('database down')
@@ -132,8 +132,8 @@ describe('cache.stats()', () => {
     expect(store.tryLock('c', 'k', 'other worker', 60_000)).toBe('acquired')
     const loader = countingLoader(() => 'mine')
     const pending = cache.lookup('k', loader)
-    await new Promise((resolve) => setImmediate(resolve))
-    const other = new MLCache('c', { store, lruSize: 0 })
+    await l2CallsSettled()
+    const other = new MLCache('c', { store: cacheStore(store), lruSize: 0 })
     await other.set('k', 'theirs')
     store.unlock('c', 'k', 'other worker')
     expect(await pending).toMatchObject({ value: 'theirs', hitLevel: 2 })
