@@ -197,6 +197,7 @@ export class MLCache<V = unknown, L1 = V> {
         results[index] = bulkFailure(error)
       }
     }
+    if (missed.length === 0) return results as BulkResult<L1>[]
     const epoch = page.epoch
     const reads = await this.#l2.readMany(page.namespace, missed.map(({ op }) => op.key))
     const current = page.epoch === epoch
@@ -444,7 +445,7 @@ export class MLCache<V = unknown, L1 = V> {
         if (state !== 'unlockable') {
           // Re-read: the holder we waited for, or one that finished between our
           // read and the lock, has usually stored it (upstream since 2.0.2).
-          const read = await this.#l2.read(page.namespace, key, 'load')
+          const read = await this.#l2.read(page.namespace, key, 'recheck')
           if (read !== undefined && !read.entry.stale) return promoted(read)
           stale = read
         }
@@ -459,7 +460,7 @@ export class MLCache<V = unknown, L1 = V> {
   async #afterLockTimeout(page: Page, key: string, opts: ResolvedOptions<V>): Promise<Loaded<V>> {
     this.#stats.lockTimeouts++
     // Upstream re-reads L2 after a lock timeout too (2.0.2): the holder may have just finished.
-    const read = await this.#l2.read(page.namespace, key, 'load')
+    const read = await this.#l2.read(page.namespace, key, 'recheck')
     if (read !== undefined && !read.entry.stale) return promoted(read)
     // Serve the stale value without writing it or keeping it in L1: the lock holder will refresh or resurrect it.
     if (opts.resurrectTtl !== undefined && read !== undefined) return { value: read.value, hitLevel: 4, l1Ttl: undefined }

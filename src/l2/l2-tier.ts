@@ -5,7 +5,7 @@
  *
  * | call | the store throws or rejects |
  * |---|---|
- * | a read before a loader runs (`'load'`) | read as a miss: the loader runs (counted in `l2Errors`) |
+ * | a read before a loader runs (`'load'`, `'recheck'`) | read as a miss: the loader runs (counted in `l2Errors`) |
  * | a read without a loader (`'serve'`), `peek` (`'peek'`) | `L2Error` |
  * | the write of a loaded or resurrected value ({@link L2Tier.storeLoaded}) | the value is still served and kept in L1 (counted in `l2Errors`) |
  * | `set`, `delete`, `purge` ({@link L2Tier.write}...) | `L2Error` |
@@ -22,8 +22,13 @@ import { describe } from '../internal/describe.js'
 import type { StatsCounters } from '../stats.js'
 import type { L2Entry, L2Store, L2WriteResult, MaybePromise } from './l2-store.js'
 
-/** Why L2 is read, which decides what a failure does (see the table above). */
-export type ReadPurpose = 'load' | 'serve' | 'peek'
+/**
+ * Why L2 is read, which decides what a failure does (see the table above):
+ * before a loader may run (`'load'`), again under the lock or after a wait
+ * within the same call (`'recheck'`, which counts and deletes nothing
+ * twice), without a loader (`'serve'`), or for `peek`.
+ */
+export type ReadPurpose = 'load' | 'recheck' | 'serve' | 'peek'
 
 /** An L2 entry and its decoded value. */
 export class L2Read<V> {
@@ -180,22 +185,32 @@ export class L2Tier<V> {
 
   /** A failed read: a miss when a loader will run, else `L2Error`. */
   #readFailed(error: unknown, key: string, purpose: ReadPurpose): undefined {
-    if (purpose !== 'load') throw l2Error(error, key, undefined)
+    if (purpose === 'serve' || purpose === 'peek') throw l2Error(error, key, undefined)
     this.#stats.l2Errors++
     return undefined
   }
 
+  /**
+   * Decodes an entry. Undecodable bytes read as a miss; a first read counts
+   * them and deletes them without waiting (issued before anything else the
+   * caller sends, so a store that runs commands in order applies it before
+   * the load's lock and write); a re-read (`'recheck'`) leaves that to the
+   * first. A failing delete is ignored: the next read deletes again.
+   */
   #decode(store: L2Store, namespace: string, key: string, entry: L2Entry | undefined, purpose: ReadPurpose): L2Read<V> | undefined {
     if (entry === undefined) return undefined
     try {
       return new L2Read(entry, decodeValue(entry.value, entry.flags, key) as V | undefined)
     } catch (error) {
       if (purpose === 'peek' || !(error instanceof DecodeError)) throw error
+      if (purpose === 'recheck') return undefined
       this.#stats.decodeErrors++
-      // Best effort: if this delete fails, the next read finds the bytes and tries again.
-      Promise.resolve()
-        .then(() => store.deleteEntry(namespace, key))
-        .catch(() => undefined)
+      try {
+        const deleted = store.deleteEntry(namespace, key)
+        if (deleted instanceof Promise) deleted.catch(() => undefined)
+      } catch {
+        // As a rejection: ignored.
+      }
       return undefined
     }
   }

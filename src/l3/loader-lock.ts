@@ -17,6 +17,9 @@
 import { uniqueId } from '../internal/nonce.js'
 import type { L2Store, LockStore } from '../l2/l2-store.js'
 
+/** How often a waiter tries the lock again when the store's `waitForUnlock` fails. */
+const POLL_MS = 20
+
 /** The outcome of {@link LoaderLock.acquire}. */
 export type LockState =
   /** This load holds the lock; its writes carry {@link LoaderLock.fence}. */
@@ -87,7 +90,8 @@ export class LoaderLock {
     try {
       await this.#lockStore.waitForUnlock(this.#namespace, this.#key, remaining)
     } catch {
-      // A failed wait is an early wake-up, which callers tolerate.
+      // The store cannot wake us (its notifications are down): poll instead of spinning on tryLock.
+      await new Promise((resolve) => setTimeout(resolve, Math.min(remaining, POLL_MS)))
     }
     return 'woken'
   }
