@@ -268,16 +268,21 @@ export function registerL2StoreContract<S extends L2Store>(options: L2StoreContr
       it('tryLock() over an ended lease whose fence was void gives a fresh, valid fence', async () => {
         const { store, prefix } = await setup()
         const ns = `${prefix}cache`
-        await acquire(store, ns, 'key', 'first', SHORT_LEASE)
-        expect(await store.writeEntry(ns, 'key', pattern(8, 1), 0, 1)).toBe('ok')
-        await vi.waitFor(
-          async () => {
-            expect(await store.tryLock(ns, 'key', 'second', LONG_LEASE)).toBe('acquired')
-          },
-          { timeout: REAL_WAIT, interval: 5 },
-        )
-        await expectLands(store, ns, 'key', 'second', 7)
-        expect(await store.unlock(ns, 'key', 'second')).toBe(true)
+        // A token of the same length as the first (a store may reuse the lock in place) and a longer one.
+        for (const key of ['same', 'longer']) {
+          await acquire(store, ns, key, 'first', SHORT_LEASE)
+          expect(await store.writeEntry(ns, key, pattern(8, 1), 0, 1)).toBe('ok')
+        }
+        for (const [key, next] of [['same', 'later'], ['longer', 'a longer token']] as const) {
+          await vi.waitFor(
+            async () => {
+              expect(await store.tryLock(ns, key, next, LONG_LEASE)).toBe('acquired')
+            },
+            { timeout: REAL_WAIT, interval: 5 },
+          )
+          await expectLands(store, ns, key, next, 7)
+          expect(await store.unlock(ns, key, next)).toBe(true)
+        }
       })
 
       it("writeEntry() with a fence answers 'fenced' after unlock()", async () => {
