@@ -1,7 +1,9 @@
 import { threadId } from 'node:worker_threads'
 import { describe, expect, it } from 'vitest'
 import { inspectSharedDict } from '../../../src/l2/shared-dict/invariants.js'
+import { H_MUTEX } from '../../../src/l2/shared-dict/layout.js'
 import { SharedDict } from '../../../src/l2/shared-dict/shared-dict.js'
+import { recordingDict } from '../../helpers/recording-dict.js'
 import { fakeClock, useCheckedDicts } from '../../helpers/shared-dict-invariants.js'
 import { settles, sleep } from '../../helpers/ts-workers.js'
 
@@ -213,5 +215,41 @@ describe('waitForUnlock()', () => {
     await expect(dict.waitForUnlock('ns', 'key', -1)).rejects.toThrow('timeout must be >= 0')
     await expect(dict.waitForUnlock(1 as unknown as string, 'key', 1)).rejects.toThrow(TypeError)
     await expect(dict.waitForUnlock('ns', '', 1)).rejects.toThrow(RangeError)
+  })
+})
+
+describe('leases are judged once the mutex is held', () => {
+  /** The lock word of a thread id no live thread has. */
+  const DEAD_WORD = (4242 + 1) << 1
+
+  /**
+   * A dict whose mutex a dead thread holds (outside a mutation): the next
+   * call waits about a second (`OWNER_DEAD_AFTER_MS`) before it takes the
+   * mutex over, far longer than the 200 ms lease of the lock of ns/key.
+   */
+  function stuckDict(): SharedDict {
+    const { dict } = recordingDict(dicts)
+    expect(dict.writeEntry('ns', 'key', Uint8Array.of(1), 0, 1)).toBe('ok')
+    expect(dict.tryLock('ns', 'key', 'owner', 200)).toBe('acquired')
+    Atomics.store(new Int32Array(dict.handle.buffer), H_MUTEX, DEAD_WORD)
+    return dict
+  }
+
+  it('a fenced write whose lease ended while it waited for the mutex is refused', () => {
+    const dict = stuckDict()
+    expect(dict.writeEntry('ns', 'key', Uint8Array.of(2), 0, 2, { fence: 'owner' })).toBe('fenced')
+    expect(dict.readEntry('ns', 'key')?.value).toEqual(Uint8Array.of(1))
+  })
+
+  it('extendLock() of a lease that ended while it waited for the mutex answers false', () => {
+    const dict = stuckDict()
+    expect(dict.extendLock('ns', 'key', 'owner', 60_000)).toBe(false)
+    expect(dict.tryLock('ns', 'key', 'next', 60_000)).toBe('acquired')
+  })
+
+  it('tryLock() takes a lock whose lease ended while it waited for the mutex', () => {
+    const dict = stuckDict()
+    expect(dict.tryLock('ns', 'key', 'next', 60_000)).toBe('acquired')
+    expect(dict.unlock('ns', 'key', 'owner')).toBe(false)
   })
 })
