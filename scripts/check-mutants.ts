@@ -117,8 +117,8 @@ const MUTANTS: Mutant[] = [
   {
     name: "lock leases follow the dict's injected clock",
     file: 'src/l2/shared-dict/shared-dict.ts',
-    find: 'const leaseNow = realTime()\n    return this.#mutate(now, (core) => core.tryLock(',
-    replace: 'const leaseNow = now\n    return this.#mutate(now, (core) => core.tryLock(',
+    find: 'core.tryLock(now, realTime(), lease, ownThreadId)',
+    replace: 'core.tryLock(now, now, lease, ownThreadId)',
     tests: [...MLCACHE_TESTS, 'test/l2'],
   },
   {

@@ -30,6 +30,6 @@ describe('package exports', () => {
 
   it("require('mlcache/testing') exposes the contract suites and the invariant checker", () => {
     const script = `const t = require('mlcache/testing'); console.log(Object.keys(t).sort().join())`
-    expect(node(['--no-warnings', '-e', script])).toBe('checkSharedDictInvariants,registerEventBusContract,registerL2StoreContract')
+    expect(node(['--no-warnings', '-e', script])).toBe('checkSharedDictInvariants,registerEventBusContract,registerL2StoreContract,registerLockStoreContract,registerValueStoreContract')
   })
 })

@@ -79,7 +79,7 @@ export interface InspectedEntry {
   readonly valueLength: number
   /** User flags. */
   readonly flags: number
-  /** Absolute expiry in ms on the dict clock, 0 = never. */
+  /** Absolute expiry in ms, 0 = never: on the dict clock for a value, on real time (a lease) for a lock. */
   readonly expiresAt: number
 }
 

@@ -73,7 +73,10 @@ const flushAll = (core: DictCore, now: number): void => core.flushAll(now)
 const freeBytesOf = (core: DictCore): number => core.freeBytes()
 const statsOf = (core: DictCore): SharedDictStats => core.stats()
 const unlockOf = (core: DictCore): boolean => core.unlock()
-const lockTimeLeftOf = (core: DictCore, leaseNow: number): number => core.lockTimeLeft(leaseNow)
+// Real time for leases is read under the mutex, never before it: a call may
+// wait for the mutex (a second when it takes it over from a dead owner), and
+// a lease must be judged when the operation runs, not when the call began.
+const lockTimeLeftOf = (core: DictCore): number => core.lockTimeLeft(realTime())
 
 /**
  * `lua_shared_dict` in a SharedArrayBuffer: a fixed-size key/value store
@@ -451,10 +454,9 @@ export class SharedDict implements L2Store {
     core.encodeNamespaced(namespace, key)
     core.prepareValue(value, false)
     core.prepareFence(fence)
-    const leaseNow = realTime()
     core.enter()
     try {
-      const result = core.writeEntry(now, leaseNow, ttlMs, userFlags)
+      const result = core.writeEntry(now, realTime(), ttlMs, userFlags)
       core.leave()
       return result
     } catch (error) {
@@ -505,8 +507,7 @@ export class SharedDict implements L2Store {
     const now = this.#clock()
     this.#core.encodeNamespaced(namespace, key)
     this.#core.prepareValue(token, false)
-    const leaseNow = realTime()
-    return this.#mutate(now, (core) => core.tryLock(now, leaseNow, lease, ownThreadId))
+    return this.#mutate(now, (core) => core.tryLock(now, realTime(), lease, ownThreadId))
   }
 
   /** {@link L2Store.extendLock}: a lease of `lease` real ms from now for a lock `token` holds. */
@@ -517,8 +518,7 @@ export class SharedDict implements L2Store {
     assertDuration(lease, 'lease')
     this.#core.encodeNamespaced(namespace, key)
     this.#core.prepareValue(token, false)
-    const leaseNow = realTime()
-    return this.#mutate(leaseNow, (core) => core.extendLock(leaseNow, lease))
+    return this.#mutate(0, (core) => core.extendLock(realTime(), lease))
   }
 
   /**
@@ -560,7 +560,7 @@ export class SharedDict implements L2Store {
     // Read the cell before looking at the lock: an unlock after the look
     // changes the cell before or during the wait, never unseen.
     const seen = Atomics.load(this.#i32, cell)
-    const wait = Math.min(timeout, MAX_WAIT_MS, this.#read(realTime(), lockTimeLeftOf))
+    const wait = Math.min(timeout, MAX_WAIT_MS, this.#read(0, lockTimeLeftOf))
     return wait > 0 ? waitOnCell(this.#i32, cell, seen, wait) : Promise.resolve()
   }
 

@@ -44,7 +44,9 @@ describe('bad keys', () => {
       expect(() => dict.writeEntry('ns', key, new Uint8Array(1), 0, 0)).toThrow(TypeError)
       expect(() => dict.deleteEntry('ns', key)).toThrow(TypeError)
       expect(() => dict.tryLock('ns', key, 't', 1)).toThrow(TypeError)
+      expect(() => dict.extendLock('ns', key, 't', 1)).toThrow(TypeError)
       expect(() => dict.unlock('ns', key, 't')).toThrow(TypeError)
+      expect(() => dict.readEntries('ns', ['key', key])).toThrow(TypeError)
     })
   })
 })
@@ -62,6 +64,8 @@ describe('bad ttls and flags', () => {
       expect(() => dict.expire('present', undefined as unknown as number)).toThrow(TypeError)
       expect(() => dict.writeEntry('ns', 'key', new Uint8Array(1), -5, 0)).toThrow('ttl must be >= 0')
       expect(() => dict.tryLock('ns', 'key', 't', -1)).toThrow('lease must be >= 0')
+      expect(() => dict.extendLock('ns', 'key', 't', Number.NaN)).toThrow(TypeError)
+      expect(() => dict.extendLock('ns', 'key', 't', -1)).toThrow('lease must be >= 0')
     })
   })
 
@@ -111,7 +115,28 @@ describe('bad values and other arguments', () => {
       expect(() => dict.deleteEntry(bad, 'key')).toThrow(TypeError)
       expect(() => dict.purgeNamespace(bad, false)).toThrow(TypeError)
       expect(() => dict.tryLock('ns', 'key', bad, 1)).toThrow('token must be a string')
+      expect(() => dict.extendLock('ns', 'key', bad, 1)).toThrow('token must be a string')
       expect(() => dict.unlock('ns', 'key', bad)).toThrow(TypeError)
+      expect(() => dict.readEntries(bad, ['key'])).toThrow(TypeError)
+    })
+  })
+
+  it('writeEntry() options must be an object with a staleTtl >= 0 and a string fence', () => {
+    unchanged((dict) => {
+      const write = (options: unknown): unknown => dict.writeEntry('ns', 'key', new Uint8Array(1), 0, 0, options as { staleTtl: number })
+      expect(() => write(null)).toThrow('options must be an object')
+      expect(() => write(5)).toThrow(TypeError)
+      expect(() => write({ staleTtl: -1 })).toThrow('options.staleTtl must be >= 0')
+      expect(() => write({ staleTtl: '5' })).toThrow(TypeError)
+      expect(() => write({ fence: 5 })).toThrow('options.fence must be a string')
+    })
+  })
+
+  it('readEntries() needs an array of keys', () => {
+    unchanged((dict) => {
+      expect(() => dict.readEntries('ns', 'key' as unknown as string[])).toThrow('keys must be an array')
+      expect(() => dict.readEntries('ns', undefined as unknown as string[])).toThrow(TypeError)
+      expect(() => dict.readEntries('ns', [''])).toThrow(RangeError)
     })
   })
 })

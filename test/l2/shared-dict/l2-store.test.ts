@@ -93,6 +93,23 @@ describe('readEntry() and writeEntry()', () => {
     expect(dict.readEntry('', 'k')?.value).toEqual(bytes(1))
   })
 
+  it('readEntries() answers readEntry() of each key, in order: fresh ones are uses, stale ones not', () => {
+    const clock = fakeClock()
+    const dict = dicts.create({ size: '16k', clock: clock.now })
+    dict.writeEntry('cache', 'stale', bytes(1), 10, 1, { staleTtl: 1_000 })
+    dict.writeEntry('cache', 'a', bytes(2), 0, 2)
+    dict.writeEntry('cache', 'b', bytes(3), 0, 3)
+    clock.advance(15)
+    expect(dict.readEntries('cache', ['b', 'missing', 'stale', 'a'])).toEqual([
+      { value: bytes(3), flags: 3, ttl: 0, stale: false },
+      undefined,
+      { value: bytes(1), flags: 1, ttl: -5, stale: true },
+      { value: bytes(2), flags: 2, ttl: 0, stale: false },
+    ])
+    expect(inspectSharedDict(dict).lru).toEqual(['5:cache:a', '5:cache:b', '5:cache:stale'])
+    expect(dict.readEntries('cache', [])).toEqual([])
+  })
+
   it('a plain set() of the internal key is the same entry (as upstream name..key)', () => {
     const dict = dicts.create({ size: '16k' })
     dict.writeEntry('ns', 'key', bytes(7), 0, 3)

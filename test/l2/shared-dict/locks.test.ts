@@ -1,33 +1,54 @@
+import { threadId } from 'node:worker_threads'
 import { describe, expect, it } from 'vitest'
 import { inspectSharedDict } from '../../../src/l2/shared-dict/invariants.js'
+import { H_MUTEX } from '../../../src/l2/shared-dict/layout.js'
 import { SharedDict } from '../../../src/l2/shared-dict/shared-dict.js'
+import { recordingDict } from '../../helpers/recording-dict.js'
 import { fakeClock, useCheckedDicts } from '../../helpers/shared-dict-invariants.js'
-import { settles } from '../../helpers/ts-workers.js'
+import { settles, sleep } from '../../helpers/ts-workers.js'
 
 const dicts = useCheckedDicts()
 
+/** A lease short enough to wait out (real ms). */
+const SHORT_LEASE = 20
+
+/** Resolves once more than `ms` real milliseconds have passed since `performance.now()` was `since`. */
+async function sleepPast(since: number, ms: number): Promise<void> {
+  while (performance.now() - since <= ms) await sleep(Math.ceil(since + ms - performance.now()) + 1)
+}
+
 describe('tryLock() and unlock()', () => {
-  it("tryLock() acquires a free lock and answers 'held' while its lease lasts", () => {
-    const clock = fakeClock()
-    const dict = dicts.create({ size: '16k', clock: clock.now })
-    expect(dict.tryLock('ns', 'key', 'owner', 1_000)).toBe('acquired')
-    expect(dict.tryLock('ns', 'key', 'owner', 1_000)).toBe('held')
-    expect(dict.tryLock('ns', 'key', 'other', 1_000)).toBe('held')
-    clock.advance(999)
-    expect(dict.tryLock('ns', 'key', 'other', 1_000)).toBe('held')
+  it("tryLock() acquires a free lock and answers 'held' while its lease lasts, to its own token too", () => {
+    const dict = dicts.create({ size: '16k' })
+    expect(dict.tryLock('ns', 'key', 'owner', 60_000)).toBe('acquired')
+    expect(dict.tryLock('ns', 'key', 'owner', 60_000)).toBe('held')
+    expect(dict.tryLock('ns', 'key', 'other', 60_000)).toBe('held')
   })
 
-  it('tryLock() takes over an expired lease, in place for a token of the same length', () => {
-    const clock = fakeClock()
+  it("a lock records its owner's thread id and a lease on real time, whatever the dict clock says", () => {
+    const clock = fakeClock(0)
     const dict = dicts.create({ size: '16k', clock: clock.now })
-    dict.tryLock('ns', 'key', 'first', 100)
+    const before = performance.timeOrigin + performance.now()
+    dict.tryLock('ns', 'key', 'owner', 60_000)
+    const after = performance.timeOrigin + performance.now()
+    const [lock] = inspectSharedDict(dict).entries
+    expect(lock).toMatchObject({ key: '2:ns:key', pinned: true, revoked: false, value: 'owner', flags: threadId })
+    expect(lock?.expiresAt).toBeGreaterThanOrEqual(before + 60_000)
+    expect(lock?.expiresAt).toBeLessThanOrEqual(after + 60_000)
+  })
+
+  it('tryLock() takes over an expired lease, in place for a token of the same length', async () => {
+    const dict = dicts.create({ size: '16k' })
+    let since = performance.now()
+    dict.tryLock('ns', 'key', 'first', SHORT_LEASE)
     const offset = inspectSharedDict(dict).entries[0]?.offset
-    clock.advance(100)
-    expect(dict.tryLock('ns', 'key', 'other', 100)).toBe('acquired')
+    await sleepPast(since, SHORT_LEASE)
+    since = performance.now()
+    expect(dict.tryLock('ns', 'key', 'other', SHORT_LEASE)).toBe('acquired')
     expect(inspectSharedDict(dict).entries[0]?.offset).toBe(offset)
     expect(dict.unlock('ns', 'key', 'first')).toBe(false)
-    clock.advance(100)
-    expect(dict.tryLock('ns', 'key', 'a much longer token', 100)).toBe('acquired')
+    await sleepPast(since, SHORT_LEASE)
+    expect(dict.tryLock('ns', 'key', 'a much longer token', 60_000)).toBe('acquired')
     expect(dict.unlock('ns', 'key', 'other')).toBe(false)
     expect(dict.unlock('ns', 'key', 'a much longer token')).toBe(true)
     expect(dict.stats().entries).toBe(0)
@@ -39,6 +60,22 @@ describe('tryLock() and unlock()', () => {
     dict.tryLock('ns', 'key', 'owner', 0)
     clock.advance(10 * 365 * 86_400_000)
     expect(dict.tryLock('ns', 'key', 'other', 0)).toBe('held')
+    expect(inspectSharedDict(dict).entries[0]?.expiresAt).toBe(0)
+    expect(dict.extendLock('ns', 'key', 'owner', 0)).toBe(true)
+    expect(inspectSharedDict(dict).entries[0]?.expiresAt).toBe(0)
+  })
+
+  it('extendLock() moves the expiry of the lock on real time and keeps its token, owner and place', () => {
+    const dict = dicts.create({ size: '16k' })
+    dict.tryLock('ns', 'key', 'owner', 1_000)
+    const [lock] = inspectSharedDict(dict).entries
+    const before = performance.timeOrigin + performance.now()
+    expect(dict.extendLock('ns', 'key', 'owner', 60_000)).toBe(true)
+    const [extended] = inspectSharedDict(dict).entries
+    expect(extended).toMatchObject({ offset: lock?.offset, value: 'owner', flags: threadId, pinned: true })
+    expect(extended?.expiresAt).toBeGreaterThanOrEqual(before + 60_000)
+    expect(dict.extendLock('ns', 'key', 'other', 120_000)).toBe(false)
+    expect(inspectSharedDict(dict).entries[0]?.expiresAt).toBe(extended?.expiresAt)
   })
 
   it('unlock() is a compare-and-delete on the token', () => {
@@ -53,18 +90,32 @@ describe('tryLock() and unlock()', () => {
     expect(dict.tryLock('ns', 'key', 'next', 10_000)).toBe('acquired')
   })
 
-  it('locks are pinned: kept out of the LRU, invisible to get(), keys() and the value of the same key', () => {
+  it('locks are pinned: kept out of the LRU, invisible to get(), keys() and the value under the same key', () => {
     const dict = dicts.create({ size: '16k' })
     dict.writeEntry('ns', 'key', Uint8Array.of(1), 0, 0)
     dict.tryLock('ns', 'key', 'owner', 10_000)
-    dict.set('lock:2:ns:key', 'a user key that spells the lock key')
+    dict.tryLock('ns', 'lonely', 'owner', 10_000)
+    dict.set('plain', 'a user value')
     const { entries, lru } = inspectSharedDict(dict)
-    expect(entries.filter((entry) => entry.pinned).map((entry) => entry.key)).toEqual(['lock:2:ns:key'])
-    expect(lru).toEqual(['lock:2:ns:key', '2:ns:key'])
-    expect(dict.get('lock:2:ns:key')?.value).toBe('a user key that spells the lock key')
-    dict.delete('lock:2:ns:key')
+    expect(entries.filter((entry) => entry.pinned).map((entry) => entry.key)).toEqual(['2:ns:key', '2:ns:lonely'])
+    expect(lru).toEqual(['plain', '2:ns:key'])
+    expect(dict.keys()).toEqual(['2:ns:key', 'plain'])
+    // The value and the lock share the internal key; each lookup finds its own kind.
+    expect(dict.get('2:ns:key')?.value).toEqual(Uint8Array.of(1))
+    expect(dict.get('2:ns:lonely')).toBeUndefined()
+    expect(dict.getStale('2:ns:lonely')).toBeUndefined()
+    expect(dict.ttl('2:ns:lonely')).toBeUndefined()
+    expect(dict.readEntry('ns', 'lonely')).toBeUndefined()
+    // A plain delete() of the internal key removes the value, never the lock.
+    dict.delete('2:ns:key')
+    dict.delete('2:ns:lonely')
+    expect(dict.readEntry('ns', 'key')).toBeUndefined()
     expect(dict.tryLock('ns', 'key', 'other', 10_000)).toBe('held')
-    expect(dict.readEntry('ns', 'key')?.value).toEqual(Uint8Array.of(1))
+    expect(dict.tryLock('ns', 'lonely', 'other', 10_000)).toBe('held')
+    // And a plain set() of it writes the value, never the lock.
+    dict.set('2:ns:lonely', 'a value')
+    expect(dict.unlock('ns', 'lonely', 'owner')).toBe(true)
+    expect(dict.get('2:ns:lonely')?.value).toBe('a value')
   })
 
   it('value writes never evict a lock, even when the lock is the oldest entry', () => {
@@ -79,7 +130,9 @@ describe('tryLock() and unlock()', () => {
     const dict = dicts.create({ size: '8k' })
     let count = 0
     while (dict.safeSet(`v${String(count).padStart(4, '0')}`, 'x'.repeat(40)).ok) count++
-    expect(dict.tryLock('ns', 'key', 'owner', 1_000)).toBe('no memory')
+    // A lock block (42 + 8 + 100 bytes) larger than any value block (88 bytes), so larger than what is left.
+    expect(dict.freeSpace()).toBeLessThan(88)
+    expect(dict.tryLock('ns', 'key', 'o'.repeat(100), 1_000)).toBe('no memory')
     expect(dict.stats().entries).toBe(count)
     expect(dict.stats().noMemory).toBe(2)
     expect(dict.get('v0000')?.value).toBe('x'.repeat(40))
@@ -100,7 +153,8 @@ describe('tryLock() and unlock()', () => {
     let count = 0
     while (dict.safeSet(`v${String(count).padStart(4, '0')}`, 'x'.repeat(40), 10).ok) count++
     clock.advance(10)
-    expect(dict.tryLock('ns', 'key', 'owner', 1_000)).toBe('acquired')
+    // 152 bytes: more than what is left, less than what is left plus two adjacent freed 88-byte values.
+    expect(dict.tryLock('ns', 'key', 'o'.repeat(100), 1_000)).toBe('acquired')
     expect(dict.stats().expiredFreed).toBe(2)
   })
 })
@@ -127,11 +181,11 @@ describe('waitForUnlock()', () => {
   })
 
   it('waitForUnlock() resolves at once when no live lock exists', async () => {
-    const clock = fakeClock()
-    const dict = dicts.create({ size: '16k', clock: clock.now })
+    const dict = dicts.create({ size: '16k' })
     expect(await settles(dict.waitForUnlock('ns', 'free', 60_000), 1_000)).toBe(true)
-    dict.tryLock('ns', 'expired', 'owner', 10)
-    clock.advance(10)
+    const since = performance.now()
+    dict.tryLock('ns', 'expired', 'owner', SHORT_LEASE)
+    await sleepPast(since, SHORT_LEASE)
     expect(await settles(dict.waitForUnlock('ns', 'expired', 60_000), 1_000)).toBe(true)
   })
 
@@ -161,5 +215,41 @@ describe('waitForUnlock()', () => {
     await expect(dict.waitForUnlock('ns', 'key', -1)).rejects.toThrow('timeout must be >= 0')
     await expect(dict.waitForUnlock(1 as unknown as string, 'key', 1)).rejects.toThrow(TypeError)
     await expect(dict.waitForUnlock('ns', '', 1)).rejects.toThrow(RangeError)
+  })
+})
+
+describe('leases are judged once the mutex is held', () => {
+  /** The lock word of a thread id no live thread has. */
+  const DEAD_WORD = (4242 + 1) << 1
+
+  /**
+   * A dict whose mutex a dead thread holds (outside a mutation): the next
+   * call waits about a second (`OWNER_DEAD_AFTER_MS`) before it takes the
+   * mutex over, far longer than the 200 ms lease of the lock of ns/key.
+   */
+  function stuckDict(): SharedDict {
+    const { dict } = recordingDict(dicts)
+    expect(dict.writeEntry('ns', 'key', Uint8Array.of(1), 0, 1)).toBe('ok')
+    expect(dict.tryLock('ns', 'key', 'owner', 200)).toBe('acquired')
+    Atomics.store(new Int32Array(dict.handle.buffer), H_MUTEX, DEAD_WORD)
+    return dict
+  }
+
+  it('a fenced write whose lease ended while it waited for the mutex is refused', () => {
+    const dict = stuckDict()
+    expect(dict.writeEntry('ns', 'key', Uint8Array.of(2), 0, 2, { fence: 'owner' })).toBe('fenced')
+    expect(dict.readEntry('ns', 'key')?.value).toEqual(Uint8Array.of(1))
+  })
+
+  it('extendLock() of a lease that ended while it waited for the mutex answers false', () => {
+    const dict = stuckDict()
+    expect(dict.extendLock('ns', 'key', 'owner', 60_000)).toBe(false)
+    expect(dict.tryLock('ns', 'key', 'next', 60_000)).toBe('acquired')
+  })
+
+  it('tryLock() takes a lock whose lease ended while it waited for the mutex', () => {
+    const dict = stuckDict()
+    expect(dict.tryLock('ns', 'key', 'next', 60_000)).toBe('acquired')
+    expect(dict.unlock('ns', 'key', 'owner')).toBe(false)
   })
 })

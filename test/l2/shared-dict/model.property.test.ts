@@ -17,6 +17,12 @@
  *   large enough for the entry.
  * After every command the dict's whole content (values, flags, expiry times,
  * LRU order) must equal the model's, and the structural invariants must hold.
+ *
+ * A second model adds the L2Store operations to the same rules: loader
+ * locks (tryLock, extendLock, unlock) of a few tokens, fenced and unfenced
+ * writeEntry, deleteEntry, purgeNamespace and readEntry on a few keys of two
+ * namespaces. It tracks each lock's token and whether its fence is void.
+ * Leases are 60 s of real time, so no lease ends during a run.
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
@@ -338,5 +344,176 @@ describe('SharedDict against a model', () => {
     )
     // The sizes are chosen so that eviction really happens.
     expect(evictions).toBeGreaterThan(0)
+  })
+})
+
+// ------------------------------------------------------------ L2Store: locks and fences
+
+const NAMESPACES = ['n1', 'n2'] as const
+const L2_KEYS = ['a', 'b', 'c'] as const
+// 't1' is a prefix of 't10': a fence must match the whole token.
+const TOKENS = ['t1', 't2', 't10'] as const
+/** No lease ends during a run. */
+const LEASE = 60_000
+
+type L2Command =
+  | { kind: 'tryLock' | 'extendLock' | 'unlock'; ns: string; key: string; token: string }
+  | { kind: 'writeEntry'; ns: string; key: string; value: Uint8Array; ttl: number; flags: number; fence: string | undefined }
+  | { kind: 'deleteEntry' | 'readEntry'; ns: string; key: string }
+  | { kind: 'purgeNamespace'; ns: string; flushExpired: boolean }
+  | { kind: 'advance'; ms: number }
+
+interface ModelLock {
+  token: string
+  revoked: boolean
+}
+
+const l2Target = { ns: fc.constantFrom(...NAMESPACES), key: fc.constantFrom(...L2_KEYS) }
+const token = fc.constantFrom(...TOKENS)
+const l2Command: fc.Arbitrary<L2Command> = fc.oneof(
+  { arbitrary: fc.record({ kind: fc.constantFrom('tryLock' as const, 'extendLock' as const, 'unlock' as const), ...l2Target, token }), weight: 5 },
+  {
+    arbitrary: fc.record({
+      kind: fc.constant('writeEntry' as const),
+      ...l2Target,
+      value: fc.uint8Array({ maxLength: 12 }),
+      ttl: fc.constantFrom(0, 0, 1_000),
+      flags: fc.integer({ min: 0, max: 0xffffffff }),
+      fence: fc.option(token, { nil: undefined, freq: 3 }),
+    }),
+    weight: 5,
+  },
+  { arbitrary: fc.record({ kind: fc.constantFrom('deleteEntry' as const, 'readEntry' as const), ...l2Target }), weight: 3 },
+  fc.record({ kind: fc.constant('purgeNamespace' as const), ns: l2Target.ns, flushExpired: fc.boolean() }),
+  fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 1_500 }) }),
+)
+
+/** The internal key of an L2Store entry, for its value and its lock alike. */
+const internalKey = (ns: string, key: string): string => `${ns.length}:${ns}:${key}`
+
+/** The values (the lua_shared_dict model, under internal keys) and the loader locks. */
+class L2Model {
+  readonly values = new Model()
+  readonly locks = new Map<string, ModelLock>()
+
+  /** Voids the fence of the lock of `k`, if any. */
+  voidFence(k: string): void {
+    const lock = this.locks.get(k)
+    if (lock !== undefined) lock.revoked = true
+  }
+}
+
+/** What a fenced write did: landed, or refused by a void fence or for another reason. */
+type FencedOutcome = 'landed' | 'void' | 'refused'
+
+/** Runs `cmd` on the dict and the model, comparing answers; for a fenced write, answers what it did. */
+function runL2(dict: SharedDict, model: L2Model, cmd: L2Command): FencedOutcome | undefined {
+  if (cmd.kind === 'advance') {
+    model.values.now += cmd.ms
+    return undefined
+  }
+  if (cmd.kind === 'purgeNamespace') {
+    dict.purgeNamespace(cmd.ns, cmd.flushExpired)
+    const prefix = internalKey(cmd.ns, '')
+    for (const [k, lock] of model.locks) if (k.startsWith(prefix)) lock.revoked = true
+    for (const [k, entry] of model.values.entries) {
+      if (!k.startsWith(prefix)) continue
+      if (cmd.flushExpired) model.values.remove(k)
+      else entry.expiresAt = 1
+    }
+    return undefined
+  }
+  const k = internalKey(cmd.ns, cmd.key)
+  const lock = model.locks.get(k)
+  switch (cmd.kind) {
+    case 'tryLock': {
+      expect(dict.tryLock(cmd.ns, cmd.key, cmd.token, LEASE)).toBe(lock === undefined ? 'acquired' : 'held')
+      if (lock === undefined) model.locks.set(k, { token: cmd.token, revoked: false })
+      return undefined
+    }
+    case 'extendLock':
+      expect(dict.extendLock(cmd.ns, cmd.key, cmd.token, LEASE)).toBe(lock?.token === cmd.token)
+      return undefined
+    case 'unlock': {
+      const owned = lock?.token === cmd.token
+      expect(dict.unlock(cmd.ns, cmd.key, cmd.token)).toBe(owned)
+      if (owned) model.locks.delete(k)
+      return undefined
+    }
+    case 'writeEntry': {
+      const result = dict.writeEntry(cmd.ns, cmd.key, cmd.value, cmd.ttl, cmd.flags, cmd.fence === undefined ? undefined : { fence: cmd.fence })
+      if (cmd.fence !== undefined && (lock === undefined || lock.token !== cmd.fence || lock.revoked)) {
+        // Refused before anything ran: no sweep either.
+        expect(result).toBe('fenced')
+        return lock?.token === cmd.fence ? 'void' : 'refused'
+      }
+      expect(result).toBe('ok')
+      if (cmd.fence === undefined) model.voidFence(k)
+      model.values.sweep()
+      model.values.lookup(k)
+      model.values.insert(k, { value: cmd.value, flags: cmd.flags, expiresAt: model.values.expiry(cmd.ttl), valueLength: cmd.value.length })
+      return cmd.fence === undefined ? undefined : 'landed'
+    }
+    case 'deleteEntry':
+      dict.deleteEntry(cmd.ns, cmd.key)
+      model.voidFence(k)
+      model.values.sweep()
+      model.values.remove(k)
+      return undefined
+    case 'readEntry': {
+      const result = dict.readEntry(cmd.ns, cmd.key)
+      const { entry, live } = model.values.lookup(k)
+      if (entry === undefined) {
+        expect(result).toBeUndefined()
+        return undefined
+      }
+      expect(result?.stale).toBe(!live)
+      expect(result?.flags).toBe(entry.flags)
+      expect(sameValue(result?.value, entry.value)).toBe(true)
+      expect(result?.ttl).toBe(entry.expiresAt === 0 ? 0 : entry.expiresAt - model.values.now)
+      return undefined
+    }
+  }
+}
+
+/** The dict's values, LRU order and locks (token and fence) must be the model's. */
+function expectSameL2State(dict: SharedDict, model: L2Model): void {
+  const { entries, lru } = inspectSharedDict(dict)
+  expect([...lru].reverse()).toEqual(model.values.lru)
+  const values = entries.filter((entry) => !entry.pinned)
+  expect(values.length).toBe(model.values.entries.size)
+  for (const entry of values) {
+    const expected = model.values.entries.get(entry.key)
+    expect(expected).toBeDefined()
+    if (expected === undefined) return
+    expect(sameValue(entry.value, expected.value)).toBe(true)
+    expect(entry.flags).toBe(expected.flags)
+    expect(entry.expiresAt).toBe(expected.expiresAt)
+  }
+  const locks = new Map(entries.filter((entry) => entry.pinned).map((entry) => [entry.key, { token: entry.value, revoked: entry.revoked }]))
+  expect(locks).toEqual(model.locks)
+}
+
+describe('SharedDict as an L2Store against a model', () => {
+  it('random sequences of lock, fenced write, delete, purge and read operations keep locks and fences as the model does', () => {
+    const seen: Record<FencedOutcome, number> = { landed: 0, void: 0, refused: 0 }
+    fc.assert(
+      fc.property(fc.array(l2Command, { minLength: 1, maxLength: 50, size: 'max' }), (commands) => {
+        const model = new L2Model()
+        const dict = SharedDict.create({ size: '64k', clock: () => model.values.now })
+        for (const cmd of commands) {
+          const outcome = runL2(dict, model, cmd)
+          if (outcome !== undefined) seen[outcome]++
+          expectSameL2State(dict, model)
+        }
+        checkSharedDictInvariants(dict)
+        expect(dict.stats().forcibleEvictions).toBe(0)
+      }),
+      { numRuns: 300 },
+    )
+    // The sequences do exercise every outcome of a fenced write.
+    expect(seen.landed).toBeGreaterThan(0)
+    expect(seen.void).toBeGreaterThan(0)
+    expect(seen.refused).toBeGreaterThan(0)
   })
 })

@@ -1,3 +1,4 @@
+import { once } from 'node:events'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { threadId } from 'node:worker_threads'
@@ -5,15 +6,33 @@ import { describe, expect, it } from 'vitest'
 import { reapThread, registerReapable } from '../../../src/internal/thread-reaper.js'
 import { inspectSharedDict } from '../../../src/l2/shared-dict/invariants.js'
 import { H_ENTRIES, H_GENERATION, H_MUTATING, H_MUTEX } from '../../../src/l2/shared-dict/layout.js'
-import { SharedDict } from '../../../src/l2/shared-dict/shared-dict.js'
+import { SharedDict, type SharedDictHandle } from '../../../src/l2/shared-dict/shared-dict.js'
 import { recordingDict } from '../../helpers/recording-dict.js'
 import { useCheckedDicts } from '../../helpers/shared-dict-invariants.js'
 import { nextMessage, settles, useTsWorkers } from '../../helpers/ts-workers.js'
+import type { LockWorkerData } from './workers/lock-worker.js'
 
 const dicts = useCheckedDicts()
 const workers = useTsWorkers()
 
 const PROGRESS = new URL('./workers/progress-worker.ts', import.meta.url)
+const LOCK = new URL('./workers/lock-worker.ts', import.meta.url)
+
+/**
+ * Runs a worker thread that takes `locks` (60 s leases) in every dict of
+ * `handles` and exits, leaving them behind; answers its thread id once it
+ * has exited.
+ */
+async function lockAndExit(handles: SharedDictHandle[], locks: [string, string, string][]): Promise<number> {
+  const data: LockWorkerData = { task: 'take', handles, locks, lease: 60_000 }
+  const worker = workers.spawn(LOCK, { ...data })
+  // Read before the exit: it is -1 afterwards.
+  const id = worker.threadId
+  const exited = once(worker, 'exit')
+  expect(await nextMessage(worker)).toEqual({ locked: handles.map(() => locks.map(() => 'acquired')) })
+  expect(await exited).toEqual([0])
+  return id
+}
 
 /** A thread id no live thread has: ids are never reused within a process. */
 const DEAD = 4242
@@ -67,34 +86,49 @@ describe('SharedDict.reapThread()', () => {
     ])
   })
 
-  it("deletes the loader locks whose token is the dead thread's (`${threadId}:...`) and wakes their waiters", async () => {
+  it('deletes the loader locks the dead thread took, whatever their tokens, and wakes their waiters', async () => {
     const { dict, recoveries } = recordingDict(dicts)
-    for (const [ns, key, token] of [
-      ['ns', 'a', `${DEAD}:1`],
-      ['ns', 'b', `${DEAD}:2`],
-      ['other', 'a', `${DEAD}:3`],
-      ['ns', 'longer', `${DEAD}0:1`],
-      ['ns', 'shorter', `${String(DEAD).slice(0, -1)}:1`],
-      ['ns', 'prefixed', `x${DEAD}:1`],
-      ['ns', 'bare', String(DEAD)],
-      ['ns', 'mine', `${threadId}:1`],
-    ] as const) {
-      expect(dict.tryLock(ns, key, token, 60_000)).toBe('acquired')
+    // The worker's locks, with tokens that look like this thread's, or nobody's.
+    const id = await lockAndExit(
+      [dict.handle],
+      [
+        ['ns', 'a', `${threadId}:1`],
+        ['ns', 'b', 'anything'],
+        ['other', 'a', ''],
+        ['ns', 'c', `${threadId}:2`],
+      ],
+    )
+    // This thread's own locks, with tokens that look like the dead worker's.
+    const mine: [string, string, string][] = [
+      ['ns', 'mine', `${id}:1`],
+      ['other', 'mine', `${id}:2`],
+      ['ns', 'bare', String(id)],
+      ['ns', 'own', `${threadId}:3`],
+    ]
+    for (const [ns, key, token] of mine) expect(dict.tryLock(ns, key, token, 60_000)).toBe('acquired')
+    dict.set(`${id}:1`, `${id}:1`)
+    dict.writeEntry('ns', 'value', new TextEncoder().encode(`${id}:1`), 0, 0)
+    dict.writeEntry('ns', 'a', new TextEncoder().encode('the value under a lock'), 0, 7)
+    // Dead but not reaped: its locks are still held.
+    for (const [ns, key] of [['ns', 'a'], ['ns', 'b'], ['other', 'a'], ['ns', 'c']] as const) {
+      expect(dict.tryLock(ns, key, 'next', 1_000)).toBe('held')
     }
-    dict.set(`${DEAD}:1`, `${DEAD}:1`)
-    dict.writeEntry('ns', 'value', new TextEncoder().encode(`${DEAD}:1`), 0, 0)
     const waiters = [dict.waitForUnlock('ns', 'a', 30_000), dict.waitForUnlock('other', 'a', 30_000)]
-    dict.reapThread(DEAD)
+    dict.reapThread(id)
     expect(await settles(Promise.all(waiters))).toBe(true)
-    for (const [ns, key] of [['ns', 'a'], ['ns', 'b'], ['other', 'a']] as const) {
+    for (const [ns, key] of [['ns', 'a'], ['ns', 'b'], ['other', 'a'], ['ns', 'c']] as const) {
       expect(dict.tryLock(ns, key, 'next', 1_000)).toBe('acquired')
     }
-    for (const key of ['longer', 'shorter', 'prefixed', 'bare', 'mine']) {
-      expect(dict.tryLock('ns', key, 'next', 1_000)).toBe('held')
+    for (const [ns, key, token] of mine) {
+      expect(dict.tryLock(ns, key, 'next', 1_000)).toBe('held')
+      expect(dict.unlock(ns, key, token)).toBe(true)
     }
-    expect(dict.get(`${DEAD}:1`)?.value).toBe(`${DEAD}:1`)
+    expect(dict.get(`${id}:1`)?.value).toBe(`${id}:1`)
     expect(dict.readEntry('ns', 'value')).toBeDefined()
-    expect(inspectSharedDict(dict).entries.filter((entry) => entry.pinned)).toHaveLength(8)
+    expect(dict.readEntry('ns', 'a')?.flags).toBe(7)
+    expect(inspectSharedDict(dict).entries.filter((entry) => entry.pinned).map((entry) => entry.value)).toEqual(
+      Array.from({ length: 4 }, () => 'next'),
+    )
     expect(recoveries).toEqual([])
   })
 
@@ -148,15 +182,16 @@ describe('a mutex owner that nobody reaps', () => {
 })
 
 describe('the thread reaper registry', () => {
-  it('reaches every SharedDict created or attached in this thread', () => {
+  it('reaches every SharedDict created or attached in this thread', async () => {
     const { dict } = recordingDict(dicts)
     // Only an attached instance of this one stays referenced.
     const attached = dicts.track(SharedDict.attach(SharedDict.create({ size: '16k' }).handle, { onRecover: () => {} }))
-    dict.tryLock('ns', 'a', `${DEAD}:1`, 60_000)
-    attached.tryLock('ns', 'a', `${DEAD}:2`, 60_000)
+    const id = await lockAndExit([dict.handle, attached.handle], [['ns', 'a', 'token']])
     dieHolding(dict, false)
     reapThread(DEAD)
     expect(Atomics.load(new Int32Array(dict.handle.buffer), H_MUTEX)).toBe(0)
+    expect(dict.tryLock('ns', 'a', 'next', 1_000)).toBe('held')
+    reapThread(id)
     expect(dict.tryLock('ns', 'a', 'next', 1_000)).toBe('acquired')
     expect(attached.tryLock('ns', 'a', 'next', 1_000)).toBe('acquired')
   })
