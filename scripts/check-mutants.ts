@@ -115,6 +115,13 @@ const MUTANTS: Mutant[] = [
     tests: STORE_TESTS,
   },
   {
+    name: 'the pre-op sweep reclaims entries kept for their stale window',
+    file: 'src/l2/shared-dict/dict-core.ts',
+    find: 'const kept = n !== 0 && keepStale && (this.#u8[p * 8 + E_ENTRY_FLAGS]! & EF_KEEP_STALE) !== 0',
+    replace: 'const kept = false',
+    tests: STORE_TESTS,
+  },
+  {
     name: "lock leases follow the dict's injected clock",
     file: 'src/l2/shared-dict/shared-dict.ts',
     find: 'core.tryLock(now, realTime(), lease, ownThreadId)',

@@ -44,8 +44,8 @@ export interface L2WriteOptions {
    * Keep the entry readable as stale for at least this many milliseconds
    * after it expires (for resurrection and `ctx.stale`), memory permitting;
    * `0` or absent: it may vanish at expiry. A store that deletes expired
-   * entries (Redis) keeps them this much longer; a SharedDict keeps every
-   * expired entry until its memory is reused, which honours any window.
+   * entries (Redis) keeps them this much longer; a SharedDict keeps such an
+   * entry until its memory is needed (eviction), which honours any window.
    */
   readonly staleTtl?: number | undefined
   /**

@@ -304,6 +304,24 @@ export function registerValueStoreContract<S extends ValueStore>(options: ValueS
         }
       })
 
+      it('an expired entry written with staleTtl stays readable as stale while other keys are read and written', async () => {
+        const fixture = await setup()
+        const { store, prefix } = fixture
+        const ns = `${prefix}cache`
+        const ttl = usesClock ? 1_000 : REAL_TTL
+        const bytes = pattern(24, 9)
+        expect(await store.writeEntry(ns, 'kept', bytes, ttl, 1, { staleTtl: 60_000 })).toBe('ok')
+        await expire(fixture, ns, 'kept', ttl, 10)
+        // Ordinary traffic, far from filling the store, must not reclaim it within its window.
+        for (let i = 0; i < 20; i++) {
+          expect(await store.writeEntry(ns, `other${i}`, pattern(24, i), 0, 0)).toBe('ok')
+          await store.readEntry(ns, `other${i}`)
+        }
+        const entry = await store.readEntry(ns, 'kept')
+        expect(entry?.stale).toBe(true)
+        expectBytes(entry, bytes)
+      })
+
       it('an expired entry written without staleTtl reads as stale or absent, never fresh', async () => {
         const { store, advance, prefix } = await setup()
         const ns = `${prefix}cache`

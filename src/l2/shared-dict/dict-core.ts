@@ -28,6 +28,7 @@ import {
   E_USER_FLAGS,
   E_VALUE_LEN,
   E_VALUE_TYPE,
+  EF_KEEP_STALE,
   EF_PINNED,
   EF_REVOKED,
   entryBlockBytes,
@@ -125,6 +126,9 @@ export class DictCore {
   /** The current fence: the UTF-8 token a fenced write presents, `-1` for none. */
   #fence = new Uint8Array(64)
   #fenceLength = -1
+
+  /** The entry flags of the value the next store writes (`EF_KEEP_STALE` for an L2Store write with a stale window). */
+  #valueEntryFlags = 0
 
   /** Set by #alloc: whether the allocation evicted something. */
   #forcible = false
@@ -323,7 +327,7 @@ export class DictCore {
     if (this.#valueType === VT_NONE) return { ok: true, forcible: false }
     const q = this.#alloc(now, (mode & MODE_SAFE) === 0)
     if (q === 0) return { ok: false, err: 'no memory', forcible: this.#forcible }
-    this.#initEntry(q, now, ttl, flags, 0)
+    this.#initEntry(q, now, ttl, flags, this.#valueEntryFlags)
     return { ok: true, forcible: this.#forcible }
   }
 
@@ -333,14 +337,19 @@ export class DictCore {
    * its lease (`leaseNow`, real time); without one, voids the lock's fence
    * first. Then `set` of the current key and value.
    */
-  writeEntry(now: number, leaseNow: number, ttl: number, flags: number): L2WriteResult {
+  writeEntry(now: number, leaseNow: number, ttl: number, flags: number, keepStale: boolean): L2WriteResult {
     const lock = this.#index.find(this.#keyHash, this.#key, this.#keyLength, EF_PINNED)
     if (this.#fenceLength >= 0) {
       if (lock === 0 || !this.#holdsFence(lock, leaseNow)) return 'fenced'
     } else if (lock !== 0) {
       this.#voidFence(lock)
     }
-    return this.store(MODE_SET, now, ttl, flags).ok ? 'ok' : 'no memory'
+    this.#valueEntryFlags = keepStale ? EF_KEEP_STALE : 0
+    try {
+      return this.store(MODE_SET, now, ttl, flags).ok ? 'ok' : 'no memory'
+    } finally {
+      this.#valueEntryFlags = 0
+    }
   }
 
   /** L2Store `deleteEntry`: voids the fence of the key's lock, then deletes the value (the current value is none). */
@@ -570,15 +579,18 @@ export class DictCore {
   /**
    * `ngx_http_lua_shdict_expire(ctx, n)` on the LRU tail: `n = 1` (the
    * pre-op sweep) frees up to two expired entries, stopping at the first
-   * live one; `n = 0` (a forced round) frees the tail unconditionally, then
+   * live one or one kept for its stale window (unless `keepStale` is
+   * false); `n = 0` (a forced round) frees the tail unconditionally, then
    * up to two more if expired. Answers how many it freed.
    */
-  #expireTail(now: number, n: number): number {
+  #expireTail(now: number, n: number, keepStale = true): number {
     let freed = 0
     while (n < 3) {
       const p = this.#lru.tail
       if (p === 0) break
-      const expired = this.#isExpired(p, now)
+      // The sweep passes by an expired entry kept for its stale window; a forced round does not.
+      const kept = n !== 0 && keepStale && (this.#u8[p * 8 + E_ENTRY_FLAGS]! & EF_KEEP_STALE) !== 0
+      const expired = !kept && this.#isExpired(p, now)
       if (n++ !== 0 && !expired) break
       this.#count(expired ? F_EXPIRED_FREED : F_FORCIBLE_EVICTIONS)
       this.#removeEntry(p)
@@ -619,7 +631,8 @@ export class DictCore {
     const units = entryBlockBytes(this.#keyLength, this.#valueLength) / 8
     let p = this.#arena.malloc(units)
     for (let round = 0; p === 0 && round < EVICTION_ROUNDS; round++) {
-      if (this.#expireTail(now, 1) === 0) break
+      // Expired values go, even those kept for a stale window: a lock needs the room more.
+      if (this.#expireTail(now, 1, false) === 0) break
       p = this.#arena.malloc(units)
     }
     if (p === 0) this.#count(F_NO_MEMORY)
@@ -627,23 +640,24 @@ export class DictCore {
   }
 
   /** Fills the fresh block `p` with the current key and value and links it (at the LRU head unless pinned). */
-  #initEntry(p: number, now: number, ttl: number, flags: number, pinned: number): void {
+  #initEntry(p: number, now: number, ttl: number, flags: number, entryFlags: number): void {
     const u32 = this.#u32
     const u8 = this.#u8
     const at = p * 8
     u32[(p << 1) + E_HASH] = this.#keyHash
     u32[(p << 1) + E_KEY_LEN] = this.#keyLength
-    u8[at + E_ENTRY_FLAGS] = pinned
+    u8[at + E_ENTRY_FLAGS] = entryFlags
     const key = this.#key
     for (let i = 0, n = this.#keyLength; i < n; i++) u8[at + E_KEY + i] = key[i]!
     this.#writeValue(p, now, ttl, flags)
     this.#index.insert(p)
-    if (pinned === 0) this.#lru.linkHead(p)
+    if ((entryFlags & EF_PINNED) === 0) this.#lru.linkHead(p)
     u32[H_ENTRIES] = u32[H_ENTRIES]! + 1
   }
 
   /** nginx's "found old entry and value size matched, reusing it": rewrite in place, then touch. */
   #rewrite(p: number, now: number, ttl: number, flags: number): void {
+    this.#u8[p * 8 + E_ENTRY_FLAGS] = this.#valueEntryFlags
     this.#writeValue(p, now, ttl, flags)
     this.#lru.touch(p)
   }

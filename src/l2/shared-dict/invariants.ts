@@ -25,6 +25,7 @@ import {
   E_USER_FLAGS,
   E_VALUE_LEN,
   E_VALUE_TYPE,
+  EF_KEEP_STALE,
   EF_PINNED,
   EF_REVOKED,
   entryBlockBytes,
@@ -271,7 +272,8 @@ export function checkSharedDictInvariants(dict: SharedDict): void {
       if ((hash & (bucketCount - 1)) !== bucket) bad(`entry at unit ${p} is in bucket ${bucket}, not its own`)
       const entryFlags = u8[p * 8 + E_ENTRY_FLAGS]!
       const pinned = (entryFlags & EF_PINNED) !== 0
-      if ((entryFlags & ~(EF_PINNED | EF_REVOKED)) !== 0) bad(`entry at unit ${p} has unknown entry flags ${entryFlags}`)
+      if ((entryFlags & ~(EF_PINNED | EF_REVOKED | EF_KEEP_STALE)) !== 0) bad(`entry at unit ${p} has unknown entry flags ${entryFlags}`)
+      if ((entryFlags & EF_KEEP_STALE) !== 0 && pinned) bad(`lock at unit ${p} is marked keep-stale`)
       if ((entryFlags & EF_REVOKED) !== 0 && !pinned) bad(`value entry at unit ${p} is marked revoked`)
       if (pinned && u8[p * 8 + E_VALUE_TYPE] !== VT_STRING) bad(`lock at unit ${p} does not hold a string token`)
       if (pinned) pinnedCount++

@@ -172,6 +172,13 @@ export const EF_PINNED = 1
  * write with its token lands; the lock itself stays held.
  */
 export const EF_REVOKED = 2
+/**
+ * Entry flag of a value written with a stale window (`staleTtl`): once
+ * expired it stays readable as stale until its memory is needed. The pre-op
+ * sweep passes it by; eviction under memory pressure (and `flushExpired`)
+ * reclaims it as any other expired entry.
+ */
+export const EF_KEEP_STALE = 4
 
 /** Value type tag of a boolean (one byte), as Lua's `LUA_TBOOLEAN`. */
 export const VT_BOOLEAN = 1

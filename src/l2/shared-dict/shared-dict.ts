@@ -433,9 +433,10 @@ export class SharedDict implements L2Store {
 
   /**
    * {@link L2Store.writeEntry}: `set` of the namespaced key (may evict).
-   * `options.staleTtl` is honoured by keeping expired entries until their
-   * memory is reused, as every SharedDict entry is. A write with
-   * `options.fence` lands only while the key's loader lock in this dict
+   * An entry written with `options.staleTtl` stays readable as stale after
+   * it expires until its memory is needed: the sweep that frees expired
+   * entries before each operation passes it by, eviction does not. A write
+   * with `options.fence` lands only while the key's loader lock in this dict
    * holds that token within its lease, and no other write, delete or purge
    * of the key voided it; a write without one voids that lock's fence.
    */
@@ -447,6 +448,7 @@ export class SharedDict implements L2Store {
     const userFlags = flagsArgument(flags)
     assertOptionsObject(options)
     if (options?.staleTtl !== undefined) assertDuration(options.staleTtl, 'options.staleTtl')
+    const keepStale = (options?.staleTtl ?? 0) > 0
     const fence = options?.fence
     if (fence !== undefined) assertString(fence, 'options.fence')
     const now = this.#clock()
@@ -456,7 +458,7 @@ export class SharedDict implements L2Store {
     core.prepareFence(fence)
     core.enter()
     try {
-      const result = core.writeEntry(now, realTime(), ttlMs, userFlags)
+      const result = core.writeEntry(now, realTime(), ttlMs, userFlags, keepStale)
       core.leave()
       return result
     } catch (error) {

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { checkSharedDictInvariants, inspectSharedDict } from '../../../src/l2/shared-dict/invariants.js'
-import { E_ENTRY_FLAGS, E_VALUE_TYPE, EF_PINNED, EF_REVOKED, VT_BYTES } from '../../../src/l2/shared-dict/layout.js'
+import { E_ENTRY_FLAGS, E_VALUE_TYPE, EF_KEEP_STALE, EF_PINNED, EF_REVOKED, VT_BYTES } from '../../../src/l2/shared-dict/layout.js'
 import { SharedDict } from '../../../src/l2/shared-dict/shared-dict.js'
 
 /** A dict with a value and a lock under ns/key, and a lock of ns/other whose fence is void. */
@@ -58,11 +58,16 @@ describe('inspectSharedDict()', () => {
 describe('checkSharedDictInvariants()', () => {
   it('catches an unknown entry flag on a value or a lock', () => {
     const dict = sample()
-    for (const bit of [4, 8, 0x80]) {
+    for (const bit of [8, 0x10, 0x80]) {
       expectCaught(dict, entryAt(dict, '2:ns:key', false) + E_ENTRY_FLAGS, bit, /has unknown entry flags/)
       expectCaught(dict, entryAt(dict, '2:ns:key', true) + E_ENTRY_FLAGS, EF_PINNED | bit, /has unknown entry flags/)
       expectCaught(dict, entryAt(dict, '2:ns:other', true) + E_ENTRY_FLAGS, EF_PINNED | EF_REVOKED | bit, /has unknown entry flags/)
     }
+  })
+
+  it('catches a lock marked keep-stale', () => {
+    const dict = sample()
+    expectCaught(dict, entryAt(dict, '2:ns:key', true) + E_ENTRY_FLAGS, EF_PINNED | EF_KEEP_STALE, /lock at unit \d+ is marked keep-stale/)
   })
 
   it('catches a value marked revoked', () => {
