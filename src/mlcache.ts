@@ -419,13 +419,11 @@ export class MLCache<V = unknown, L1 = V> {
     }
     const load = slots === undefined ? this.#loadLocked(page, key, loader, opts, read) : slots.runExclusive(() => this.#loadLocked(page, key, loader, opts, read))
     page.inflight.set(key, load)
-    let current = true
     try {
       const loaded = await load
-      current = page.inflight.get(key) === load
-      return this.#answer(page, key, loaded, opts, current)
+      return this.#answer(page, key, loaded, opts, page.inflight.get(key) === load)
     } finally {
-      if (current && page.inflight.get(key) === load) page.inflight.delete(key)
+      if (page.inflight.get(key) === load) page.inflight.delete(key)
     }
   }
 

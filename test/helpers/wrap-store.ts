@@ -1,7 +1,8 @@
 /**
  * An L2Store that forwards to a SharedDict, with chosen methods replaced:
  * for tests that must act at an exact point of MLCache's path (between its
- * L2 read and its lock, say) or observe what it calls.
+ * L2 read and its lock, say) or observe what it calls. It has no `stats()`,
+ * so MLCache reads no eviction count from it.
  */
 import type { L2Store } from '../../src/l2/l2-store.js'
 import type { SharedDict } from '../../src/l2/shared-dict/shared-dict.js'

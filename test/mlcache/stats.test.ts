@@ -1,10 +1,10 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { LoaderError, LockTimeoutError, NoMemoryError } from '../../src/errors.js'
-import type { L2Store } from '../../src/l2/l2-store.js'
 import { MLCache } from '../../src/mlcache.js'
 import type { MLCacheStats } from '../../src/types.js'
 import { cacheStore, countingLoader, fakeClock, l2CallsSettled, testCache, testDict } from '../helpers/cache-factory.js'
+import { wrapStore } from '../helpers/wrap-store.js'
 
 const fail = (): never => {
   throw new Error('database down')
@@ -41,20 +41,6 @@ function deferred<T>() {
     resolve = res
   })
   return { promise, resolve }
-}
-
-/** An L2 store with the dict's L2Store methods only: no `stats()` to read evictions from. */
-function withoutStats(store: L2Store): L2Store {
-  return {
-    readEntry: (...args) => store.readEntry(...args),
-    writeEntry: (...args) => store.writeEntry(...args),
-    deleteEntry: (...args) => store.deleteEntry(...args),
-    purgeNamespace: (...args) => store.purgeNamespace(...args),
-    tryLock: (...args) => store.tryLock(...args),
-    extendLock: (...args) => store.extendLock(...args),
-    unlock: (...args) => store.unlock(...args),
-    waitForUnlock: (...args) => store.waitForUnlock(...args),
-  }
 }
 
 describe('cache.stats()', () => {
@@ -190,7 +176,7 @@ describe('cache.stats()', () => {
 
   it('stats() omits forcibleEvictions for a store without stats()', async () => {
     const clock = fakeClock()
-    const { cache } = testCache('c', { store: withoutStats(testDict(clock)) }, clock)
+    const { cache } = testCache('c', { store: wrapStore(testDict(clock)) }, clock)
     await cache.get('k', () => 'v')
     const stats = cache.stats()
     expect('forcibleEvictions' in stats).toBe(false)
