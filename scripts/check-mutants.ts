@@ -27,7 +27,15 @@ interface Mutant {
 }
 
 const MLCACHE_TESTS = ['test/mlcache']
-const STORE_TESTS = ['test/l2', 'test/mlcache/fencing.test.ts']
+/** The store's own tests of locks and fences, its contract suites, and MLCache's fenced loads. */
+const STORE_TESTS = [
+  'test/l2/shared-dict/fences.test.ts',
+  'test/l2/shared-dict/locks.test.ts',
+  'test/l2/shared-dict/reap.test.ts',
+  'test/l2/shared-dict/model.property.test.ts',
+  'test/l2/l2-store-contract.test.ts',
+  'test/mlcache/fencing.test.ts',
+]
 
 const MUTANTS: Mutant[] = [
   {
@@ -126,14 +134,14 @@ const MUTANTS: Mutant[] = [
     file: 'src/l2/shared-dict/shared-dict.ts',
     find: 'core.tryLock(now, realTime(), lease, ownThreadId)',
     replace: 'core.tryLock(now, now, lease, ownThreadId)',
-    tests: [...MLCACHE_TESTS, 'test/l2'],
+    tests: [...MLCACHE_TESTS, ...STORE_TESTS],
   },
   {
     name: "reaping a thread deletes every thread's locks",
     file: 'src/l2/shared-dict/dict-core.ts',
     find: 'this.#u32[(p << 1) + E_USER_FLAGS] === threadId',
     replace: 'true',
-    tests: ['test/l2'],
+    tests: STORE_TESTS,
   },
 ]
 

@@ -8,6 +8,7 @@
 import type { EventBusOptions, EventBusTarget } from './event-bus.js'
 import { BusError } from '../errors.js'
 import { describe } from '../internal/describe.js'
+import { realTime } from '../internal/real-time.js'
 import {
   assertFunction,
   assertIntegerAtLeast,
@@ -23,19 +24,6 @@ export const DEFAULT_MAX_PAYLOAD_LEN = 65_536
 export const MAX_PAYLOAD_LEN = 16 * 1024 * 1024
 /** lua-resty-events' `max_queue_len`. */
 export const DEFAULT_MAX_QUEUE_LEN = 10_240
-
-/**
- * The default clock of every bus: Unix epoch milliseconds, like
- * `Date.now()`, but monotonic (`performance.timeOrigin + performance.now()`),
- * so a wall-clock step never stretches or cuts a `uniqueTimeout` window.
- * `performance.now()` alone starts at each thread's own origin; anchored to
- * `performance.timeOrigin` (that origin in epoch milliseconds) it agrees
- * across the threads of a process, which the windows a WorkerBus shares
- * between threads rely on.
- */
-export function defaultBusClock(): number {
-  return performance.timeOrigin + performance.now()
-}
 
 /**
  * Reads a bus clock for a `uniqueTimeout` window.
@@ -64,7 +52,7 @@ export interface ResolvedBusOptions {
    * @defaultValue reports through `process.emitWarning`
    */
   readonly onError: HandlerErrorReporter
-  /** @defaultValue {@link defaultBusClock} */
+  /** @defaultValue {@link realTime}: epoch milliseconds like `Date.now()`, but monotonic and agreeing across threads */
   readonly clock: () => number
 }
 
@@ -75,7 +63,7 @@ export interface ResolvedBusOptions {
 export function resolveBusOptions(options?: EventBusOptions): ResolvedBusOptions {
   assertOptionsObject(options)
   const { uniqueTimeout = DEFAULT_UNIQUE_TIMEOUT, maxPayloadLen = DEFAULT_MAX_PAYLOAD_LEN } = options ?? {}
-  const { maxQueueLen = DEFAULT_MAX_QUEUE_LEN, onError, clock = defaultBusClock } = options ?? {}
+  const { maxQueueLen = DEFAULT_MAX_QUEUE_LEN, onError, clock = realTime } = options ?? {}
   assertNumberAtLeast(uniqueTimeout, 'options.uniqueTimeout', 0)
   // lua-resty-events: `"unique_timeout" must be greater than 0`.
   if (uniqueTimeout === 0) throw new RangeError('options.uniqueTimeout must be > 0')

@@ -5,9 +5,9 @@ import {
   DEFAULT_MAX_QUEUE_LEN,
   DEFAULT_UNIQUE_TIMEOUT,
   MAX_PAYLOAD_LEN,
-  defaultBusClock,
   resolveBusOptions,
 } from '../../src/bus/bus-options.js'
+import { realTime } from '../../src/internal/real-time.js'
 import type { EventBusOptions } from '../../src/bus/event-bus.js'
 import { LocalBus } from '../../src/bus/local-bus.js'
 import { UniqueDedup } from '../../src/bus/unique-dedup.js'
@@ -45,8 +45,8 @@ describe('resolveBusOptions()', () => {
       maxQueueLen: DEFAULT_MAX_QUEUE_LEN,
     })
     expect([DEFAULT_UNIQUE_TIMEOUT, DEFAULT_MAX_PAYLOAD_LEN, DEFAULT_MAX_QUEUE_LEN]).toEqual([5000, 65_536, 10_240])
-    expect(resolveBusOptions().clock).toBe(defaultBusClock)
-    expect(resolveBusOptions({ clock: undefined } as unknown as EventBusOptions).clock).toBe(defaultBusClock)
+    expect(resolveBusOptions().clock).toBe(realTime)
+    expect(resolveBusOptions({ clock: undefined } as unknown as EventBusOptions).clock).toBe(realTime)
     expect(resolveBusOptions({ maxPayloadLen: MAX_PAYLOAD_LEN }).maxPayloadLen).toBe(16_777_216)
   })
 
@@ -73,9 +73,9 @@ describe('resolveBusOptions()', () => {
   })
 })
 
-describe('defaultBusClock()', () => {
+describe('realTime()', () => {
   it('answers epoch milliseconds that never go back', () => {
-    const readings = Array.from({ length: 1_000 }, () => defaultBusClock())
+    const readings = Array.from({ length: 1_000 }, () => realTime())
     expect(readings).toEqual([...readings].sort((x, y) => x - y))
     // Epoch milliseconds, as every thread reads them (a thread's own performance.now() starts near 0):
     // the monotonic and wall clocks drift apart far less than a minute during a test run.
@@ -209,8 +209,8 @@ describe('LocalBus', () => {
     bus.subscribe('*', '*', (data) => void seen.push(data))
     await bus.publish('job', 's', 'e', 'first')
     // Real time moves well past uniqueTimeout; the injected clock does not.
-    const past = defaultBusClock() + 20
-    while (defaultBusClock() < past) await sleep(5)
+    const past = realTime() + 20
+    while (realTime() < past) await sleep(5)
     await bus.publish('job', 's', 'e', 'dropped')
     await bus.drain()
     expect(seen).toEqual(['first'])
