@@ -125,8 +125,8 @@ const MUTANTS: Mutant[] = [
   {
     name: 'the pre-op sweep reclaims entries kept for their stale window',
     file: 'src/l2/shared-dict/dict-core.ts',
-    find: 'const kept = n !== 0 && keepStale && (this.#u8[p * 8 + E_ENTRY_FLAGS]! & EF_KEEP_STALE) !== 0',
-    replace: 'const kept = false',
+    find: 'const keep = n !== 0 && keepStale ? EF_KEEP_STALE : 0',
+    replace: 'const keep = 0',
     tests: STORE_TESTS,
   },
   {

@@ -584,13 +584,13 @@ export class DictCore {
    * up to two more if expired. Answers how many it freed.
    */
   #expireTail(now: number, n: number, keepStale = true): number {
+    // The sweep passes by an expired entry kept for its stale window; a forced round does not.
+    const keep = n !== 0 && keepStale ? EF_KEEP_STALE : 0
     let freed = 0
     while (n < 3) {
       const p = this.#lru.tail
       if (p === 0) break
-      // The sweep passes by an expired entry kept for its stale window; a forced round does not.
-      const kept = n !== 0 && keepStale && (this.#u8[p * 8 + E_ENTRY_FLAGS]! & EF_KEEP_STALE) !== 0
-      const expired = !kept && this.#isExpired(p, now)
+      const expired = (this.#u8[p * 8 + E_ENTRY_FLAGS]! & keep) === 0 && this.#isExpired(p, now)
       if (n++ !== 0 && !expired) break
       this.#count(expired ? F_EXPIRED_FREED : F_FORCIBLE_EVICTIONS)
       this.#removeEntry(p)
