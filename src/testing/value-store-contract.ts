@@ -9,6 +9,7 @@ import { describe, expect, it, vi } from 'vitest'
 import type { L2Entry, L2WriteOptions, ValueStore } from '../l2/l2-store.js'
 import {
   expectBytes,
+  expectSameEntry,
   LONG_TTL,
   pattern,
   REAL_TTL,
@@ -377,16 +378,7 @@ export function registerValueStoreContract<S extends ValueStore>(options: ValueS
         expect(Array.isArray(entries)).toBe(true)
         expect(entries).toHaveLength(keys.length)
         for (const [i, key] of keys.entries()) {
-          const one = await store.readEntry(ns, key)
-          const many = entries[i]
-          if (one === undefined) {
-            expect(many).toBeUndefined()
-            continue
-          }
-          expectBytes(many, one.value)
-          expect(many?.flags).toBe(one.flags)
-          expect(many?.stale).toBe(one.stale)
-          if (usesClock) expect(many?.ttl).toBe(one.ttl)
+          expectSameEntry(entries[i], await store.readEntry(ns, key), usesClock)
         }
         expect(entries[0]).toBeUndefined()
         expect(entries[2]?.stale).toBe(true)
