@@ -154,7 +154,15 @@ export class MLCache<V = unknown, L1 = V> {
    * @throws {LoaderError | LockTimeoutError | EncodeError | SerializerError | L2Error | ClosedError} (rejects)
    */
   get(key: string, loader?: Loader<V>, options?: GetOptions<V, L1>): Promise<L1 | undefined> {
-    return this.#serve(key, loader, options, VALUE, undefined) as Promise<L1 | undefined>
+    // The L1 hit is the hot path: a call that needs no more than two comparisons to validate
+    // reads the LRU here, without another frame; anything else takes lookup()'s path.
+    if (this.#closed || typeof key !== 'string' || key.length === 0 || key.length > FAST_KEY_LENGTH || (loader !== undefined && typeof loader !== 'function')) {
+      return this.#serve(key, loader, options, VALUE, undefined) as Promise<L1 | undefined>
+    }
+    const page = this.#page
+    const cached = page.l1.lru.get(key)
+    if (cached !== undefined) return Promise.resolve(this.#l1Hit(cached))
+    return this.#fromL2(page, key, loader, options, VALUE, undefined) as Promise<L1 | undefined>
   }
 
   /**
@@ -351,26 +359,34 @@ export class MLCache<V = unknown, L1 = V> {
   // ------------------------------------------------------------ the data path
 
   /**
-   * L1, then L2, then the miss path, on the page current at the call. Not
+   * L1, then L2, then the miss path, on the page current at the call, for
+   * `lookup`, `getBulk` and the calls `get` does not validate inline. Not
    * an async function: an L1 or L2 hit on a synchronous store settles
    * without any await, which is most of the cost of an L2 hit besides
    * decoding. `slots` bounds the loads of a `getBulk`.
    */
   #serve(key: string, loader: Loader<V> | undefined, options: GetOptions<V, L1> | undefined, shape: Shape, slots: Semaphore | undefined): Promise<unknown> {
     try {
-      // The common call needs two comparisons; anything else gets the full checks.
-      if (this.#closed || typeof key !== 'string' || key.length === 0 || key.length > FAST_KEY_LENGTH || (loader !== undefined && typeof loader !== 'function')) {
-        this.#assertCall(key, loader)
-      }
-      const page = this.#page
-      // 1. L1 (no option validation on a hit, as upstream).
-      const cached = page.l1.get(key)
-      if (cached !== undefined) {
-        const value = this.#l1Hit(cached)
-        return Promise.resolve(shape === VALUE ? value : { value, hitLevel: 1, stale: false })
-      }
+      assertKey(key)
+      if (loader !== undefined && typeof loader !== 'function') throw new TypeError('loader must be a function')
+      this.#assertOpen()
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    const page = this.#page
+    // 1. L1 (no option validation on a hit, as upstream).
+    const cached = page.l1.get(key)
+    if (cached !== undefined) {
+      const value = this.#l1Hit(cached)
+      return Promise.resolve(shape === VALUE ? value : { value, hitLevel: 1, stale: false })
+    }
+    return this.#fromL2(page, key, loader, options, shape, slots)
+  }
+
+  /** 2. L2, after an L1 miss (per-call options are validated from here on, as upstream). */
+  #fromL2(page: Page, key: string, loader: Loader<V> | undefined, options: GetOptions<V, L1> | undefined, shape: Shape, slots: Semaphore | undefined): Promise<unknown> {
+    try {
       const opts = mergeCallOptions(this.#options, options, 'get')
-      // 2. L2.
       const read = this.#l2.read(page.namespace, key, loader === undefined ? 'serve' : 'load')
       if (!(read instanceof Promise)) return this.#afterL2(page, key, loader, opts, read, shape, slots, true)
       const epoch = page.epoch
@@ -524,13 +540,6 @@ export class MLCache<V = unknown, L1 = V> {
     if (form !== NEGATIVE) return form as L1
     this.#stats.negativeHits++
     return undefined
-  }
-
-  /** The full checks of a `get`/`lookup` call. */
-  #assertCall(key: string, loader: Loader<V> | undefined): void {
-    assertKey(key)
-    if (loader !== undefined && typeof loader !== 'function') throw new TypeError('loader must be a function')
-    this.#assertOpen()
   }
 
   #assertOpen(): void {
