@@ -288,13 +288,7 @@ export class MLCache<V = unknown, L1 = V> {
     assertKey(key)
     this.#assertOpen()
     const page = this.#page
-    let failure: unknown
-    try {
-      await this.#l2.delete(page.namespace, key)
-    } catch (error) {
-      failure = error
-    }
-    await this.#changed(page, key, failure)
+    await this.#changed(page, key, await failureOf(this.#l2.delete(page.namespace, key)))
   }
 
   /**
@@ -310,13 +304,7 @@ export class MLCache<V = unknown, L1 = V> {
     if (typeof flushExpired !== 'boolean') throw new TypeError('options.flushExpired must be a boolean')
     this.#assertOpen()
     const page = this.#page
-    let failure: unknown
-    try {
-      await this.#l2.purge(page.namespace, flushExpired)
-    } catch (error) {
-      failure = error
-    }
-    await this.#changed(page, undefined, failure)
+    await this.#changed(page, undefined, await failureOf(this.#l2.purge(page.namespace, flushExpired)))
   }
 
   /**
@@ -584,6 +572,14 @@ export class MLCache<V = unknown, L1 = V> {
 /** A fresh L2 entry as a load's outcome: promoted into L1 with its **remaining** TTL (as upstream, which also fixed the last millisecond this way). */
 function promoted<V>(read: L2Read<V>): Loaded<V> {
   return { value: read.value, hitLevel: read.resurrected ? 4 : 2, l1Ttl: read.entry.ttl }
+}
+
+/** What `change` rejected with, `undefined` once it resolved (L2Tier rejects with an `L2Error`, never `undefined`). */
+function failureOf(change: Promise<unknown>): Promise<unknown> {
+  return change.then(
+    () => undefined,
+    (error: unknown) => error,
+  )
 }
 
 function valueOf<T>(found: Lookup<T>): T | undefined {
