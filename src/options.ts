@@ -7,6 +7,7 @@ import {
   assertDuration,
   assertFunction,
   assertIntegerAtLeast,
+  assertKnownOptions,
   assertNumberAtLeast,
   assertOptionsObject,
 } from './internal/validate.js'
@@ -38,13 +39,7 @@ const CONSTRUCTOR_OPTIONS = new Set([
 ])
 const GET_OPTIONS = new Set(['ttl', 'negTtl', 'resurrectTtl', 'l1Serializer', 'setTries', 'lockTimeout', 'lockExptime'])
 const SET_OPTIONS = new Set(['ttl', 'negTtl', 'l1Serializer', 'setTries'])
-
-/** Rejects option names nobody reads: a typo such as `negTTL` should not pass silently. */
-function assertKnownOptions(options: object, known: Set<string>, name: string): void {
-  for (const key of Object.keys(options)) {
-    if (!known.has(key)) throw new TypeError(`${name}.${key} is not a known option`)
-  }
-}
+// Option names nobody reads are rejected (assertKnownOptions): a typo such as `negTTL` should not pass silently.
 
 /** Validates the tunables present in `options` (a per-call object or the constructor's). */
 function assertTunables<V>(options: GetOptions<V, unknown>, name: string): void {

@@ -1,36 +1,33 @@
 /**
  * The append mutex of a WorkerBus: the shared robust mutex
  * (`internal/robust-mutex.ts`, the SharedDict's too) on one header word,
- * `(threadId + 1) << 1 | contended`, the owner kept in the word as nginx's
- * `ngx_shmtx` keeps the owner pid, so a dead owner can be recognised.
+ * the owner kept in the word as nginx's `ngx_shmtx` keeps the owner pid, so
+ * a dead owner can be recognised.
  *
  * Critical sections are a few microseconds and never run user code (copy a
  * serialised payload, write a slot, bump the head). A thread can die inside
- * one: `worker.terminate()` interrupts JavaScript anywhere. The supervising
- * member then frees the word at once ({@link stealFromThread}); anyone else
- * takes it over after the same owner held it through the same acquisition
- * for `OWNER_DEAD_AFTER_MS` (a thread created by an unsupervised thread). A
- * stolen section is harmless: the head is bumped last, so a half-written
- * record is never visible.
+ * one: `worker.terminate()` interrupts JavaScript anywhere. Its supervisor
+ * then frees the word at once ({@link stealFromThread}); a waiter takes an
+ * unsupervised owner over after the same owner held it through the same
+ * acquisition for `OWNER_DEAD_AFTER_MS`. A stolen section is harmless: the
+ * head is bumped last, so a half-written record is never visible, and the
+ * owner, if it was only paused, finds the word changed and releases nothing.
  */
-import { threadId } from 'node:worker_threads'
-import { acquireMutex, lockWordOf, releaseMutex, stealFromDead } from '../internal/robust-mutex.js'
+import { acquireMutex, OWNER_DEAD_AFTER_MS, ownLockWord, releaseMutex, stealFromDead } from '../internal/robust-mutex.js'
 import { H_MUTEX, H_MUTEX_TICKET } from './worker-bus-layout.js'
 
-/** The lock word of this thread (bit 0 is the contended flag). */
-const SELF = lockWordOf(threadId)
-
-/** Takes the append mutex of the bus whose header is `i32`. */
-export function acquireBusMutex(i32: Int32Array): void {
+/** Takes the append mutex of the bus whose header is `i32`; answers the word it holds it with. */
+export function acquireBusMutex(i32: Int32Array): number {
   // The ticket is the progress word: it moves at every acquisition, so a
   // waiter never takes a live, busy lock over.
-  acquireMutex(i32, H_MUTEX, H_MUTEX_TICKET, SELF)
+  acquireMutex(i32, H_MUTEX, H_MUTEX_TICKET, OWNER_DEAD_AFTER_MS)
   Atomics.add(i32, H_MUTEX_TICKET, 1)
+  return ownLockWord()
 }
 
-/** Releases the append mutex. */
-export function releaseBusMutex(i32: Int32Array): void {
-  releaseMutex(i32, H_MUTEX)
+/** Releases the append mutex taken with the word `held`. */
+export function releaseBusMutex(i32: Int32Array, held: number): void {
+  releaseMutex(i32, H_MUTEX, held)
 }
 
 /**
@@ -39,5 +36,5 @@ export function releaseBusMutex(i32: Int32Array): void {
  * bus again, so its section will not resume.
  */
 export function stealFromThread(i32: Int32Array, deadThreadId: number): void {
-  if (stealFromDead(i32, H_MUTEX, deadThreadId, SELF) !== 0) releaseMutex(i32, H_MUTEX)
+  if (stealFromDead(i32, H_MUTEX, deadThreadId) !== 0) releaseMutex(i32, H_MUTEX, ownLockWord())
 }

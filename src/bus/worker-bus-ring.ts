@@ -70,13 +70,13 @@ export class RingLog {
    */
   locked<T>(section: () => T): T {
     const { i32, i64 } = this.#views
-    acquireBusMutex(i32)
+    const held = acquireBusMutex(i32)
     const before = i64[B_HEAD]
     let result: T
     try {
       result = section()
     } finally {
-      releaseBusMutex(i32)
+      releaseBusMutex(i32, held)
     }
     if (Atomics.load(i64, B_HEAD) !== before) Atomics.notify(i64, B_HEAD)
     return result

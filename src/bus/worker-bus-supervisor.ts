@@ -1,23 +1,19 @@
 /**
  * Worker supervision for WorkerBus, one per thread (module state is never
  * shared between threads): lua-resty-worker-manager's job, with Node's own
- * signal instead of heartbeats. Only the thread that created a `Worker` sees
- * its `'exit'` event, so every open member of a thread registers here; the
- * first one installs a `process.on('worker')` listener, which hooks
- * `'exit'` of every worker this thread creates from then on.
+ * signal instead of heartbeats. The thread reaper (`internal/thread-reaper`)
+ * watches every worker this thread creates once supervision has started
+ * (the first SharedDict or bus member of the thread starts it); when one
+ * exits it reaps it first (SharedDicts release its mutex and loader locks,
+ * nginx's `ngx_unlock_mutexes(pid)`, so handlers of the `'exit'` event
+ * already find them free), then every open member here frees the bus slots
+ * that thread still held and publishes their `'exit'` with `crashed: true`.
+ * No timer, no handle: the listeners keep nothing alive.
  *
- * When such a worker exits: {@link reapThread} first (SharedDicts release
- * its mutex and loader locks, nginx's `ngx_unlock_mutexes(pid)`, so handlers
- * of the `'exit'` event already find them free), then every member here
- * frees the bus slots that thread still held and publishes their `'exit'`
- * with `crashed: true`. No timer, no handle: the listeners keep nothing alive.
- *
- * Not seen: workers created before the first member of this thread, and
- * workers created by a thread that has no open member. Their slots stay
- * ALIVE after they die (see `WorkerBus` "Supervision").
+ * Not seen: workers created before supervision started in this thread, and
+ * workers created by a thread that never used mlcache.
  */
-import { type Worker } from 'node:worker_threads'
-import { reapThread } from '../internal/thread-reaper.js'
+import { onWorkerExit } from '../internal/thread-reaper.js'
 
 /** What a supervising member does when a worker of this thread exits. */
 export interface SupervisingMember {
@@ -28,32 +24,22 @@ export interface SupervisingMember {
 }
 
 const members = new Set<SupervisingMember>()
+let stopListening: (() => void) | undefined
 
-function onWorker(worker: Worker): void {
-  // `worker.threadId` is already -1 in the 'exit' handler: read it now.
-  const threadId = worker.threadId
-  worker.once('exit', () => workerExited(threadId))
-}
-
-function workerExited(threadId: number): void {
-  try {
-    reapThread(threadId)
-  } catch (error) {
-    const [first] = members
-    if (first !== undefined) first.reportError(error)
-    else process.emitWarning(`failed to reap thread ${threadId}: ${String(error)}`, { type: 'MLCacheBusWarning' })
-  }
+function workerExited(threadId: number, reapError: unknown): void {
+  if (reapError !== undefined) [...members][0]?.reportError(reapError)
   for (const member of [...members]) member.workerExited(threadId)
 }
 
-/** Starts supervising the workers this thread creates from now on, on behalf of `member`. */
+/** Supervises the workers this thread creates from now on, on behalf of `member`. */
 export function supervise(member: SupervisingMember): void {
-  if (members.size === 0) process.on('worker', onWorker)
+  stopListening ??= onWorkerExit(workerExited)
   members.add(member)
 }
 
 /** Stops supervising on behalf of `member`; the last one removes the listener. */
 export function unsupervise(member: SupervisingMember): void {
-  if (!members.delete(member)) return
-  if (members.size === 0) process.off('worker', onWorker)
+  if (!members.delete(member) || members.size > 0) return
+  stopListening?.()
+  stopListening = undefined
 }

@@ -51,3 +51,10 @@ export function assertOptionsObject(value: unknown): asserts value is object | u
     throw new TypeError('options must be an object')
   }
 }
+
+/** Throws a `TypeError` naming the first own key of `options` that is not in `known`. */
+export function assertKnownOptions(options: object, known: ReadonlySet<string>, name = 'options'): void {
+  for (const key of Object.keys(options)) {
+    if (!known.has(key)) throw new TypeError(`${name}.${key} is not a known option`)
+  }
+}

@@ -3,6 +3,7 @@
  * the same thread, the shared unique-hash table, and recovery of the append
  * mutex from a dead or stuck owner.
  */
+import { lockWordOf } from '../../src/internal/robust-mutex.js'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { BusError } from '../../src/errors.js'
 import { WorkerBus, type WorkerBusAttachOptions, type WorkerBusOptions } from '../../src/bus/worker-bus.js'
@@ -131,9 +132,9 @@ describe('WorkerBus in one thread', () => {
   it('the append mutex of a dead thread is freed at once by stealFromThread, and only that thread', async () => {
     const bus = newBus()
     const { i32 } = openBusBuffer(bus.handle)
-    Atomics.store(i32, H_MUTEX, (777 + 1) << 1)
+    Atomics.store(i32, H_MUTEX, lockWordOf(777, false))
     stealFromThread(i32, 778)
-    expect(Atomics.load(i32, H_MUTEX)).toBe((777 + 1) << 1)
+    expect(Atomics.load(i32, H_MUTEX)).toBe(lockWordOf(777, false))
     stealFromThread(i32, 777)
     expect(Atomics.load(i32, H_MUTEX)).toBe(0)
     const received = next(bus, 's')

@@ -13,12 +13,12 @@ export interface RecordingDict {
 }
 
 /**
- * Creates a dict of `size` through `dicts` (so it is checked after the
+ * Creates a dict of `size` (and `ownerDeadAfter`, see SharedDictOptions) through `dicts` (so it is checked after the
  * test) that records its recoveries. They are reported in a microtask:
  * `await Promise.resolve()` before reading them.
  */
-export function recordingDict(dicts: CheckedDicts, size = '16k'): RecordingDict {
+export function recordingDict(dicts: CheckedDicts, size = '16k', ownerDeadAfter?: number): RecordingDict {
   const recoveries: SharedDictRecovery[] = []
-  const dict = dicts.create({ size, onRecover: (recovery) => recoveries.push(recovery) })
+  const dict = dicts.create({ size, ...(ownerDeadAfter === undefined ? {} : { ownerDeadAfter }), onRecover: (recovery) => recoveries.push(recovery) })
   return { dict, recoveries }
 }

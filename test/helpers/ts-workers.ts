@@ -6,6 +6,19 @@ import { Worker } from 'node:worker_threads'
 import { afterEach } from 'vitest'
 
 const BOOT = new URL('../../src/internal/ts-worker.mjs', import.meta.url)
+const RELAY = new URL('./unsupervised-relay.mjs', import.meta.url)
+
+/** A worker started by {@link TsWorkers.spawnUnsupervised}. */
+export interface UnsupervisedWorker {
+  /** The relay thread: the worker's messages come through it, both ways. */
+  readonly relay: Worker
+  /** The worker's own thread id. */
+  readonly threadId: number
+  /** Resolves with the worker's exit code. */
+  readonly exited: Promise<number>
+  /** Terminates the worker (the relay stays) and resolves once it has exited. */
+  terminate(): Promise<void>
+}
 
 /** What {@link useTsWorkers} returns. */
 export interface TsWorkers {
@@ -15,6 +28,14 @@ export interface TsWorkers {
    * still running.
    */
   spawn(entry: URL, data?: Record<string, unknown>): Worker
+  /**
+   * Starts a worker on `entry` through a relay thread that never loads
+   * mlcache, so that nothing supervises it: when it dies, nobody reaps it.
+   * Its messages come through `relay` (`nextMessage(relay)`), `exited`
+   * resolves with its exit code, and `terminate()` kills it (not the relay,
+   * whose own exit would be reaped), resolving once it has exited.
+   */
+  spawnUnsupervised(entry: URL, data?: Record<string, unknown>): Promise<UnsupervisedWorker>
 }
 
 /**
@@ -32,6 +53,28 @@ export function useTsWorkers(): TsWorkers {
       const worker = new Worker(BOOT, { workerData: { ...data, entry: entry.href } })
       workers.push(worker)
       return worker
+    },
+    async spawnUnsupervised(entry, data = {}) {
+      const relay = new Worker(RELAY, { workerData: { boot: BOOT.href, data: { ...data, entry: entry.href } } })
+      workers.push(relay)
+      const { relayed } = await nextMessage<{ relayed: number }>(relay)
+      const exited = new Promise<number>((resolve) => {
+        const onMessage = (message: { relayExit?: number }): void => {
+          if (message?.relayExit === undefined) return
+          relay.off('message', onMessage)
+          resolve(message.relayExit)
+        }
+        relay.on('message', onMessage)
+      })
+      return {
+        relay,
+        threadId: relayed,
+        exited,
+        async terminate() {
+          relay.postMessage({ relayTerminate: true })
+          await exited
+        },
+      }
     },
   }
 }

@@ -13,7 +13,6 @@
  * `p` for a live entry, `-p` for an expired one and 0 for none.
  */
 
-import { threadId } from 'node:worker_threads'
 import type { L2Entry, L2WriteResult, LockResult } from '../l2-store.js'
 import { Arena } from './arena.js'
 import { copyBytes } from './byte-pool.js'
@@ -52,7 +51,7 @@ import {
   WAIT_CELL_COUNT,
 } from './layout.js'
 import { Lru } from './lru.js'
-import { acquireMutex, lockWordOf, ownerOf, releaseMutex, stealFromDead } from '../../internal/robust-mutex.js'
+import { acquireMutex, ownerOf, ownLockWord, releaseMutex, stealFromDead } from '../../internal/robust-mutex.js'
 import type {
   DictEntry,
   DictIncrResult,
@@ -64,9 +63,6 @@ import type {
 } from './types.js'
 import { readUtf8, writeDecimal, writeUtf8 } from './utf8.js'
 import { waitCellOf, wakeCell } from './wait-cells.js'
-
-/** The lock-word value of this thread. */
-const SELF = lockWordOf(threadId)
 
 /** Store modes, as the flags of `ngx_http_lua_shdict_set_helper`. */
 export const MODE_SET = 0
@@ -80,6 +76,13 @@ export const MODE_SAFE = 4
 /** Forcible eviction rounds before "no memory", as in `ngx_http_lua_shdict_set_helper`. */
 const EVICTION_ROUNDS = 30
 
+/**
+ * What `incr` answers, changing nothing, when the sum would not be finite
+ * (nginx's doubles would store `inf`); `SharedDict.incr` throws a
+ * RangeError for it after releasing the mutex.
+ */
+export const INCR_NOT_FINITE: DictIncrResult = Object.freeze({ forcible: false })
+
 /** No pending value: a store deletes (Lua's `nil`). */
 const VT_NONE = 0
 
@@ -88,6 +91,29 @@ const PROGRESS_STEPS = 4096
 
 /** Copies up to this many bytes with a loop; `set()` of a subarray is cheaper beyond. */
 const SMALL_COPY = 64
+
+/**
+ * Values longer than this many bytes are never allocated (nor decoded)
+ * under the mutex: the read answers "retry with a buffer of n bytes", the
+ * caller allocates it after releasing the mutex, and the retried read only
+ * copies into it (a memcpy, no allocation, hence no GC pause) while the
+ * mutex is held; a string is decoded after the release. This bounds how
+ * long one read holds the mutex by a copy, whatever the value's size.
+ */
+export const LARGE_VALUE_BYTES = 1 << 20
+
+/** `String.prototype.isWellFormed` (Node 20), missing from this project's ES2022 lib. */
+interface WellFormedCheck {
+  isWellFormed(): boolean
+}
+
+/** Value scratch up to this size is kept between calls; a larger one is dropped after its call. */
+const SCRATCH_KEPT_BYTES = 64 * 1024
+
+/** {@link DictCore.deferred}: the read needs a buffer of {@link DictCore.wantedBytes}; run it again. */
+export const DEFERRED_BUFFER = 1
+/** {@link DictCore.deferred}: the answer's value is the UTF-8 bytes of a large string, to decode after the release. */
+export const DEFERRED_STRING = 2
 
 /**
  * The `expiresAt` that `flushAll` and `purgeNamespace` write: nginx writes
@@ -110,6 +136,14 @@ export class DictCore {
   readonly #lru: Lru
   readonly #seed: number
   readonly #onRecover: (recovery: SharedDictRecovery) => void
+  readonly #ownerDeadAfter: number
+
+  /** The lock word this thread holds the mutex with, while it does. */
+  #held = 0
+  /** Whether the current hold marked a mutation (`enter`, not `enterRead`). */
+  #mutating = false
+  /** Whether the last hold ended as it began: false when another thread took the mutex over meanwhile. */
+  #intact = true
 
   /** The current key, UTF-8, with its length and hash. */
   #key = new Uint8Array(256)
@@ -130,16 +164,29 @@ export class DictCore {
   /** The entry flags of the value the next store writes (`EF_KEEP_STALE` for an L2Store write with a stale window). */
   #valueEntryFlags = 0
 
+  /** A large value's work left for after the release: 0, `DEFERRED_BUFFER` or `DEFERRED_STRING`. */
+  #deferred = 0
+  /** The size of buffer the last deferred read wants. */
+  #wantedBytes = 0
+  /** A buffer allocated outside the mutex for the next read of a large value. */
+  #largeOut: Uint8Array | undefined
+
   /** Set by #alloc: whether the allocation evicted something. */
   #forcible = false
 
   /** Steps of long walks, counted by #step. */
   #steps = 0
 
-  /** `onRecover` is told about every recovery this instance performs, in a microtask. */
-  constructor(views: DictViews, onRecover: (recovery: SharedDictRecovery) => void) {
+  /**
+   * `onRecover` is told about every recovery this instance performs, in a
+   * microtask; `ownerDeadAfter` is how long, in real ms, this thread waits
+   * behind an unsupervised owner that shows no progress before presuming it
+   * dead (see `robust-mutex.ts`).
+   */
+  constructor(views: DictViews, onRecover: (recovery: SharedDictRecovery) => void, ownerDeadAfter: number) {
     this.#v = views
     this.#onRecover = onRecover
+    this.#ownerDeadAfter = ownerDeadAfter
     this.#i32 = views.i32
     this.#u32 = views.u32
     this.#f64 = views.f64
@@ -162,27 +209,74 @@ export class DictCore {
    * in progress (`H_MUTATING` = our lock word) until {@link DictCore.leave}:
    * a thread killed in between leaves the mark for whoever recovers the
    * dict. Memory order: the mark is stored after the acquiring CAS and
-   * cleared before the releasing exchange, all sequentially consistent.
+   * cleared before the releasing CAS, all sequentially consistent.
    */
   enter(): void {
     this.#acquire()
-    Atomics.store(this.#i32, H_MUTATING, SELF)
+    this.#deferred = 0
+    this.#mutating = true
+    Atomics.store(this.#i32, H_MUTATING, this.#held)
   }
 
   /** Takes the mutex for an operation that only reads. */
   enterRead(): void {
     this.#acquire()
+    this.#deferred = 0
   }
 
-  /** Clears the mutation mark: the operation completed (the mutex is still held). */
+  /**
+   * Clears the mutation mark: the operation completed (the mutex is still
+   * held). A CAS: if this thread was taken over, the mark now belongs to
+   * whoever holds the mutex.
+   */
   leave(): void {
-    Atomics.store(this.#i32, H_MUTATING, 0)
+    Atomics.compareExchange(this.#i32, H_MUTATING, this.#held, 0)
   }
 
-  /** Releases the mutex; also drops the reference to the caller's value bytes. */
+  /**
+   * Releases the mutex; also drops the reference to the caller's value
+   * bytes. If another thread presumed this one dead and took the mutex over
+   * during the hold (only possible for a thread without a supervisor,
+   * paused longer than `ownerDeadAfter`), releases nothing and sets
+   * {@link DictCore.intact} to false: what the operation read may be torn,
+   * so the caller runs it again. If it was a mutation, its writes after the
+   * takeover may have landed in structures others were using, so the dict
+   * is emptied once more first (`reason: 'taken-over'`).
+   */
   release(): void {
+    // Scratch that grew for one large string value is not kept.
+    if (this.#valueScratch.length > SCRATCH_KEPT_BYTES) this.#valueScratch = new Uint8Array(256)
     this.#valueBytes = this.#valueScratch
-    releaseMutex(this.#i32, H_MUTEX)
+    this.#largeOut = undefined
+    this.#intact = releaseMutex(this.#i32, H_MUTEX, this.#held)
+    const mutated = this.#mutating
+    this.#mutating = false
+    if (this.#intact || !mutated) return
+    this.#acquire()
+    Atomics.store(this.#i32, H_MUTATING, this.#held)
+    this.#empty()
+    this.#report('taken-over', this.#held, true)
+    releaseMutex(this.#i32, H_MUTEX, this.#held)
+  }
+
+  /**
+   * What the last read left for after the release (see
+   * {@link LARGE_VALUE_BYTES}): 0 for nothing, `DEFERRED_BUFFER` (call
+   * {@link DictCore.allocateLarge}, then run the read again) or
+   * `DEFERRED_STRING` (decode the answer's value with {@link decodeLarge}).
+   */
+  get deferred(): number {
+    return this.#deferred
+  }
+
+  /** Allocates, outside the mutex, the buffer the last deferred read asked for; the next read copies into it. */
+  allocateLarge(): void {
+    this.#largeOut = new Uint8Array(this.#wantedBytes)
+  }
+
+  /** Whether the last hold ended as it began (see {@link DictCore.release}); when false, run the operation again. */
+  get intact(): boolean {
+    return this.#intact
   }
 
   /**
@@ -192,7 +286,7 @@ export class DictCore {
    */
   recover(): void {
     this.#empty()
-    this.#report('exception', SELF, true)
+    this.#report('exception', this.#held, true)
   }
 
   /**
@@ -203,19 +297,21 @@ export class DictCore {
    * or stealing the same mutex meanwhile.
    */
   forceUnlock(threadId: number): void {
-    const word = stealFromDead(this.#i32, H_MUTEX, threadId, SELF)
+    const word = stealFromDead(this.#i32, H_MUTEX, threadId)
     if (word === 0) return
+    this.#held = ownLockWord()
     this.#takeOver(word, 'reaped')
     this.release()
   }
 
   /**
    * Takes the mutex. Only on the contended path can it come back stolen
-   * from an owner presumed dead (`OWNER_DEAD_AFTER_MS` in mutex.ts); the
+   * from an unsupervised owner presumed dead (`robust-mutex.ts`); the
    * uncontended path costs one CAS and this test.
    */
   #acquire(): void {
-    const stolen = acquireMutex(this.#i32, H_MUTEX, H_PROGRESS, SELF)
+    const stolen = acquireMutex(this.#i32, H_MUTEX, H_PROGRESS, this.#ownerDeadAfter)
+    this.#held = ownLockWord()
     if (stolen !== 0) this.#takeOver(stolen, 'owner-timeout')
   }
 
@@ -267,7 +363,9 @@ export class DictCore {
   get(now: number): DictEntry | undefined {
     this.#expireTail(now, 1)
     const p = this.#lookup(now, 0)
-    return p > 0 ? { value: this.#readValue(p), flags: this.#u32[(p << 1) + E_USER_FLAGS]! } : undefined
+    if (p <= 0) return undefined
+    const value = this.#readValue(p)
+    return value === undefined ? undefined : { value, flags: this.#u32[(p << 1) + E_USER_FLAGS]! }
   }
 
   /** `get_stale`: no sweep; an expired entry is answered with `stale: true` and not touched. */
@@ -275,7 +373,8 @@ export class DictCore {
     const p = this.#lookup(now, 0)
     if (p === 0) return undefined
     const q = p > 0 ? p : -p
-    return { value: this.#readValue(q), flags: this.#u32[(q << 1) + E_USER_FLAGS]!, stale: p < 0 }
+    const value = this.#readValue(q)
+    return value === undefined ? undefined : { value, flags: this.#u32[(q << 1) + E_USER_FLAGS]!, stale: p < 0 }
   }
 
   /** L2Store `readEntry`: `get_stale` answering a copy of the bytes and the remaining TTL. */
@@ -286,7 +385,8 @@ export class DictCore {
     const expiresAt = this.#f64[q + E_EXPIRES_AT]!
     const start = q * 8 + E_KEY + this.#keyLength
     const length = this.#u32[(q << 1) + E_VALUE_LEN]!
-    const value = copyBytes(this.#u8, start, length)
+    const value = this.#copyOut(start, length)
+    if (value === undefined) return undefined
     return { value, flags: this.#u32[(q << 1) + E_USER_FLAGS]!, ttl: expiresAt === 0 ? 0 : expiresAt - now, stale: p < 0 }
   }
 
@@ -375,10 +475,12 @@ export class DictCore {
       }
       const offset = p * 8 + E_KEY + this.#keyLength
       const value = this.#v.dv.getFloat64(offset, true) + step
+      if (!Number.isFinite(value)) return INCR_NOT_FINITE
       this.#v.dv.setFloat64(offset, value, true)
       return { value, forcible: false }
     }
     if (init === undefined) return { err: 'not found', forcible: false }
+    if (!Number.isFinite(step + init)) return INCR_NOT_FINITE
     this.#valueType = VT_NUMBER
     this.#valueLength = 8
     this.#valueNumber = step + init
@@ -694,20 +796,47 @@ export class DictCore {
     this.#arena.free(p)
   }
 
-  #readValue(p: number): DictValue {
+  /** The value of entry `p`, or `undefined` when it is large and the read is deferred (see {@link LARGE_VALUE_BYTES}). */
+  #readValue(p: number): DictValue | undefined {
     const at = p * 8
     const start = at + E_KEY + this.#u32[(p << 1) + E_KEY_LEN]!
     const length = this.#u32[(p << 1) + E_VALUE_LEN]!
     switch (this.#u8[at + E_VALUE_TYPE]) {
-      case VT_STRING:
-        return readUtf8(this.#v.buf, start, length)
+      case VT_STRING: {
+        if (length <= LARGE_VALUE_BYTES) return readUtf8(this.#v.buf, start, length)
+        const bytes = this.#copyOut(start, length)
+        if (bytes !== undefined) this.#deferred = DEFERRED_STRING
+        return bytes
+      }
       case VT_NUMBER:
         return this.#v.dv.getFloat64(start, true)
       case VT_BOOLEAN:
         return this.#u8[start] !== 0
       default:
-        return copyBytes(this.#u8, start, length)
+        return this.#copyOut(start, length)
     }
+  }
+
+  /**
+   * A private copy of the value bytes at `start`: allocated here when small;
+   * when large, copied into the buffer allocated outside the mutex if it has
+   * the right size, else `undefined` with `DEFERRED_BUFFER` (see
+   * {@link LARGE_VALUE_BYTES}).
+   */
+  #copyOut(start: number, length: number): Uint8Array | undefined {
+    if (length <= LARGE_VALUE_BYTES) return copyBytes(this.#u8, start, length)
+    // A damaged length must fail here, under the mutex (the dict is then
+    // emptied), not as a huge allocation after the release.
+    if (start + length > this.#u8.length) throw new RangeError('SharedDict entry value runs past the end of the dict')
+    const out = this.#largeOut
+    if (out === undefined || out.length !== length) {
+      this.#deferred = DEFERRED_BUFFER
+      this.#wantedBytes = length
+      return undefined
+    }
+    this.#largeOut = undefined
+    out.set(this.#u8.subarray(start, start + length))
+    return out
   }
 
   /** Whether the entry `p`, whose key is the current key, holds exactly the current value (type and bytes). */
@@ -819,6 +948,8 @@ export class DictCore {
   prepareValue(value: unknown, nullDeletes: boolean): void {
     switch (typeof value) {
       case 'string':
+        // UTF-8 would turn a lone surrogate into U+FFFD: the value would not come back as stored.
+        if (!(value as unknown as WellFormedCheck).isWellFormed()) throw new TypeError('value must be a well-formed string (it has a lone surrogate)')
         if (value.length * 3 > this.#valueScratch.length) {
           this.#valueScratch = new Uint8Array(Math.max(value.length * 3, this.#valueScratch.length * 2))
         }

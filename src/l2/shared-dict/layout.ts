@@ -23,6 +23,8 @@
  * in its last word (the boundary-tag footer).
  */
 
+import { MIN_DICT_BYTES } from './size.js'
+
 /** 'SHD1' read as a little-endian u32. */
 export const MAGIC = 0x3144_4853
 
@@ -239,7 +241,8 @@ export function publishHeader(buffer: SharedArrayBuffer): void {
 
 /**
  * Throws unless `buffer` is a SharedArrayBuffer holding a dict of this
- * layout: the magic number, {@link LAYOUT_VERSION} and its own size.
+ * layout: the magic number, {@link LAYOUT_VERSION}, its own size and the
+ * geometry that size gives.
  *
  * @throws {TypeError} `handle is not a SharedDict handle`, or
  *   `SharedDict layout version X, expected Y`.
@@ -247,12 +250,25 @@ export function publishHeader(buffer: SharedArrayBuffer): void {
 export function assertDictBuffer(buffer: unknown): asserts buffer is SharedArrayBuffer {
   const isShared = Object.prototype.toString.call(buffer) === '[object SharedArrayBuffer]'
   const shared = buffer as SharedArrayBuffer
-  if (!isShared || shared.byteLength < HEADER_BYTES) throw new TypeError('handle is not a SharedDict handle')
+  if (!isShared || shared.byteLength < MIN_DICT_BYTES) throw new TypeError('handle is not a SharedDict handle')
   const header = new Int32Array(shared, 0, HEADER_BYTES / 4)
   if (Atomics.load(header, H_MAGIC) !== MAGIC) throw new TypeError('handle is not a SharedDict handle')
   const version = header[H_VERSION]!
   if (version !== LAYOUT_VERSION) throw new TypeError(`SharedDict layout version ${version}, expected ${LAYOUT_VERSION}`)
-  if (header[H_TOTAL_BYTES]! >>> 0 !== shared.byteLength) throw new TypeError('handle is not a SharedDict handle')
+  // Every geometry field must be what this size gives: a forged or damaged
+  // header (zero buckets, an arena past the end) would otherwise attach and
+  // loop or write out of place under the mutex.
+  const geometry = computeGeometry(shared.byteLength)
+  const fields = new Uint32Array(shared, 0, HEADER_BYTES / 4)
+  if (
+    fields[H_TOTAL_BYTES] !== shared.byteLength ||
+    fields[H_BUCKETS_OFF] !== geometry.bucketsOff ||
+    fields[H_BUCKET_COUNT] !== geometry.bucketCount ||
+    fields[H_ARENA_OFF] !== geometry.arenaOff ||
+    fields[H_ARENA_BYTES] !== geometry.arenaBytes
+  ) {
+    throw new TypeError('handle is not a SharedDict handle: its header does not match its size')
+  }
 }
 
 /**

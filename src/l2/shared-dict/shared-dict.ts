@@ -14,11 +14,21 @@
 
 import { threadId as ownThreadId } from 'node:worker_threads'
 import { registerReapable } from '../../internal/thread-reaper.js'
-import { assertDuration, assertFunction, assertIntegerAtLeast, assertKey, assertOptionsObject } from '../../internal/validate.js'
+import {
+  assertDuration,
+  assertFunction,
+  assertIntegerAtLeast,
+  assertKey,
+  assertKnownOptions,
+  assertNumberAtLeast,
+  assertOptionsObject,
+} from '../../internal/validate.js'
+import { OWNER_DEAD_AFTER_MS } from '../../internal/robust-mutex.js'
 import { realTime } from '../../internal/real-time.js'
 import type { L2Entry, L2Store, L2WriteOptions, L2WriteResult, LockResult } from '../l2-store.js'
 import { assertFinite, assertString, flagsArgument, ttlArgument } from './args.js'
-import { DictCore, MODE_ADD, MODE_REPLACE, MODE_SAFE, MODE_SET } from './dict-core.js'
+import { DEFERRED_BUFFER, DictCore, INCR_NOT_FINITE, MODE_ADD, MODE_REPLACE, MODE_SAFE, MODE_SET } from './dict-core.js'
+import { decodeUtf8 } from './utf8.js'
 import { assertDictBuffer, DictViews, publishHeader, writeHeader } from './layout.js'
 import { parseDictSize } from './size.js'
 import type {
@@ -38,6 +48,7 @@ import { MAX_WAIT_MS, waitCellOf, waitOnCell, wakeCell } from './wait-cells.js'
 export type * from './types.js'
 
 const CONSTRUCT = Symbol('SharedDict.construct')
+const INSTANCE = Symbol('SharedDict.instance')
 
 function clockOption(clock: unknown): () => number {
   if (clock === undefined) return Date.now
@@ -50,10 +61,13 @@ function clockOption(clock: unknown): () => number {
  * `shared memory zone "<name>" was locked by <pid>` (`ngx_unlock_mutexes`).
  */
 function warnRecovery({ reason, threadId, emptied }: SharedDictRecovery): void {
-  const cause =
-    reason === 'exception'
-      ? `an exception escaped a mutation in thread ${threadId}`
-      : `the mutex was held by thread ${threadId}, ${reason === 'reaped' ? 'which died' : 'presumed dead'}`
+  const causes: Record<SharedDictRecovery['reason'], string> = {
+    exception: `an exception escaped a mutation in thread ${threadId}`,
+    reaped: `the mutex was held by thread ${threadId}, which died`,
+    'owner-timeout': `the mutex was held by thread ${threadId}, presumed dead`,
+    'taken-over': `thread ${threadId} was presumed dead inside a mutation while it was only paused`,
+  }
+  const cause = causes[reason]
   const outcome = emptied ? 'the dict was emptied' : 'the mutex was released'
   process.emitWarning(`SharedDict: ${cause}; ${outcome}`, {
     type: 'SharedDictWarning',
@@ -65,6 +79,30 @@ function onRecoverOption(onRecover: unknown): (recovery: SharedDictRecovery) => 
   if (onRecover === undefined) return warnRecovery
   assertFunction(onRecover, 'options.onRecover')
   return onRecover as (recovery: SharedDictRecovery) => void
+}
+
+function ownerDeadAfterOption(ownerDeadAfter: unknown): number {
+  if (ownerDeadAfter === undefined) return OWNER_DEAD_AFTER_MS
+  if (ownerDeadAfter !== Number.POSITIVE_INFINITY) assertNumberAtLeast(ownerDeadAfter, 'options.ownerDeadAfter', 1)
+  return ownerDeadAfter as number
+}
+
+const CREATE_OPTIONS: ReadonlySet<string> = new Set(['size', 'clock', 'onRecover', 'ownerDeadAfter'])
+const ATTACH_OPTIONS: ReadonlySet<string> = new Set(['clock', 'onRecover', 'ownerDeadAfter'])
+
+/** What each thread's instance of a dict is configured with. */
+interface InstanceOptions {
+  readonly clock: () => number
+  readonly onRecover: (recovery: SharedDictRecovery) => void
+  readonly ownerDeadAfter: number
+}
+
+function instanceOptions(options: SharedDictAttachOptions | undefined): InstanceOptions {
+  return {
+    clock: clockOption(options?.clock),
+    onRecover: onRecoverOption(options?.onRecover),
+    ownerDeadAfter: ownerDeadAfterOption(options?.ownerDeadAfter),
+  }
 }
 
 // Operations without arguments of their own, shared instead of a closure per call.
@@ -135,12 +173,12 @@ export class SharedDict implements L2Store {
    */
   static create(options: SharedDictOptions): SharedDict {
     if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object')
+    assertKnownOptions(options, CREATE_OPTIONS)
     const total = parseDictSize(options.size)
-    const clock = clockOption(options.clock)
-    const onRecover = onRecoverOption(options.onRecover)
+    const instance = instanceOptions(options)
     const buffer = new SharedArrayBuffer(total)
     writeHeader(buffer, crypto.getRandomValues(new Uint32Array(1))[0]!)
-    const dict = new SharedDict(CONSTRUCT, buffer, clock, onRecover)
+    const dict = new SharedDict(CONSTRUCT, buffer, instance)
     dict.#core.reset()
     publishHeader(buffer)
     return dict
@@ -160,7 +198,8 @@ export class SharedDict implements L2Store {
     const buffer: unknown = typeof handle === 'object' && handle !== null ? handle.buffer : undefined
     assertDictBuffer(buffer)
     assertOptionsObject(options)
-    return new SharedDict(CONSTRUCT, buffer, clockOption(options?.clock), onRecoverOption(options?.onRecover))
+    if (options !== undefined) assertKnownOptions(options, ATTACH_OPTIONS)
+    return new SharedDict(CONSTRUCT, buffer, instanceOptions(options))
   }
 
   /**
@@ -172,13 +211,16 @@ export class SharedDict implements L2Store {
   private constructor(
     token: typeof CONSTRUCT,
     buffer: SharedArrayBuffer,
-    clock: () => number,
-    onRecover: (recovery: SharedDictRecovery) => void,
+    { clock, onRecover, ownerDeadAfter }: InstanceOptions,
   ) {
     if (token !== CONSTRUCT) throw new TypeError('use SharedDict.create() or SharedDict.attach()')
-    this.handle = { buffer }
+    // The handle keeps this instance alive while it is referenced (the key
+    // is a symbol, so cloning the handle to a worker leaves it behind): a
+    // dict is reachable by this thread's reaper as long as its handle can
+    // still be sent to a worker.
+    this.handle = Object.defineProperty({ buffer }, INSTANCE, { value: this })
     const views = new DictViews(buffer)
-    this.#core = new DictCore(views, onRecover)
+    this.#core = new DictCore(views, onRecover, ownerDeadAfter)
     this.#i32 = views.i32
     this.#clock = clock
     registerReapable(this)
@@ -198,16 +240,18 @@ export class SharedDict implements L2Store {
     const core = this.#core
     core.encodeKey(key)
     core.enter()
+    let entry
     try {
-      const entry = core.get(now)
+      entry = core.get(now)
       core.leave()
-      return entry
     } catch (error) {
       core.recover()
       throw error
     } finally {
       core.release()
     }
+    if (!core.intact) return this.get(key)
+    return core.deferred === 0 ? entry : this.#settleLarge(entry, () => this.get(key))
   }
 
   /**
@@ -222,16 +266,18 @@ export class SharedDict implements L2Store {
     const core = this.#core
     core.encodeKey(key)
     core.enter()
+    let entry
     try {
-      const entry = core.getStale(now)
+      entry = core.getStale(now)
       core.leave()
-      return entry
     } catch (error) {
       core.recover()
       throw error
     } finally {
       core.release()
     }
+    if (!core.intact) return this.getStale(key)
+    return core.deferred === 0 ? entry : this.#settleLarge(entry, () => this.getStale(key))
   }
 
   /**
@@ -307,16 +353,19 @@ export class SharedDict implements L2Store {
     const core = this.#core
     core.encodeKey(key)
     core.enter()
+    let result
     try {
-      const result = core.incr(now, step, init, ttl)
+      result = core.incr(now, step, init, ttl)
       core.leave()
-      return result
     } catch (error) {
       core.recover()
       throw error
     } finally {
       core.release()
     }
+    if (!core.intact) return this.incr(key, step, init, initTtl)
+    if (result === INCR_NOT_FINITE) throw new RangeError(`incr would make the value of ${JSON.stringify(key)} non-finite`)
+    return result
   }
 
   /**
@@ -413,16 +462,18 @@ export class SharedDict implements L2Store {
     const core = this.#core
     core.encodeNamespaced(namespace, key)
     core.enter()
+    let entry
     try {
-      const entry = core.readEntry(now)
+      entry = core.readEntry(now)
       core.leave()
-      return entry
     } catch (error) {
       core.recover()
       throw error
     } finally {
       core.release()
     }
+    if (!core.intact) return this.readEntry(namespace, key)
+    return core.deferred === 0 ? entry : this.#settleLarge(entry, () => this.readEntry(namespace, key))
   }
 
   /** {@link L2Store.readEntries}: {@link SharedDict.readEntry} of each key, in order. */
@@ -457,16 +508,17 @@ export class SharedDict implements L2Store {
     core.prepareValue(value, false)
     core.prepareFence(fence)
     core.enter()
+    let result
     try {
-      const result = core.writeEntry(now, realTime(), ttlMs, userFlags, keepStale)
+      result = core.writeEntry(now, realTime(), ttlMs, userFlags, keepStale)
       core.leave()
-      return result
     } catch (error) {
       core.recover()
       throw error
     } finally {
       core.release()
     }
+    return core.intact ? result : this.writeEntry(namespace, key, value, ttl, flags, options)
   }
 
   /** {@link L2Store.deleteEntry}: `delete` of the namespaced key; voids the fence of its lock. */
@@ -615,61 +667,72 @@ export class SharedDict implements L2Store {
    */
   #mutate<T>(now: number, operation: (core: DictCore, now: number) => T): T {
     const core = this.#core
-    core.enter()
-    try {
-      const result = operation(core, now)
-      core.leave()
-      return result
-    } catch (error) {
-      core.recover()
-      throw error
-    } finally {
-      core.release()
+    for (;;) {
+      let result: T
+      core.enter()
+      try {
+        result = operation(core, now)
+        core.leave()
+      } catch (error) {
+        core.recover()
+        throw error
+      } finally {
+        core.release()
+      }
+      // Taken over meanwhile: the staged key and string value are intact, so run it again.
+      if (core.intact) return result
     }
   }
 
   /** Runs the read-only `operation` under the mutex, with the time `now` read by the caller. */
   #read<T>(now: number, operation: (core: DictCore, now: number) => T): T {
     const core = this.#core
-    core.enterRead()
-    try {
-      return operation(core, now)
-    } finally {
-      core.release()
+    for (;;) {
+      let result: T
+      core.enterRead()
+      try {
+        result = operation(core, now)
+      } finally {
+        core.release()
+      }
+      if (core.intact) return result
     }
   }
 
-  /** Validates and encodes the arguments of the `set` family, then stores. */
+  /**
+   * Finishes a read of a large value outside the mutex (see
+   * `LARGE_VALUE_BYTES`): allocates the buffer it asked for and runs it
+   * again through `retry`, or decodes the string it copied out.
+   */
+  #settleLarge<T extends DictEntry | L2Entry>(entry: T | undefined, retry: () => T | undefined): T | undefined {
+    const core = this.#core
+    if (core.deferred === DEFERRED_BUFFER) {
+      core.allocateLarge()
+      return retry()
+    }
+    return { ...entry!, value: decodeUtf8(entry!.value as Uint8Array) }
+  }
+
+  /** Validates and encodes the arguments of the `set` family, then stores under the mutex. */
   #store(mode: number, key: string, value: unknown, ttl: unknown, flags: unknown): DictSetResult {
     assertKey(key)
     const ttlMs = ttlArgument(ttl, 'ttl')
     const userFlags = flagsArgument(flags)
     const now = this.#clock()
-    this.#core.encodeKey(key)
-    return this.#lockedStore(now, mode, value, (mode & (MODE_ADD | MODE_REPLACE)) === 0, ttlMs, userFlags)
-  }
-
-  /** Makes `value` current (it may throw a TypeError), then runs the store under the mutex. */
-  #lockedStore(
-    now: number,
-    mode: number,
-    value: unknown,
-    nullDeletes: boolean,
-    ttl: number,
-    flags: number,
-  ): DictSetResult {
     const core = this.#core
-    core.prepareValue(value, nullDeletes)
+    core.encodeKey(key)
+    core.prepareValue(value, (mode & (MODE_ADD | MODE_REPLACE)) === 0)
+    let result
     core.enter()
     try {
-      const result = core.store(mode, now, ttl, flags)
+      result = core.store(mode, now, ttlMs, userFlags)
       core.leave()
-      return result
     } catch (error) {
       core.recover()
       throw error
     } finally {
       core.release()
     }
+    return core.intact ? result : this.#store(mode, key, value, ttl, flags)
   }
 }

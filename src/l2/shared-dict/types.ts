@@ -72,13 +72,17 @@ export interface SharedDictRecovery {
    * How the recovery was triggered:
    * - `'reaped'`: {@link SharedDict.reapThread} (a supervisor such as the
    *   WorkerBus) found the dead thread owning the mutex;
-   * - `'owner-timeout'`: a thread waiting for the mutex saw the same owner
-   *   hold it for about a second (`OWNER_DEAD_AFTER_MS`) and presumed it
-   *   dead, since nobody reaped it;
+   * - `'owner-timeout'`: a thread waiting for the mutex saw the same owner,
+   *   one without a supervisor, hold it with no progress for
+   *   `ownerDeadAfter` ms and presumed it dead;
+   * - `'taken-over'`: this thread was that owner: it was only paused inside
+   *   a mutation, found the mutex taken over when it resumed, and emptied
+   *   the dict again, since its own writes may have landed after the
+   *   takeover (the operation then ran again);
    * - `'exception'`: an exception escaped a mutation in this thread (it is
    *   also thrown to the caller).
    */
-  reason: 'reaped' | 'owner-timeout' | 'exception'
+  reason: 'reaped' | 'owner-timeout' | 'taken-over' | 'exception'
   /** `threadId` of the thread that held the mutex (this thread's for `'exception'`). */
   threadId: number
   /**
@@ -123,6 +127,16 @@ export interface SharedDictOptions {
    * that empties the dict is also counted in `stats().recoveries`.
    */
   onRecover?: (recovery: SharedDictRecovery) => void
+  /**
+   * How long, in real ms, this thread waits for the mutex behind an owner
+   * *without a supervisor* that shows no progress before it presumes that
+   * owner dead and takes the mutex over (30 000 by default; `Infinity`:
+   * never). A supervised owner (the main thread, and every worker created
+   * by a thread that uses a SharedDict or a WorkerBus) is never presumed
+   * dead, however long it pauses: its creator reaps it when it exits. Keep
+   * it far above the longest GC pause of your threads.
+   */
+  ownerDeadAfter?: number
 }
 
 /** Options of {@link SharedDict.attach}. */
@@ -131,4 +145,6 @@ export interface SharedDictAttachOptions {
   clock?: () => number
   /** As {@link SharedDictOptions.onRecover}; a process warning by default. */
   onRecover?: (recovery: SharedDictRecovery) => void
+  /** As {@link SharedDictOptions.ownerDeadAfter}; 30 000 by default. */
+  ownerDeadAfter?: number
 }

@@ -61,3 +61,8 @@ export function readUtf8(buf: SlicingBuffer, start: number, length: number): str
   }
   return buf.utf8Slice(start, start + length)
 }
+
+/** Decodes UTF-8 `bytes` (a large string value copied out of the dict) into a string. */
+export function decodeUtf8(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8')
+}

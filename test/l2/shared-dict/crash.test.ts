@@ -7,6 +7,7 @@
  */
 import type { Worker } from 'node:worker_threads'
 import { describe, expect, it } from 'vitest'
+import { lockWordOf } from '../../../src/internal/robust-mutex.js'
 import { reapThread } from '../../../src/internal/thread-reaper.js'
 import { inspectSharedDict } from '../../../src/l2/shared-dict/invariants.js'
 import { H_MUTATING, H_MUTEX } from '../../../src/l2/shared-dict/layout.js'
@@ -23,31 +24,32 @@ const HANG = new URL('./workers/hang-worker.ts', import.meta.url)
 const MIXED = new URL('./workers/mixed-worker.ts', import.meta.url)
 const LOCK = new URL('./workers/lock-worker.ts', import.meta.url)
 
-/** The lock word of thread `id`, without the contended bit. */
-const ownerWord = (id: number): number => (id + 1) << 1
+/** `ownerDeadAfter` of every thread in the tests of unsupervised deaths, ms. */
+const OWNER_DEAD_AFTER = 300
 
 /**
- * Starts a worker that stops forever inside a critical section of `dict`
- * (the failpoint of hang-worker.ts), checks that it holds the mutex there,
- * terminates it and answers its thread id.
+ * Starts a worker that nothing supervises (see `spawnUnsupervised`) and
+ * that stops forever inside a critical section of `dict` (the failpoint of
+ * hang-worker.ts), checks that it holds the mutex there, terminates it and
+ * answers its thread id. Nobody reaps it unless the test does.
  */
 async function dieInside(dict: SharedDict, at: 'mutation' | 'read'): Promise<number> {
-  const worker = workers.spawn(HANG, { handle: dict.handle, at })
-  const id = worker.threadId
+  const victim = await workers.spawnUnsupervised(HANG, { handle: dict.handle, at })
+  const id = victim.threadId
   try {
-    expect(await nextMessage(worker)).toEqual({ inside: true })
+    expect(await nextMessage(victim.relay)).toEqual({ inside: true })
     const words = new Int32Array(dict.handle.buffer)
-    expect(Atomics.load(words, H_MUTEX) & ~1).toBe(ownerWord(id))
-    expect(Atomics.load(words, H_MUTATING)).toBe(at === 'mutation' ? ownerWord(id) : 0)
+    expect(Atomics.load(words, H_MUTEX) & ~1).toBe(lockWordOf(id, false))
+    expect(Atomics.load(words, H_MUTATING)).toBe(at === 'mutation' ? lockWordOf(id, false) : 0)
   } finally {
-    await worker.terminate()
+    await victim.terminate()
   }
   return id
 }
 
 /** Starts `count` mixed-operation workers that run until `stop[0]` is set, and waits until each has started working. */
 async function startSurvivors(dict: SharedDict, stop: Int32Array, count: number): Promise<Worker[]> {
-  const data = { handle: dict.handle, ops: 0, stop, readyAfter: 100 }
+  const data = { handle: dict.handle, ops: 0, stop, readyAfter: 100, ownerDeadAfter: OWNER_DEAD_AFTER }
   const started = Array.from({ length: count }, () => workers.spawn(MIXED, data))
   await Promise.all(started.map((worker) => nextMessage(worker)))
   return started
@@ -89,11 +91,11 @@ describe('a worker that dies holding the dict mutex', () => {
   })
 
   it('unreaped: the waiting threads (workers and the main thread) presume it dead and carry on', async () => {
-    const { dict, recoveries } = recordingDict(dicts, '64k')
+    const { dict, recoveries } = recordingDict(dicts, '64k', OWNER_DEAD_AFTER)
     const stop = new Int32Array(new SharedArrayBuffer(4))
     const survivors = await startSurvivors(dict, stop, 2)
     const id = await dieInside(dict, 'mutation')
-    // Blocks until some thread has waited OWNER_DEAD_AFTER_MS and stolen the mutex.
+    // Blocks until some thread has waited OWNER_DEAD_AFTER and stolen the mutex.
     expect(dict.set('main', 1).ok).toBe(true)
     const results = await stopSurvivors(survivors, stop)
     await Promise.resolve()
@@ -103,26 +105,33 @@ describe('a worker that dies holding the dict mutex', () => {
     for (const result of results) expect(result.ops).toBeGreaterThan(100)
   })
 
-  it('killed at random moments of a hot write loop, reaped or not: the others carry on, every emptying counted', async () => {
-    const { dict, recoveries } = recordingDict(dicts, '64k')
+  it('killed at random moments of a hot write loop, supervised or not: the others carry on, every emptying counted', async () => {
+    const { dict, recoveries } = recordingDict(dicts, '64k', OWNER_DEAD_AFTER)
     const stop = new Int32Array(new SharedArrayBuffer(4))
     const never = new Int32Array(new SharedArrayBuffer(4))
-    // Victims load ahead of time, all at once, and start their loop one at a time.
-    const victims = Array.from({ length: 6 }, () => {
-      const start = new Int32Array(new SharedArrayBuffer(4))
-      const worker = workers.spawn(MIXED, { handle: dict.handle, ops: 0, stop: never, start, readyAfter: 200 })
-      return { worker, id: worker.threadId, start }
-    })
+    // Victims load ahead of time, all at once, and start their loop one at a
+    // time; every other one has no supervisor, so nobody reaps it.
+    const victims = await Promise.all(
+      Array.from({ length: 6 }, async (_, index) => {
+        const start = new Int32Array(new SharedArrayBuffer(4))
+        const data = { handle: dict.handle, ops: 0, stop: never, start, readyAfter: 200, ownerDeadAfter: OWNER_DEAD_AFTER }
+        if (index % 2 === 0) {
+          const worker = workers.spawn(MIXED, data)
+          return { messages: worker, id: worker.threadId, start, terminate: () => worker.terminate() }
+        }
+        const victim = await workers.spawnUnsupervised(MIXED, data)
+        return { messages: victim.relay, id: victim.threadId, start, terminate: () => victim.terminate() }
+      }),
+    )
     const survivors = await startSurvivors(dict, stop, 2)
-    for (const [round, victim] of victims.entries()) {
-      const ready = nextMessage(victim.worker)
+    for (const victim of victims) {
+      const ready = nextMessage(victim.messages)
       Atomics.store(victim.start, 0, 1)
       Atomics.notify(victim.start, 0)
       await ready
       await sleep(Math.random() * 20)
-      await victim.worker.terminate()
-      if (round % 2 === 0) reapThread(victim.id)
-      // The main thread carries on too (after about a second when an unreaped victim held the mutex).
+      await victim.terminate()
+      // The main thread carries on too (after OWNER_DEAD_AFTER when an unsupervised victim held the mutex).
       expect(dict.incr('main', 1, 0).err).toBeUndefined()
     }
     const results = await stopSurvivors(survivors, stop)
@@ -140,26 +149,26 @@ describe('a worker that dies holding the dict mutex', () => {
 describe('a worker that dies holding a loader lock', () => {
   it('reapThread() deletes its lock at once: a pending waitForUnlock() resolves and another thread acquires', async () => {
     const dict = dicts.create({ size: '16k' })
-    const holder = workers.spawn(LOCK, { handle: dict.handle, task: 'hold', lease: 60_000 })
-    const holderId = holder.threadId
-    expect(await nextMessage(holder)).toEqual({ locked: 'acquired' })
+    // Unsupervised, so that the test plays its supervisor.
+    const holder = await workers.spawnUnsupervised(LOCK, { handle: dict.handle, task: 'hold', lease: 60_000 })
+    expect(await nextMessage(holder.relay)).toEqual({ locked: 'acquired' })
     const waiter = workers.spawn(LOCK, { handle: dict.handle, task: 'wait', lease: 60_000 })
     expect(await nextMessage(waiter)).toEqual({ waiting: true })
     const answer = nextMessage(waiter)
     const mainWaiting = dict.waitForUnlock('ns', 'key', 30_000)
     await holder.terminate()
     expect(dict.tryLock('ns', 'key', 'main', 60_000)).toBe('held')
-    reapThread(holderId)
+    reapThread(holder.threadId)
     expect(await settles(mainWaiting)).toBe(true)
     expect(await answer).toEqual({ locked: 'acquired' })
     expect(dict.tryLock('ns', 'key', 'main', 60_000)).toBe('held')
     await waiter.terminate()
   })
 
-  it('unreaped, its lock becomes acquirable when the lease ends', async () => {
+  it('unsupervised, its lock becomes acquirable when the lease ends', async () => {
     const dict = dicts.create({ size: '16k' })
-    const holder = workers.spawn(LOCK, { handle: dict.handle, task: 'hold', lease: 1_500 })
-    expect(await nextMessage(holder)).toEqual({ locked: 'acquired' })
+    const holder = await workers.spawnUnsupervised(LOCK, { handle: dict.handle, task: 'hold', lease: 1_500 })
+    expect(await nextMessage(holder.relay)).toEqual({ locked: 'acquired' })
     await holder.terminate()
     expect(dict.tryLock('ns', 'key', 'main', 60_000)).toBe('held')
     const takeOver = async (): Promise<void> => {

@@ -1,6 +1,7 @@
 import { threadId } from 'node:worker_threads'
 import { describe, expect, it } from 'vitest'
 import { inspectSharedDict } from '../../../src/l2/shared-dict/invariants.js'
+import { lockWordOf } from '../../../src/internal/robust-mutex.js'
 import { H_MUTEX } from '../../../src/l2/shared-dict/layout.js'
 import { SharedDict } from '../../../src/l2/shared-dict/shared-dict.js'
 import { recordingDict } from '../../helpers/recording-dict.js'
@@ -219,16 +220,16 @@ describe('waitForUnlock()', () => {
 })
 
 describe('leases are judged once the mutex is held', () => {
-  /** The lock word of a thread id no live thread has. */
-  const DEAD_WORD = (4242 + 1) << 1
+  /** The lock word of a thread id no live thread has, without a supervisor. */
+  const DEAD_WORD = lockWordOf(4242, false)
 
   /**
    * A dict whose mutex a dead thread holds (outside a mutation): the next
-   * call waits about a second (`OWNER_DEAD_AFTER_MS`) before it takes the
+   * call waits a second (its `ownerDeadAfter`) before it takes the
    * mutex over, far longer than the 200 ms lease of the lock of ns/key.
    */
   function stuckDict(): SharedDict {
-    const { dict } = recordingDict(dicts)
+    const { dict } = recordingDict(dicts, '16k', 1_000)
     expect(dict.writeEntry('ns', 'key', Uint8Array.of(1), 0, 1)).toBe('ok')
     expect(dict.tryLock('ns', 'key', 'owner', 200)).toBe('acquired')
     Atomics.store(new Int32Array(dict.handle.buffer), H_MUTEX, DEAD_WORD)

@@ -3,6 +3,7 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { threadId } from 'node:worker_threads'
 import { describe, expect, it } from 'vitest'
+import { lockWordOf } from '../../../src/internal/robust-mutex.js'
 import { reapThread, registerReapable } from '../../../src/internal/thread-reaper.js'
 import { inspectSharedDict } from '../../../src/l2/shared-dict/invariants.js'
 import { H_ENTRIES, H_GENERATION, H_MUTATING, H_MUTEX } from '../../../src/l2/shared-dict/layout.js'
@@ -19,25 +20,23 @@ const PROGRESS = new URL('./workers/progress-worker.ts', import.meta.url)
 const LOCK = new URL('./workers/lock-worker.ts', import.meta.url)
 
 /**
- * Runs a worker thread that takes `locks` (60 s leases) in every dict of
- * `handles` and exits, leaving them behind; answers its thread id once it
- * has exited.
+ * Runs a worker thread that nothing supervises, which takes `locks` (60 s
+ * leases) in every dict of `handles` and exits, leaving them behind;
+ * answers its thread id once it has exited.
  */
 async function lockAndExit(handles: SharedDictHandle[], locks: [string, string, string][]): Promise<number> {
   const data: LockWorkerData = { task: 'take', handles, locks, lease: 60_000 }
-  const worker = workers.spawn(LOCK, { ...data })
-  // Read before the exit: it is -1 afterwards.
-  const id = worker.threadId
-  const exited = once(worker, 'exit')
-  expect(await nextMessage(worker)).toEqual({ locked: handles.map(() => locks.map(() => 'acquired')) })
-  expect(await exited).toEqual([0])
-  return id
+  // Unsupervised: the test plays its supervisor.
+  const worker = await workers.spawnUnsupervised(LOCK, { ...data })
+  expect(await nextMessage(worker.relay)).toEqual({ locked: handles.map(() => locks.map(() => 'acquired')) })
+  expect(await worker.exited).toBe(0)
+  return worker.threadId
 }
 
 /** A thread id no live thread has: ids are never reused within a process. */
 const DEAD = 4242
-/** Its lock word: `(threadId + 1) << 1`. */
-const DEAD_WORD = (DEAD + 1) << 1
+/** Its lock word, as a thread without a supervisor. */
+const DEAD_WORD = lockWordOf(DEAD, false)
 
 /** Makes it look as if thread DEAD died inside a critical section of `dict` (mid-mutation when `mutating`). */
 function dieHolding(dict: SharedDict, mutating: boolean, contended = false): void {
@@ -150,8 +149,8 @@ describe('SharedDict.reapThread()', () => {
 })
 
 describe('a mutex owner that nobody reaps', () => {
-  it('is presumed dead by a thread that waited about a second for the same lock word: it steals and recovers', async () => {
-    const { dict, recoveries } = recordingDict(dicts)
+  it('is presumed dead by a thread that waited ownerDeadAfter for the same lock word: it steals and recovers', async () => {
+    const { dict, recoveries } = recordingDict(dicts, '16k', 300)
     dict.set('a', 1)
     dieHolding(dict, true)
     // reapThread of another thread does not force this mutex: its lock scan
@@ -163,10 +162,10 @@ describe('a mutex owner that nobody reaps', () => {
   })
 
   it('is not presumed dead while it reports progress (a long walk over every entry)', async () => {
-    const { dict, recoveries } = recordingDict(dicts)
+    const { dict, recoveries } = recordingDict(dicts, '16k', 300)
     const done = new Int32Array(new SharedArrayBuffer(4))
     dieHolding(dict, true)
-    // Beats for 1.2 s, longer than OWNER_DEAD_AFTER_MS, then stops as if it died.
+    // Beats for 1.2 s, longer than ownerDeadAfter, then stops as if it died.
     const owner = workers.spawn(PROGRESS, { handle: dict.handle, beats: 12, done })
     try {
       expect(await nextMessage(owner)).toEqual({ beating: true })
@@ -201,8 +200,10 @@ describe('the thread reaper registry', () => {
     const gc = runInNewContext('gc') as () => void
     let calls = 0
     ;(() => registerReapable({ reapThread: () => calls++ }))()
-    // A WeakRef created in this job keeps its target alive until the job ends.
-    await new Promise((resolve) => setTimeout(resolve, 0))
+    // A WeakRef created in this job keeps its target alive until the job
+    // ends, and the registry holds a new target until the next turn.
+    await new Promise((resolve) => setImmediate(resolve))
+    await new Promise((resolve) => setImmediate(resolve))
     gc()
     reapThread(DEAD)
     expect(calls).toBe(0)

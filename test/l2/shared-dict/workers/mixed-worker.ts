@@ -20,6 +20,8 @@ export interface MixedWorkerData {
   readonly start?: Int32Array
   /** Post `{ ready: true }` once this many iterations are done. */
   readonly readyAfter?: number
+  /** The `ownerDeadAfter` of this thread's instance (default: never presume an owner dead). */
+  readonly ownerDeadAfter?: number
 }
 
 /** What the worker posts when it is done. */
@@ -36,7 +38,7 @@ export interface MixedWorkerResult {
 
 const data = workerData as MixedWorkerData
 const recoveries: SharedDictRecovery[] = []
-const dict = SharedDict.attach(data.handle, { onRecover: (recovery) => recoveries.push(recovery) })
+const dict = SharedDict.attach(data.handle, { ownerDeadAfter: data.ownerDeadAfter ?? Number.POSITIVE_INFINITY, onRecover: (recovery) => recoveries.push(recovery) })
 if (data.start !== undefined) while (Atomics.load(data.start, 0) === 0) Atomics.wait(data.start, 0, 0)
 let acquired = 0
 let lost = 0
