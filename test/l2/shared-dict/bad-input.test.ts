@@ -1,5 +1,8 @@
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { describe, expect, it } from 'vitest'
-import type { DictValue, SharedDict } from '../../../src/l2/shared-dict/shared-dict.js'
+import { H_ARENA_BYTES, H_ARENA_OFF, H_BUCKET_COUNT, H_BUCKETS_OFF } from '../../../src/l2/shared-dict/layout.js'
+import { type DictValue, SharedDict } from '../../../src/l2/shared-dict/shared-dict.js'
 import { useCheckedDicts } from '../../helpers/shared-dict-invariants.js'
 
 const dicts = useCheckedDicts()
@@ -138,5 +141,75 @@ describe('bad values and other arguments', () => {
       expect(() => dict.readEntries('ns', undefined as unknown as string[])).toThrow(TypeError)
       expect(() => dict.readEntries('ns', [''])).toThrow(RangeError)
     })
+  })
+})
+
+describe('input an adversarial run slipped through', () => {
+  it('set() of a string value with a lone surrogate is a TypeError and keeps the old value (UTF-8 would turn it into U+FFFD)', () => {
+    unchanged((dict) => {
+      for (const value of ['\uD83D', 'a\uDC00b', '\uDBFF']) {
+        expect(() => dict.set('present', value)).toThrow('value must be a well-formed string')
+        expect(() => dict.add('other', value)).toThrow(TypeError)
+      }
+    })
+    const dict = dicts.create({ size: '16k' })
+    expect(dict.set('pair', '\uD83D\uDE00').ok).toBe(true)
+    expect(dict.get('pair')?.value).toBe('\uD83D\uDE00')
+  })
+
+  it('incr() that would make the value non-finite is a RangeError and leaves the value as it was', () => {
+    const dict = dicts.create({ size: '16k' })
+    dict.set('n', Number.MAX_VALUE, 0, 3)
+    expect(() => dict.incr('n', Number.MAX_VALUE)).toThrow('incr would make the value of "n" non-finite')
+    expect(() => dict.incr('fresh', Number.MAX_VALUE, Number.MAX_VALUE)).toThrow(RangeError)
+    expect(dict.get('n')).toEqual({ value: Number.MAX_VALUE, flags: 3 })
+    expect(dict.get('fresh')).toBeUndefined()
+    expect(dict.incr('n', -Number.MAX_VALUE)).toEqual({ value: 0, forcible: false })
+    expect(dict.stats().recoveries).toBe(0)
+  })
+
+  it('create() and attach() reject unknown option names, naming them', () => {
+    expect(() => SharedDict.create({ size: '16k', clok: Date.now } as never)).toThrow('options.clok is not a known option')
+    const dict = dicts.create({ size: '16k' })
+    expect(() => SharedDict.attach(dict.handle, { size: '16k' } as never)).toThrow('options.size is not a known option')
+  })
+
+  it('create() and attach() take ownerDeadAfter > 0 (Infinity for never) and reject anything else', () => {
+    const dict = dicts.create({ size: '16k', ownerDeadAfter: 5_000 })
+    expect(() => SharedDict.attach(dict.handle, { ownerDeadAfter: Number.POSITIVE_INFINITY })).not.toThrow()
+    for (const bad of [0, -1, Number.NaN]) {
+      expect(() => SharedDict.create({ size: '16k', ownerDeadAfter: bad })).toThrow(/ownerDeadAfter/)
+      expect(() => SharedDict.attach(dict.handle, { ownerDeadAfter: bad })).toThrow(/ownerDeadAfter/)
+    }
+    expect(() => SharedDict.create({ size: '16k', ownerDeadAfter: '1' as unknown as number })).toThrow(TypeError)
+  })
+
+  it('attach() refuses a forged handle whose magic, version and size are right but whose geometry is not', () => {
+    const dict = dicts.create({ size: '16k' })
+    const header = new Uint32Array(dict.handle.buffer)
+    for (const field of [H_BUCKETS_OFF, H_BUCKET_COUNT, H_ARENA_OFF, H_ARENA_BYTES]) {
+      const forged = new SharedArrayBuffer(dict.handle.buffer.byteLength)
+      new Uint8Array(forged).set(new Uint8Array(dict.handle.buffer))
+      new Uint32Array(forged)[field] = field === H_BUCKET_COUNT ? 0 : header[field]! + 8
+      expect(() => SharedDict.attach({ buffer: forged })).toThrow('its header does not match its size')
+    }
+  })
+
+  it('a refused set() of a huge string keeps no scratch buffer of its size', async () => {
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    const dict = dicts.create({ size: '16k' })
+    const huge = 'x'.repeat(50_000_000)
+    gc()
+    const before = process.memoryUsage().arrayBuffers
+    expect(dict.set('huge', huge)).toEqual({ ok: false, err: 'no memory', forcible: false })
+    // Backing stores are freed by a sweeper after the collection: give it turns.
+    for (let i = 0; i < 5 && process.memoryUsage().arrayBuffers - before >= 10_000_000; i++) {
+      gc()
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    // The 150 MB scratch the string was encoded into is gone.
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(10_000_000)
+    expect(dict.set('small', 'value').ok).toBe(true)
   })
 })
