@@ -16,7 +16,7 @@ import { BUS_RESYNC_EVENT, BUS_SOURCE, type EventBus } from './bus/event-bus.js'
 import { LocalBus } from './bus/local-bus.js'
 import { FLAG_RESURRECTED, encodeValue, entryFlags } from './codec/codec.js'
 import { ClosedError, LockTimeoutError, NoMemoryError } from './errors.js'
-import { MAX_KEY_BYTES, assertDuration, assertIntegerAtLeast, assertKey, assertOptionsObject } from './internal/validate.js'
+import { MAX_KEY_BYTES, assertDuration, assertIntegerAtLeast, assertKey, assertOptionsObject, assertWellFormed } from './internal/validate.js'
 import { NEGATIVE, fromL1Form, toL1Form } from './l1/l1-cache.js'
 import type { L2Store, LockStore } from './l2/l2-store.js'
 import { type L2Read, L2Tier } from './l2/l2-tier.js'
@@ -118,6 +118,8 @@ export class MLCache<V = unknown, L1 = V> {
    */
   constructor(name: string, options?: MLCacheOptions<V, L1>) {
     if (typeof name !== 'string') throw new TypeError('name must be a string')
+    // The name namespaces L2 keys, as UTF-8: two ill-formed names could share one namespace.
+    assertWellFormed(name, 'name')
     this.#options = resolveCacheOptions(options)
     const given = options ?? {}
     const clock = given.clock ?? Date.now
@@ -162,6 +164,9 @@ export class MLCache<V = unknown, L1 = V> {
     const page = this.#page
     const cached = page.l1.lru.get(key)
     if (cached !== undefined) return Promise.resolve(this.#l1Hit(cached))
+    // L1 compares keys as exact UTF-16 and only holds keys that passed assertKey, so a hit needs no
+    // well-formedness check; L2 keeps keys as UTF-8, so a miss does (#serve rejects an ill-formed key).
+    if (!key.isWellFormed()) return this.#serve(key, loader, options, VALUE, undefined) as Promise<L1 | undefined>
     return this.#fromL2(page, key, loader, options, VALUE, undefined) as Promise<L1 | undefined>
   }
 

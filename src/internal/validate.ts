@@ -8,17 +8,29 @@
 export const MAX_KEY_BYTES = 65_535
 
 /**
- * Throws unless `key` is a string of 1 to {@link MAX_KEY_BYTES} UTF-8 bytes.
- * The byte length is only computed when the string could be too long, so
- * the common short key costs two comparisons.
+ * Throws unless `key` is a well-formed string of 1 to {@link MAX_KEY_BYTES}
+ * UTF-8 bytes. The byte length is only computed when the string could be
+ * too long, so the common short key costs two comparisons and one native
+ * scan.
  */
 export function assertKey(key: unknown): asserts key is string {
   if (typeof key !== 'string') throw new TypeError('key must be a string')
   if (key.length === 0) throw new RangeError('key must not be empty')
+  assertWellFormed(key, 'key')
   // A UTF-16 code unit encodes to at most 3 UTF-8 bytes.
   if (key.length * 3 > MAX_KEY_BYTES && Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) {
     throw new RangeError(`key must be at most ${MAX_KEY_BYTES} UTF-8 bytes`)
   }
+}
+
+/**
+ * Throws unless the string `value` is well-formed UTF-16 (no lone
+ * surrogate). Stores keep entries under the UTF-8 bytes of their keys, and
+ * UTF-8 turns every lone surrogate into U+FFFD: `'\uD800'`, `'\uDBFF'` and
+ * `'\uFFFD'` would be one key. Refusing them keeps distinct keys distinct.
+ */
+export function assertWellFormed(value: string, name: string): void {
+  if (!value.isWellFormed()) throw new TypeError(`${name} must be well-formed UTF-16 (it holds a lone surrogate)`)
 }
 
 /** Throws unless `value` is a finite number >= `min`. */

@@ -1,0 +1,75 @@
+/**
+ * Input that once slipped through validation: keys that collide once
+ * encoded, durations a timer cannot honour, L1 sizes that exhaust the heap.
+ */
+import { describe, expect, it } from 'vitest'
+import { SharedDict } from '../../src/l2/shared-dict/shared-dict.js'
+import { MLCache } from '../../src/mlcache.js'
+import { countingLoader, testCache } from '../helpers/cache-factory.js'
+
+/** Keys holding a lone surrogate; UTF-8 would write each of them with U+FFFD. */
+const ILL_FORMED_KEYS = ['\uD800', '\uDBFF', 'user:\uDC00', 'a\uD83Db', '\uDE00\uD83D']
+const KEY_ERROR = new TypeError('key must be well-formed UTF-16 (it holds a lone surrogate)')
+
+describe('keys that are not well-formed UTF-16', () => {
+  it('set() rejects a key with a lone surrogate with TypeError and writes nothing', async () => {
+    const { cache, store, lru } = testCache()
+    for (const key of ILL_FORMED_KEYS) {
+      await expect(cache.set(key, 'v')).rejects.toThrow(KEY_ERROR)
+    }
+    expect(store.keys(0)).toEqual([])
+    expect(lru.size).toBe(0)
+  })
+
+  it('get(), lookup(), peek() and delete() reject a key with a lone surrogate with TypeError, running no loader', async () => {
+    const { cache } = testCache()
+    const loader = countingLoader(() => 'v')
+    for (const key of ILL_FORMED_KEYS) {
+      await expect(cache.get(key)).rejects.toThrow(KEY_ERROR)
+      await expect(cache.get(key, loader)).rejects.toThrow(KEY_ERROR)
+      await expect(cache.lookup(key, loader)).rejects.toThrow(KEY_ERROR)
+      await expect(cache.peek(key)).rejects.toThrow(KEY_ERROR)
+      await expect(cache.delete(key)).rejects.toThrow(KEY_ERROR)
+    }
+    expect(loader.calls).toBe(0)
+  })
+
+  it('getBulk() answers TypeError for an op whose key holds a lone surrogate and serves the others', async () => {
+    const { cache } = testCache()
+    const results = await cache.getBulk([
+      { key: 'good', loader: () => 'g' },
+      { key: 'user:\uDC00', loader: () => 'bad' },
+    ])
+    expect(results[0]).toMatchObject({ value: 'g', hitLevel: 3 })
+    expect(results[1]?.error).toStrictEqual(KEY_ERROR)
+    expect(await cache.peek('user:\uFFFD')).toBeUndefined()
+  })
+
+  it('delete() of a key with a lone surrogate leaves the key with U+FFFD in its place alone', async () => {
+    const { cache } = testCache()
+    await cache.set('user:\uFFFD', 'kept')
+    await expect(cache.delete('user:\uDC00')).rejects.toThrow(KEY_ERROR)
+    await expect(cache.set('user:\uD800', 'other')).rejects.toThrow(KEY_ERROR)
+    expect(await cache.peek('user:\uFFFD')).toMatchObject({ value: 'kept' })
+  })
+
+  it('get() keeps well-formed keys with astral characters, U+FFFD and surrogate pairs apart', async () => {
+    const { cache } = testCache()
+    const keys = ['user:\uFFFD', 'user:😀', 'user:\uD83D\uDE01', 'user:\u{10FFFF}']
+    for (const key of keys) await cache.set(key, key)
+    for (const key of keys) expect(await cache.peek(key)).toMatchObject({ value: key })
+  })
+
+  it('new MLCache() rejects a name with a lone surrogate with TypeError', () => {
+    expect(() => new MLCache('users\uD800')).toThrow(new TypeError('name must be well-formed UTF-16 (it holds a lone surrogate)'))
+  })
+
+  it('SharedDict rejects a key with a lone surrogate with TypeError', () => {
+    const dict = SharedDict.create({ size: '64k' })
+    expect(() => dict.set('\uD800', 'a')).toThrow(KEY_ERROR)
+    expect(() => dict.get('\uDBFF')).toThrow(KEY_ERROR)
+    expect(() => dict.delete('k\uDC00')).toThrow(KEY_ERROR)
+    expect(() => dict.add('\uD83D', 1)).toThrow(KEY_ERROR)
+    expect(dict.keys(0)).toEqual([])
+  })
+})
