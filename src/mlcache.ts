@@ -16,7 +16,7 @@ import { BUS_RESYNC_EVENT, BUS_SOURCE, type EventBus } from './bus/event-bus.js'
 import { LocalBus } from './bus/local-bus.js'
 import { FLAG_RESURRECTED, encodeValue, entryFlags } from './codec/codec.js'
 import { ClosedError, LockTimeoutError, NoMemoryError } from './errors.js'
-import { MAX_KEY_BYTES, assertDuration, assertIntegerAtLeast, assertKey, assertOptionsObject, assertWellFormed } from './internal/validate.js'
+import { MAX_KEY_BYTES, assertIntegerAtLeast, assertKey, assertOptionsObject, assertTimerDuration, assertWellFormed } from './internal/validate.js'
 import { NEGATIVE, fromL1Form, toL1Form } from './l1/l1-cache.js'
 import type { L2Store, LockStore } from './l2/l2-store.js'
 import { type L2Read, L2Tier } from './l2/l2-tier.js'
@@ -318,7 +318,7 @@ export class MLCache<V = unknown, L1 = V> {
    * @param timeout - milliseconds to wait at most (default: the bus's own)
    */
   async update(timeout?: number): Promise<void> {
-    if (timeout !== undefined) assertDuration(timeout, 'timeout')
+    if (timeout !== undefined) assertTimerDuration(timeout, 'timeout')
     this.#assertOpen()
     if (this.#bus.drain !== undefined) await this.#bus.drain(timeout)
     else await new Promise((resolve) => setImmediate(resolve))

@@ -9,6 +9,7 @@ import {
   assertIntegerAtLeast,
   assertNumberAtLeast,
   assertOptionsObject,
+  assertTimerDuration,
 } from './internal/validate.js'
 
 /** The per-call tunables once defaults and overrides are applied. */
@@ -57,7 +58,8 @@ function assertTunables<V>(options: GetOptions<V, unknown>, name: string): void 
   }
   if (options.l1Serializer !== undefined) assertFunction(options.l1Serializer, `${name}.l1Serializer`)
   if (options.setTries !== undefined) assertIntegerAtLeast(options.setTries, `${name}.setTries`, 1)
-  if (options.lockTimeout !== undefined) assertDuration(options.lockTimeout, `${name}.lockTimeout`)
+  // lockTimeout bounds a store's wait for the lock (a timer); the TTLs and the lease are data a store keeps.
+  if (options.lockTimeout !== undefined) assertTimerDuration(options.lockTimeout, `${name}.lockTimeout`)
   if (options.lockExptime !== undefined) {
     assertNumberAtLeast(options.lockExptime, `${name}.lockExptime`, 0)
     if (options.lockExptime === 0) throw new RangeError(`${name}.lockExptime must be > 0`)

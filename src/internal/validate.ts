@@ -52,6 +52,23 @@ export function assertDuration(value: unknown, name: string): asserts value is n
   assertNumberAtLeast(value, name, 0)
 }
 
+/**
+ * The longest delay a timer honours, in ms (2^31 - 1, about 24.8 days):
+ * Node fires any longer `setTimeout` after 1 ms instead (with a warning).
+ */
+export const MAX_TIMER_MS = 0x7fff_ffff
+
+/**
+ * Throws unless `value` is a duration that can drive a timer (a
+ * `setTimeout`, `Atomics.waitAsync` or a store's wait): a finite number
+ * from 0 to {@link MAX_TIMER_MS}. Durations only stored as data, such as
+ * TTLs, may be longer and use {@link assertDuration}.
+ */
+export function assertTimerDuration(value: unknown, name: string): asserts value is number {
+  assertDuration(value, name)
+  if (value > MAX_TIMER_MS) throw new RangeError(`${name} must be <= ${MAX_TIMER_MS} (a timer's longest delay)`)
+}
+
 /** Throws unless `value` is a function. */
 export function assertFunction(value: unknown, name: string): asserts value is (...args: never[]) => unknown {
   if (typeof value !== 'function') throw new TypeError(`${name} must be a function`)

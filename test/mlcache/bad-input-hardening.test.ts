@@ -3,6 +3,7 @@
  * encoded, durations a timer cannot honour, L1 sizes that exhaust the heap.
  */
 import { describe, expect, it } from 'vitest'
+import { MAX_TIMER_MS } from '../../src/internal/validate.js'
 import { SharedDict } from '../../src/l2/shared-dict/shared-dict.js'
 import { MLCache } from '../../src/mlcache.js'
 import { countingLoader, testCache } from '../helpers/cache-factory.js'
@@ -71,5 +72,36 @@ describe('keys that are not well-formed UTF-16', () => {
     expect(() => dict.delete('k\uDC00')).toThrow(KEY_ERROR)
     expect(() => dict.add('\uD83D', 1)).toThrow(KEY_ERROR)
     expect(dict.keys(0)).toEqual([])
+  })
+})
+
+describe('durations that drive a timer', () => {
+  const TOO_LONG = [2 ** 31, 2 ** 40, Number.MAX_SAFE_INTEGER]
+
+  it('update() rejects a timeout beyond 2^31 - 1 ms with RangeError (Node would fire it after 1 ms)', async () => {
+    const { cache } = testCache()
+    for (const timeout of TOO_LONG) {
+      await expect(cache.update(timeout)).rejects.toThrow(new RangeError(`timeout must be <= ${MAX_TIMER_MS} (a timer's longest delay)`))
+    }
+    await expect(cache.update(MAX_TIMER_MS)).resolves.toBeUndefined()
+  })
+
+  it('new MLCache(), get() and lookup() reject a lockTimeout beyond 2^31 - 1 ms with RangeError', async () => {
+    const message = `options.lockTimeout must be <= ${MAX_TIMER_MS} (a timer's longest delay)`
+    expect(() => new MLCache('c', { lockTimeout: 2 ** 31 })).toThrow(new RangeError(message))
+    const { cache } = testCache()
+    const loader = countingLoader(() => 'v')
+    await expect(cache.get('k', loader, { lockTimeout: 2 ** 31 })).rejects.toThrow(new RangeError(message))
+    await expect(cache.lookup('k', loader, { lockTimeout: 2 ** 40 })).rejects.toThrow(new RangeError(message))
+    expect(loader.calls).toBe(0)
+    expect(await cache.get('k', loader, { lockTimeout: MAX_TIMER_MS })).toBe('v')
+  })
+
+  it('set() and get() keep TTLs beyond 2^31 - 1 ms: they are data, not timers', async () => {
+    const { cache } = testCache('c', { ttl: 2 ** 40, lockExptime: 2 ** 40, resurrectTtl: 2 ** 40 })
+    await cache.set('a', 'v', { ttl: 2 ** 35 })
+    expect((await cache.peek('a'))?.ttl).toBeGreaterThan(2 ** 34)
+    expect(await cache.get('b', () => 'w', { negTtl: 2 ** 33 })).toBe('w')
+    expect((await cache.peek('b'))?.ttl).toBeGreaterThan(2 ** 39)
   })
 })
