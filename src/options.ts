@@ -2,6 +2,7 @@
  * Validation and merging of MLCache's options. Messages name the option
  * (`options.ttl must be >= 0`), as upstream's `opts.ttl must be >= 0` did.
  */
+import { MAX_LRU_SIZE } from './l1/l1-cache.js'
 import type { GetOptions, MLCacheOptions, SetOptions } from './types.js'
 import {
   assertDuration,
@@ -72,7 +73,10 @@ export function resolveCacheOptions<V>(options: MLCacheOptions<V, unknown> | und
   const given = options ?? {}
   assertKnownOptions(given, CONSTRUCTOR_OPTIONS, 'options')
   assertTunables(given, 'options')
-  if (given.lruSize !== undefined) assertIntegerAtLeast(given.lruSize, 'options.lruSize', 0)
+  if (given.lruSize !== undefined) {
+    assertIntegerAtLeast(given.lruSize, 'options.lruSize', 0)
+    if (given.lruSize > MAX_LRU_SIZE) throw new RangeError(`options.lruSize must be <= ${MAX_LRU_SIZE}`)
+  }
   if (given.clock !== undefined) assertFunction(given.clock, 'options.clock')
   return {
     ttl: given.ttl ?? DEFAULTS.ttl,

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { MAX_TIMER_MS } from '../../src/internal/validate.js'
+import { MAX_LRU_SIZE } from '../../src/l1/l1-cache.js'
 import { SharedDict } from '../../src/l2/shared-dict/shared-dict.js'
 import { MLCache } from '../../src/mlcache.js'
 import { countingLoader, testCache } from '../helpers/cache-factory.js'
@@ -103,5 +104,25 @@ describe('durations that drive a timer', () => {
     expect((await cache.peek('a'))?.ttl).toBeGreaterThan(2 ** 34)
     expect(await cache.get('b', () => 'w', { negTtl: 2 ** 33 })).toBe('w')
     expect((await cache.peek('b'))?.ttl).toBeGreaterThan(2 ** 39)
+  })
+})
+
+describe('the size of the default L1', () => {
+  it('new MLCache() rejects an lruSize beyond 1,000,000 slots with RangeError before allocating any', () => {
+    // 10^8 slots used to abort the process (V8 out of memory) at the first set, 5 * 10^8 at construction.
+    for (const lruSize of [MAX_LRU_SIZE + 1, 1e7, 1e8, 5e8, 2 ** 32]) {
+      expect(() => new MLCache('c', { lruSize })).toThrow(new RangeError('options.lruSize must be <= 1000000'))
+    }
+  })
+
+  it('get() serves L1 hits from an L1 of the maximum size', async () => {
+    const cache = new MLCache('max-l1', { lruSize: MAX_LRU_SIZE })
+    try {
+      const loader = countingLoader(() => 'v')
+      expect(await cache.lookup('k', loader)).toMatchObject({ value: 'v', hitLevel: 3 })
+      expect(await cache.lookup('k', loader)).toMatchObject({ value: 'v', hitLevel: 1 })
+    } finally {
+      await cache.close()
+    }
   })
 })
