@@ -8,6 +8,7 @@
 import { C1, Packr, Unpackr } from 'msgpackr'
 import { DecodeError, EncodeError } from '../errors.js'
 import { describe } from '../internal/describe.js'
+import { assertEncodable } from './value-check.js'
 
 /** Flag bit: the entry was written back by a resurrection (served with `hitLevel 4`). */
 export const FLAG_RESURRECTED = 0x1
@@ -74,13 +75,16 @@ let scratch: Buffer | undefined
 
 /**
  * Encodes a value for L2. `undefined` and `null` (a negative entry) encode
- * to empty bytes.
- * @throws {EncodeError} the value holds a function, a symbol or a cycle
+ * to empty bytes. Values must come back exactly, on any thread: a string
+ * that is not well-formed UTF-16 (a lone surrogate), anywhere in the value,
+ * and nesting deeper than `MAX_DEPTH` (see value-check.ts) are refused.
+ * @throws {EncodeError} the value holds a function, a symbol, a cycle, a lone surrogate or nests too deep
  */
 export function encodeValue(value: unknown, key?: string): Uint8Array {
   if (value === undefined || value === null) return EMPTY
   if (Object.is(value, -0)) return NEGATIVE_ZERO
   try {
+    assertEncodable(value)
     return packr.pack(value)
   } catch (error) {
     throw new EncodeError(

@@ -1,13 +1,16 @@
 /**
  * Input that once slipped through validation: keys that collide once
- * encoded, durations a timer cannot honour, L1 sizes that exhaust the heap.
+ * encoded, values that do not come back as they went in, durations a timer
+ * cannot honour, L1 sizes that exhaust the heap.
  */
 import { describe, expect, it } from 'vitest'
+import { MAX_DEPTH } from '../../src/codec/value-check.js'
+import { EncodeError } from '../../src/errors.js'
 import { MAX_TIMER_MS } from '../../src/internal/validate.js'
 import { MAX_LRU_SIZE } from '../../src/l1/l1-cache.js'
 import { SharedDict } from '../../src/l2/shared-dict/shared-dict.js'
 import { MLCache } from '../../src/mlcache.js'
-import { countingLoader, testCache } from '../helpers/cache-factory.js'
+import { countingLoader, testCache, twoWorkers } from '../helpers/cache-factory.js'
 
 /** Keys holding a lone surrogate; UTF-8 would write each of them with U+FFFD. */
 const ILL_FORMED_KEYS = ['\uD800', '\uDBFF', 'user:\uDC00', 'a\uD83Db', '\uDE00\uD83D']
@@ -73,6 +76,44 @@ describe('keys that are not well-formed UTF-16', () => {
     expect(() => dict.delete('k\uDC00')).toThrow(KEY_ERROR)
     expect(() => dict.add('\uD83D', 1)).toThrow(KEY_ERROR)
     expect(dict.keys(0)).toEqual([])
+  })
+})
+
+describe('values that would not come back as they went in', () => {
+  it('set() rejects a string value with a lone surrogate with EncodeError and writes nothing', async () => {
+    const { cache, lru } = testCache()
+    await cache.set('k', 'old')
+    for (const value of ['\uD83D', { name: 'x\uDC00' }, new Map([['\uD800', 1]])]) {
+      const error = await cache.set('k', value).catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(EncodeError)
+      expect((error as EncodeError).code).toBe('E_ENCODE')
+    }
+    expect(await cache.peek('k')).toMatchObject({ value: 'old' })
+    expect(lru.get('k')).toBe('old')
+  })
+
+  it('get() rejects a loader value with a lone surrogate with EncodeError, caches nothing and leaves no lock held', async () => {
+    const { cache, store } = testCache()
+    await expect(cache.get('k', () => ({ list: ['fine', '\uD83D'] }))).rejects.toThrow(EncodeError)
+    expect(await cache.peek('k', { stale: true })).toBeUndefined()
+    expect(store.tryLock('cache', 'k', 'probe', 1_000)).toBe('acquired')
+    store.unlock('cache', 'k', 'probe')
+    expect(await cache.get('k', () => 'fine')).toBe('fine')
+  })
+
+  it(`get() rejects a loader value nested deeper than ${MAX_DEPTH} levels with EncodeError and caches nothing`, async () => {
+    const { cache } = testCache()
+    let deep: unknown = 'leaf'
+    for (let i = 0; i <= MAX_DEPTH; i++) deep = [deep]
+    await expect(cache.get('k', () => deep)).rejects.toThrow(EncodeError)
+    expect(await cache.peek('k', { stale: true })).toBeUndefined()
+  })
+
+  it('get() from another worker returns strings with surrogate pairs exactly as set', async () => {
+    const { a, b } = twoWorkers()
+    const value = { emoji: '\uD83D\uDE00', text: 'caf\u00E9 \uFFFD', [`key \uD83D\uDE01`]: ['\u{10FFFF}'.repeat(40)] }
+    await a.set('k', value)
+    expect(await b.lookup('k')).toMatchObject({ value, hitLevel: 2 })
   })
 })
 
