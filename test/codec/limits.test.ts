@@ -1,8 +1,10 @@
 /**
  * What the codec refuses so that every value comes back exactly, on every
  * thread: strings that UTF-8 cannot carry, nesting deeper than some thread
- * can decode.
+ * can decode. And what it keeps of a huge value once done with it: nothing.
  */
+import { execFileSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { describe, expect, it } from 'vitest'
 import { decodeValue, encodeValue, entryFlags } from '../../src/codec/codec.js'
@@ -106,5 +108,33 @@ describe('nesting depth', () => {
     const atLimit = await encodeOnWorker(MAX_DEPTH)
     expect(atLimit.bytes).toBeInstanceOf(Uint8Array)
     expect(decodeValue(atLimit.bytes!, FLAGS)).toStrictEqual(nested(MAX_DEPTH, 'object'))
+  })
+})
+
+describe('scratch space after a huge value', () => {
+  const MiB = 1024 * 1024
+  const HUGE = 50_000_000
+
+  it('encodeValue() writes the next value into a buffer of at most 1 MiB after a 50 M-character string', () => {
+    expect(encodeValue('x'.repeat(HUGE)).length).toBeGreaterThan(HUGE)
+    // Encoded bytes view the encoder's scratch buffer: its size is what the encoder holds on to.
+    expect(encodeValue({ small: 1 }).buffer.byteLength).toBeLessThanOrEqual(MiB)
+  })
+
+  it('encodeValue() writes the next value into a buffer of at most 1 MiB after a huge value that failed midway', () => {
+    encodeError(['x'.repeat(HUGE), () => 1])
+    expect(encodeValue({ small: 1 }).buffer.byteLength).toBeLessThanOrEqual(MiB)
+  })
+
+  it('encodeValue() and decodeValue() hold no buffer of a 50 M-character string once it is dropped (after a full GC)', () => {
+    const script = fileURLToPath(new URL('./scripts/codec-memory.ts', import.meta.url))
+    const output = execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', script], {
+      encoding: 'utf8',
+      cwd: fileURLToPath(new URL('../..', import.meta.url)),
+    })
+    const { encoder, decoder } = JSON.parse(output) as { encoder: number; decoder: number }
+    // Before: the encoder kept 179 MiB of scratch, the decoder the 48 MiB it last read.
+    expect(encoder).toBeLessThan(8)
+    expect(decoder).toBeLessThan(8)
   })
 })
