@@ -164,9 +164,6 @@ export class MLCache<V = unknown, L1 = V> {
     const page = this.#page
     const cached = page.l1.lru.get(key)
     if (cached !== undefined) return Promise.resolve(this.#l1Hit(cached))
-    // L1 compares keys as exact UTF-16 and only holds keys that passed assertKey, so a hit needs no
-    // well-formedness check; L2 keeps keys as UTF-8, so a miss does (#serve rejects an ill-formed key).
-    if (!key.isWellFormed()) return this.#serve(key, loader, options, VALUE, undefined) as Promise<L1 | undefined>
     return this.#fromL2(page, key, loader, options, VALUE, undefined) as Promise<L1 | undefined>
   }
 
@@ -379,6 +376,9 @@ export class MLCache<V = unknown, L1 = V> {
   /** 2. L2, after an L1 miss (per-call options are validated from here on, as upstream). */
   #fromL2(page: Page, key: string, loader: Loader<V> | undefined, options: GetOptions<V, L1> | undefined, shape: Shape, slots: Semaphore | undefined): Promise<unknown> {
     try {
+      // get() checks only what its L1 hit needs: L1 compares keys as exact UTF-16 and holds only
+      // keys that passed assertKey. L2 keeps keys as UTF-8, where ill-formed ones would collide.
+      assertWellFormed(key, 'key')
       const opts = mergeCallOptions(this.#options, options, 'get')
       const read = this.#l2.read(page.namespace, key, loader === undefined ? 'serve' : 'load')
       if (!(read instanceof Promise)) return this.#afterL2(page, key, loader, opts, read, shape, slots, true)
