@@ -9,14 +9,23 @@ export const MAX_KEY_BYTES = 65_535
 
 /**
  * Throws unless `key` is a well-formed string of 1 to {@link MAX_KEY_BYTES}
- * UTF-8 bytes. The byte length is only computed when the string could be
- * too long, so the common short key costs two comparisons and one native
- * scan.
+ * UTF-8 bytes.
  */
 export function assertKey(key: unknown): asserts key is string {
+  assertKeyShape(key)
+  assertWellFormed(key, 'key')
+}
+
+/**
+ * Throws unless `key` is a string of 1 to {@link MAX_KEY_BYTES} UTF-8 bytes,
+ * well-formed or not: for an L1 lookup, which compares keys as exact UTF-16,
+ * when well-formedness is checked before the key reaches a store. The byte
+ * length is only computed when the string could be too long, so the common
+ * short key costs two comparisons.
+ */
+export function assertKeyShape(key: unknown): asserts key is string {
   if (typeof key !== 'string') throw new TypeError('key must be a string')
   if (key.length === 0) throw new RangeError('key must not be empty')
-  assertWellFormed(key, 'key')
   // A UTF-16 code unit encodes to at most 3 UTF-8 bytes.
   if (key.length * 3 > MAX_KEY_BYTES && Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) {
     throw new RangeError(`key must be at most ${MAX_KEY_BYTES} UTF-8 bytes`)
