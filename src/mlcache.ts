@@ -312,7 +312,8 @@ export class MLCache<V = unknown, L1 = V> {
   /**
    * Applies the bus events published before the call; once it resolves, no
    * L1 of this name serves a value deleted, set or purged before the call.
-   * @param timeout - milliseconds to wait at most (default: the bus's own)
+   * @param timeout - milliseconds to wait at most, up to 2^31 - 1 (a timer's longest delay); default: the bus's own
+   * @throws {RangeError} (rejects) `timeout` is negative or beyond a timer's range
    */
   async update(timeout?: number): Promise<void> {
     if (timeout !== undefined) assertTimerDuration(timeout, 'timeout')
