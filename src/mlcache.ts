@@ -16,7 +16,7 @@ import { BUS_RESYNC_EVENT, BUS_SOURCE, type EventBus } from './bus/event-bus.js'
 import { LocalBus } from './bus/local-bus.js'
 import { FLAG_RESURRECTED, encodeValue, entryFlags } from './codec/codec.js'
 import { ClosedError, LockTimeoutError, NoMemoryError } from './errors.js'
-import { MAX_KEY_BYTES, assertDuration, assertIntegerAtLeast, assertKey, assertOptionsObject } from './internal/validate.js'
+import { MAX_KEY_BYTES, assertIntegerAtLeast, assertKey, assertKeyShape, assertOptionsObject, assertTimerDuration, assertWellFormed } from './internal/validate.js'
 import { NEGATIVE, fromL1Form, toL1Form } from './l1/l1-cache.js'
 import type { L2Store, LockStore } from './l2/l2-store.js'
 import { type L2Read, L2Tier } from './l2/l2-tier.js'
@@ -118,6 +118,8 @@ export class MLCache<V = unknown, L1 = V> {
    */
   constructor(name: string, options?: MLCacheOptions<V, L1>) {
     if (typeof name !== 'string') throw new TypeError('name must be a string')
+    // The name namespaces L2 keys, as UTF-8: two ill-formed names could share one namespace.
+    assertWellFormed(name, 'name')
     this.#options = resolveCacheOptions(options)
     const given = options ?? {}
     const clock = given.clock ?? Date.now
@@ -310,10 +312,11 @@ export class MLCache<V = unknown, L1 = V> {
   /**
    * Applies the bus events published before the call; once it resolves, no
    * L1 of this name serves a value deleted, set or purged before the call.
-   * @param timeout - milliseconds to wait at most (default: the bus's own)
+   * @param timeout - milliseconds to wait at most, up to 2^31 - 1 (a timer's longest delay); default: the bus's own
+   * @throws {RangeError} (rejects) `timeout` is negative or beyond a timer's range
    */
   async update(timeout?: number): Promise<void> {
-    if (timeout !== undefined) assertDuration(timeout, 'timeout')
+    if (timeout !== undefined) assertTimerDuration(timeout, 'timeout')
     this.#assertOpen()
     if (this.#bus.drain !== undefined) await this.#bus.drain(timeout)
     else await new Promise((resolve) => setImmediate(resolve))
@@ -355,7 +358,8 @@ export class MLCache<V = unknown, L1 = V> {
    */
   #serve(key: string, loader: Loader<V> | undefined, options: GetOptions<V, L1> | undefined, shape: Shape, slots: Semaphore | undefined): Promise<unknown> {
     try {
-      assertKey(key)
+      // Well-formedness is #fromL2's to check: an L1 hit does not need it.
+      assertKeyShape(key)
       if (loader !== undefined && typeof loader !== 'function') throw new TypeError('loader must be a function')
       this.#assertOpen()
     } catch (error) {
@@ -374,6 +378,9 @@ export class MLCache<V = unknown, L1 = V> {
   /** 2. L2, after an L1 miss (per-call options are validated from here on, as upstream). */
   #fromL2(page: Page, key: string, loader: Loader<V> | undefined, options: GetOptions<V, L1> | undefined, shape: Shape, slots: Semaphore | undefined): Promise<unknown> {
     try {
+      // get() and #serve check only what an L1 hit needs: L1 compares keys as exact UTF-16 and holds
+      // only keys that passed this check. L2 keeps keys as UTF-8, where ill-formed ones would collide.
+      assertWellFormed(key, 'key')
       const opts = mergeCallOptions(this.#options, options, 'get')
       const read = this.#l2.read(page.namespace, key, loader === undefined ? 'serve' : 'load')
       if (!(read instanceof Promise)) return this.#afterL2(page, key, loader, opts, read, shape, slots, true)

@@ -2,6 +2,7 @@
  * Validation and merging of MLCache's options. Messages name the option
  * (`options.ttl must be >= 0`), as upstream's `opts.ttl must be >= 0` did.
  */
+import { MAX_LRU_SIZE } from './l1/l1-cache.js'
 import type { GetOptions, MLCacheOptions, SetOptions } from './types.js'
 import {
   assertDuration,
@@ -10,6 +11,7 @@ import {
   assertKnownOptions,
   assertNumberAtLeast,
   assertOptionsObject,
+  assertTimerDuration,
 } from './internal/validate.js'
 
 /** The per-call tunables once defaults and overrides are applied. */
@@ -52,7 +54,8 @@ function assertTunables<V>(options: GetOptions<V, unknown>, name: string): void 
   }
   if (options.l1Serializer !== undefined) assertFunction(options.l1Serializer, `${name}.l1Serializer`)
   if (options.setTries !== undefined) assertIntegerAtLeast(options.setTries, `${name}.setTries`, 1)
-  if (options.lockTimeout !== undefined) assertDuration(options.lockTimeout, `${name}.lockTimeout`)
+  // lockTimeout bounds a store's wait for the lock (a timer); the TTLs and the lease are data a store keeps.
+  if (options.lockTimeout !== undefined) assertTimerDuration(options.lockTimeout, `${name}.lockTimeout`)
   if (options.lockExptime !== undefined) {
     assertNumberAtLeast(options.lockExptime, `${name}.lockExptime`, 0)
     if (options.lockExptime === 0) throw new RangeError(`${name}.lockExptime must be > 0`)
@@ -65,7 +68,10 @@ export function resolveCacheOptions<V>(options: MLCacheOptions<V, unknown> | und
   const given = options ?? {}
   assertKnownOptions(given, CONSTRUCTOR_OPTIONS, 'options')
   assertTunables(given, 'options')
-  if (given.lruSize !== undefined) assertIntegerAtLeast(given.lruSize, 'options.lruSize', 0)
+  if (given.lruSize !== undefined) {
+    assertIntegerAtLeast(given.lruSize, 'options.lruSize', 0)
+    if (given.lruSize > MAX_LRU_SIZE) throw new RangeError(`options.lruSize must be <= ${MAX_LRU_SIZE}`)
+  }
   if (given.clock !== undefined) assertFunction(given.clock, 'options.clock')
   return {
     ttl: given.ttl ?? DEFAULTS.ttl,

@@ -143,7 +143,7 @@ export interface MLCacheOptions<V, L1 = V> {
   lockStore?: LockStore | undefined
   /** Carries invalidation and purge events. @defaultValue this thread's shared `LocalBus` */
   bus?: EventBus | undefined
-  /** L1 slots; `0` disables L1. Ignored when another cache of the same name and store already made the L1. @defaultValue 100 */
+  /** L1 slots, at most 1,000,000 (56 bytes each, allocated up front); `0` disables L1. Ignored when another cache of the same name and store already made the L1. @defaultValue 100 */
   lruSize?: number | undefined
   /** A custom L1, used as given (not shared). */
   lru?: L1Store | undefined
@@ -157,7 +157,7 @@ export interface MLCacheOptions<V, L1 = V> {
   l1Serializer?: ((value: V) => L1) | undefined
   /** Tries for an L2 write that finds no memory. @defaultValue 3 */
   setTries?: number | undefined
-  /** How long to wait for another worker's loader. @defaultValue 5_000 */
+  /** How long to wait for another worker's loader, at most 2^31 - 1 (a timer's longest delay). @defaultValue 5_000 */
   lockTimeout?: number | undefined
   /** The lease of a loader lock. @defaultValue 30_000 */
   lockExptime?: number | undefined

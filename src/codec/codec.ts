@@ -8,6 +8,7 @@
 import { C1, Packr, Unpackr } from 'msgpackr'
 import { DecodeError, EncodeError } from '../errors.js'
 import { describe } from '../internal/describe.js'
+import { assertEncodable } from './value-check.js'
 
 /** Flag bit: the entry was written back by a resurrection (served with `hitLevel 4`). */
 export const FLAG_RESURRECTED = 0x1
@@ -64,6 +65,17 @@ const unpackr = new Unpackr({
 })
 
 /**
+ * The largest scratch buffer the encoder keeps between values. msgpackr
+ * writes every value into one buffer, grown to fit the largest value so far
+ * and never shrunk: a single 50 M-character string left 179 MiB behind for
+ * good. After a value that needed more, the encoder gets a fresh buffer of
+ * msgpackr's own initial size; the bytes already handed out stay valid (they
+ * view the old buffer, which goes once they do).
+ */
+const MAX_RETAINED_BYTES = 1024 * 1024
+const FRESH_BUFFER_BYTES = 8192
+
+/**
  * Bytes are decoded from this per-thread buffer rather than from the
  * store's fresh copy: msgpackr builds a DataView for every new source
  * buffer, which costs about a quarter of decoding a small object. Larger
@@ -71,23 +83,37 @@ const unpackr = new Unpackr({
  */
 const SCRATCH_BYTES = 64 * 1024
 let scratch: Buffer | undefined
+/** A message holding only `nil`, decoded to make msgpackr drop a large source. */
+const RELEASE = Uint8Array.of(0xc0)
 
 /**
  * Encodes a value for L2. `undefined` and `null` (a negative entry) encode
- * to empty bytes.
- * @throws {EncodeError} the value holds a function, a symbol or a cycle
+ * to empty bytes. Values must come back exactly, on any thread: a string
+ * that is not well-formed UTF-16 (a lone surrogate), anywhere in the value,
+ * and nesting deeper than `MAX_DEPTH` (see value-check.ts) are refused.
+ * @throws {EncodeError} the value holds a function, a symbol, a cycle, a lone surrogate or nests too deep
  */
 export function encodeValue(value: unknown, key?: string): Uint8Array {
   if (value === undefined || value === null) return EMPTY
   if (Object.is(value, -0)) return NEGATIVE_ZERO
   try {
-    return packr.pack(value)
+    assertEncodable(value)
+    const bytes = packr.pack(value)
+    if (bytes.buffer.byteLength > MAX_RETAINED_BYTES) shrinkEncoderBuffer()
+    return bytes
   } catch (error) {
+    // A value that failed midway may have grown the buffer all the same.
+    shrinkEncoderBuffer()
     throw new EncodeError(
       `value of key '${key ?? ''}' cannot be encoded: ${describe(error)}`,
       key === undefined ? { cause: error } : { cause: error, key },
     )
   }
+}
+
+/** Hands the encoder a fresh, small buffer: msgpackr then drops its own (see {@link MAX_RETAINED_BYTES}). */
+function shrinkEncoderBuffer(): void {
+  packr.useBuffer(Buffer.allocUnsafeSlow(FRESH_BUFFER_BYTES))
 }
 
 /**
@@ -106,7 +132,13 @@ export function decodeValue(bytes: Uint8Array, flags: number, key?: string): unk
       scratch.set(bytes)
       value = unpackr.unpack(scratch, bytes.length)
     } else {
-      value = unpackr.unpack(bytes)
+      try {
+        value = unpackr.unpack(bytes)
+      } finally {
+        // msgpackr keeps its last source (and the strings read from it) until the next decode:
+        // a quiet thread would hold a huge value's bytes and text for good. A 1-byte decode lets go.
+        unpackr.unpack(RELEASE)
+      }
     }
     // msgpackr answers the never-used byte 0xc1 with a marker object instead of throwing.
     if (value === C1) throw new RangeError('unexpected byte 0xc1')

@@ -14,6 +14,17 @@ import type { L1Store } from '../types.js'
  */
 export const NEGATIVE: object = Object.freeze({ mlcache: 'not found' })
 
+/**
+ * The most slots the default L1 takes (`lruSize`). lru-cache allocates its
+ * arrays for every slot up front, used or not: 40 bytes a slot when the
+ * cache is made (key and value arrays on the heap, index arrays beside it)
+ * and 16 more at the first entry with a TTL (expiry arrays), 56 MB at this
+ * maximum. Ten million slots (560 MB) already strain a small heap, and
+ * 10^8 abort the process with an uncatchable out-of-memory error; a larger
+ * L1 can still be passed as a custom `lru`.
+ */
+export const MAX_LRU_SIZE = 1_000_000
+
 /** The L1 of `lruSize: 0`: remembers nothing. */
 const DISABLED_L1: L1Store = {
   get: () => undefined,
