@@ -52,6 +52,7 @@ import {
 } from './layout.js'
 import { Lru } from './lru.js'
 import { acquireMutex, ownerOf, ownLockWord, releaseMutex, stealFromDead } from '../../internal/robust-mutex.js'
+import { assertWellFormed } from '../../internal/validate.js'
 import type {
   DictEntry,
   DictIncrResult,
@@ -101,11 +102,6 @@ const SMALL_COPY = 64
  * long one read holds the mutex by a copy, whatever the value's size.
  */
 export const LARGE_VALUE_BYTES = 1 << 20
-
-/** `String.prototype.isWellFormed` (Node 20), missing from this project's ES2022 lib. */
-interface WellFormedCheck {
-  isWellFormed(): boolean
-}
 
 /** Value scratch up to this size is kept between calls; a larger one is dropped after its call. */
 const SCRATCH_KEPT_BYTES = 64 * 1024
@@ -949,7 +945,7 @@ export class DictCore {
     switch (typeof value) {
       case 'string':
         // UTF-8 would turn a lone surrogate into U+FFFD: the value would not come back as stored.
-        if (!(value as unknown as WellFormedCheck).isWellFormed()) throw new TypeError('value must be a well-formed string (it has a lone surrogate)')
+        assertWellFormed(value, 'value')
         if (value.length * 3 > this.#valueScratch.length) {
           this.#valueScratch = new Uint8Array(Math.max(value.length * 3, this.#valueScratch.length * 2))
         }

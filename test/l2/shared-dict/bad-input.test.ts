@@ -148,7 +148,7 @@ describe('input an adversarial run slipped through', () => {
   it('set() of a string value with a lone surrogate is a TypeError and keeps the old value (UTF-8 would turn it into U+FFFD)', () => {
     unchanged((dict) => {
       for (const value of ['\uD83D', 'a\uDC00b', '\uDBFF']) {
-        expect(() => dict.set('present', value)).toThrow('value must be a well-formed string')
+        expect(() => dict.set('present', value)).toThrow('value must be well-formed UTF-16')
         expect(() => dict.add('other', value)).toThrow(TypeError)
       }
     })

@@ -123,19 +123,18 @@ describe('a dict that only its workers refer to', () => {
   it('is still reaped when a worker dies holding a loader lock, after the creating thread dropped it and collected garbage', async () => {
     setFlagsFromString('--expose-gc')
     const gc = runInNewContext('gc') as () => void
-    // The README's pattern: the creating thread keeps no reference to the dict.
-    const { holder, waiter } = (() => {
+    // The README's pattern: the creating thread keeps no reference to the
+    // dict, only (for the second worker, below) to its memory.
+    const { holder, buffer } = (() => {
       const shared = { dict: SharedDict.create({ size: '64k' }).handle }
-      return {
-        holder: workers.spawn(LOCK, { handle: shared.dict, task: 'hold', lease: 60_000 }),
-        waiter: workers.spawn(LOCK, { handle: shared.dict, task: 'wait', lease: 60_000 }),
-      }
+      return { holder: workers.spawn(LOCK, { handle: shared.dict, task: 'hold', lease: 60_000 }), buffer: shared.dict.buffer }
     })()
     expect(await nextMessage(holder)).toEqual({ locked: 'acquired' })
-    expect(await nextMessage(waiter)).toEqual({ waiting: true })
     await new Promise((resolve) => setImmediate(resolve))
     await new Promise((resolve) => setImmediate(resolve))
     gc()
+    const waiter = workers.spawn(LOCK, { handle: { buffer }, task: 'wait', lease: 60_000 })
+    expect(await nextMessage(waiter)).toEqual({ waiting: true })
     const answer = nextMessage(waiter)
     await holder.terminate()
     // Long before the 60 s lease ends.
