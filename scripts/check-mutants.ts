@@ -37,6 +37,11 @@ const STORE_TESTS = [
   'test/mlcache/fencing.test.ts',
 ]
 
+/** Who may take the dict mutex over, and what a paused owner does when it resumes. */
+const LIVENESS_TESTS = ['test/l2/shared-dict/liveness.test.ts', 'test/internal/robust-mutex.test.ts']
+/** Bad input and the encoder's limits. */
+const INPUT_TESTS = ['test/mlcache/bad-input-hardening.test.ts', 'test/codec/limits.test.ts']
+
 const MUTANTS: Mutant[] = [
   {
     name: 'no L2 re-read after the lock is acquired',
@@ -142,6 +147,69 @@ const MUTANTS: Mutant[] = [
     find: 'this.#u32[(p << 1) + E_USER_FLAGS] === threadId',
     replace: 'true',
     tests: STORE_TESTS,
+  },
+  {
+    name: 'a supervised mutex owner is presumed dead after ownerDeadAfter',
+    file: 'src/internal/robust-mutex.ts',
+    find: '} else if ((word & SUPERVISED) === 0 && performance.now() - since >= ownerDeadAfter) {',
+    replace: '} else if (performance.now() - since >= ownerDeadAfter) {',
+    tests: LIVENESS_TESTS,
+  },
+  {
+    name: 'an owner that was taken over releases the mutex of the thread that now holds it',
+    file: 'src/internal/robust-mutex.ts',
+    find: 'const word = Atomics.compareExchange(i32, index, held, 0)',
+    replace: 'const word = Atomics.exchange(i32, index, 0)',
+    tests: LIVENESS_TESTS,
+  },
+  {
+    name: 'a paused mutation that was taken over does not repair the dict',
+    file: 'src/l2/shared-dict/dict-core.ts',
+    find: 'if (this.#intact || !mutated) return',
+    replace: 'return',
+    tests: LIVENESS_TESTS,
+  },
+  {
+    name: 'a read that was taken over answers what it read across the takeover',
+    file: 'src/l2/shared-dict/shared-dict.ts',
+    find: '        core.release()\n      }\n      if (core.intact) return result',
+    replace: '        core.release()\n      }\n      return result',
+    tests: LIVENESS_TESTS,
+  },
+  {
+    name: 'the reaper holds dicts only weakly while workers live',
+    file: 'src/internal/thread-reaper.ts',
+    find: ';(pinned ??= new Set()).add(target)',
+    replace: 'void target',
+    tests: LIVENESS_TESTS,
+  },
+  {
+    name: 'a large value is allocated under the dict mutex',
+    file: 'src/l2/shared-dict/dict-core.ts',
+    find: 'if (length <= LARGE_VALUE_BYTES) return copyBytes(this.#u8, start, length)',
+    replace: 'return copyBytes(this.#u8, start, length)',
+    tests: LIVENESS_TESTS,
+  },
+  {
+    name: 'keys with lone surrogates are accepted',
+    file: 'src/internal/validate.ts',
+    find: "  assertWellFormed(key, 'key')",
+    replace: '',
+    tests: INPUT_TESTS,
+  },
+  {
+    name: 'values nest without a depth limit',
+    file: 'src/codec/value-check.ts',
+    find: 'if (depth > MAX_DEPTH) {',
+    replace: 'if (depth > MAX_DEPTH * 1000) {',
+    tests: INPUT_TESTS,
+  },
+  {
+    name: 'the encoder keeps the buffer a huge value grew',
+    file: 'src/codec/codec.ts',
+    find: 'packr.useBuffer(Buffer.allocUnsafeSlow(FRESH_BUFFER_BYTES))',
+    replace: 'void FRESH_BUFFER_BYTES',
+    tests: INPUT_TESTS,
   },
 ]
 

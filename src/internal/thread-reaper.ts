@@ -59,7 +59,7 @@ export function registerReapable(target: Reapable): void {
   const ref = new WeakRef(target)
   targets.add(ref)
   cleanup.register(target, ref)
-  ;(pinned ??= new Set()).add(target)
+  pin(target)
   if (liveWorkers === 0 && !unpinScheduled) {
     unpinScheduled = true
     // After this turn, unless a worker was created meanwhile (its
@@ -67,6 +67,10 @@ export function registerReapable(target: Reapable): void {
     setImmediate(unpinIfIdle).unref()
   }
   superviseWorkers()
+}
+
+function pin(target: Reapable): void {
+  ;(pinned ??= new Set()).add(target)
 }
 
 function unpinIfIdle(): void {
@@ -99,8 +103,7 @@ function onWorker(worker: Worker): void {
   const id = worker.threadId
   markSupervised(id)
   liveWorkers++
-  pinned ??= new Set()
-  for (const target of liveTargets()) pinned.add(target)
+  for (const target of liveTargets()) pin(target)
   worker.once('exit', () => workerExited(id))
 }
 

@@ -882,7 +882,7 @@ export class DictCore {
    * One step of a walk over every entry, which on a big dict (millions of
    * entries) may hold the mutex for a second or more: every
    * {@link PROGRESS_STEPS} steps, bumps `H_PROGRESS` so that waiters do not
-   * presume this live owner dead (see `OWNER_DEAD_AFTER_MS`).
+   * presume this live owner dead (see `ownerDeadAfter` in robust-mutex.ts).
    */
   #step(): void {
     if (++this.#steps % PROGRESS_STEPS === 0) Atomics.add(this.#i32, H_PROGRESS, 1)

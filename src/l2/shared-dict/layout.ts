@@ -78,8 +78,8 @@ export const H_GENERATION = 65
 /**
  * Word index: bumped now and then by the owner of the mutex during a walk
  * over every entry (`keys`, `flushAll`...), which on a big dict may hold the
- * mutex longer than `OWNER_DEAD_AFTER_MS` (mutex.ts): a waiter that sees it
- * move does not presume the owner dead. (A word reserved as zero before, so
+ * mutex longer than `ownerDeadAfter` (robust-mutex.ts): a waiter that sees
+ * it move does not presume the owner dead. (A word reserved as zero before, so
  * the layout version is unchanged.)
  */
 export const H_PROGRESS = 66

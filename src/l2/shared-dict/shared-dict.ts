@@ -112,7 +112,7 @@ const freeBytesOf = (core: DictCore): number => core.freeBytes()
 const statsOf = (core: DictCore): SharedDictStats => core.stats()
 const unlockOf = (core: DictCore): boolean => core.unlock()
 // Real time for leases is read under the mutex, never before it: a call may
-// wait for the mutex (a second when it takes it over from a dead owner), and
+// wait for the mutex (`ownerDeadAfter` when it takes it over from a dead owner), and
 // a lease must be judged when the operation runs, not when the call began.
 const lockTimeLeftOf = (core: DictCore): number => core.lockTimeLeft(realTime())
 
@@ -140,10 +140,12 @@ const lockTimeLeftOf = (core: DictCore): number => core.lockTimeLeft(realTime())
  * - No list operations (`lpush`...).
  * - A thread that dies inside a call (`worker.terminate()` skips `finally`
  *   blocks) never leaves the dict unusable: {@link SharedDict.reapThread},
- *   called by the thread that created the worker, or else the first thread
- *   that waits about a second for the mutex, takes the mutex back and
- *   empties the dict if the dead thread was mid-mutation (nginx only
- *   force-unlocks and hopes the zone is intact).
+ *   called by the thread that created the worker when it exits, or for a
+ *   worker nobody supervises the first thread that waits `ownerDeadAfter`
+ *   for the mutex, takes the mutex back and empties the dict if the dead
+ *   thread was mid-mutation (nginx only force-unlocks and hopes the zone is
+ *   intact). A supervised thread is never presumed dead, however long it
+ *   stays inside a call.
  *
  * @example
  * ```ts
@@ -622,9 +624,9 @@ export class SharedDict implements L2Store {
    * For supervisors: frees what thread `threadId`, which has exited, left in
    * this dict, as nginx's master calls `ngx_unlock_mutexes(pid)` on every
    * zone when it reaps a crashed worker. Usually reached through
-   * `reapThread(threadId)` of `internal/thread-reaper`, which the WorkerBus
-   * calls from the `'exit'` event of each worker it created (read
-   * `worker.threadId` before: it is `-1` by then).
+   * `reapThread(threadId)` of `internal/thread-reaper`, which every thread
+   * that uses a SharedDict or a WorkerBus calls from the `'exit'` event of
+   * each worker it created since.
    *
    * 1. If that thread owns the mutex, takes it over
    *    (`ngx_shmtx_force_unlock`). If it died in the middle of a mutation,
@@ -640,12 +642,12 @@ export class SharedDict implements L2Store {
    * Safe while live threads use the dict: the takeover is one CAS from the
    * dead owner's word, and the lock scan takes the mutex as usual (it walks
    * every block, about 10 ms per million entries). A death nobody reaps is
-   * still recovered, by the first thread that waits about a second for the
-   * mutex (`OWNER_DEAD_AFTER_MS`), and by lease expiry for locks.
+   * still recovered, by the first thread that waits `ownerDeadAfter` for the
+   * mutex, and by lease expiry for locks.
    *
-   * The supervising thread reaches only the dicts it holds (the registry is
-   * weak): it should keep the dicts it shares with its workers referenced.
-   * Never call this for a live thread: it could take the mutex from under it.
+   * The supervising thread reaches every dict it created or attached while a
+   * worker it created lives, even one it kept no reference to. Never call
+   * this for a live thread: it could take the mutex from under it.
    *
    * @throws {TypeError | RangeError} unless `threadId` is an integer >= 0
    *   other than the calling thread's.

@@ -70,8 +70,8 @@ export interface SharedDictStats {
 export interface SharedDictRecovery {
   /**
    * How the recovery was triggered:
-   * - `'reaped'`: {@link SharedDict.reapThread} (a supervisor such as the
-   *   WorkerBus) found the dead thread owning the mutex;
+   * - `'reaped'`: {@link SharedDict.reapThread} (called by the thread that
+   *   created the dead worker) found it owning the mutex;
    * - `'owner-timeout'`: a thread waiting for the mutex saw the same owner,
    *   one without a supervisor, hold it with no progress for
    *   `ownerDeadAfter` ms and presumed it dead;
