@@ -5,7 +5,7 @@
  * life, since every member reads the same buffer.
  */
 import type { EventBusOptions } from './event-bus.js'
-import { resolveBusOptions, type ResolvedBusOptions } from './bus-options.js'
+import { assertKnownBusOptions, BUS_OPTION_NAMES, resolveBusOptions, type ResolvedBusOptions } from './bus-options.js'
 import { assertIntegerAtLeast, assertOptionsObject } from '../internal/validate.js'
 import type { BusGeometry } from './worker-bus-layout.js'
 
@@ -61,6 +61,11 @@ export interface WorkerBusAttachOptions {
   clock?: () => number
 }
 
+/** The option names `create` accepts. */
+const CREATE_OPTION_NAMES: readonly string[] = [...BUS_OPTION_NAMES, 'ringBytes']
+/** The option names `attach` accepts: the others are the bus's, fixed by `create`. */
+const ATTACH_OPTION_NAMES: readonly string[] = ['onError', 'clock']
+
 /** Default payload ring size (4 MiB). */
 const DEFAULT_RING_BYTES = 4 * 1024 * 1024
 /** Smallest payload ring: lifecycle records must always fit. */
@@ -73,10 +78,10 @@ const MAX_WORKER_BUS_QUEUE_LEN = 1 << 20
 /**
  * Validates the options of `WorkerBus.create` and answers them resolved,
  * with the geometry of the bus.
- * @throws {TypeError | RangeError} an option is invalid; the message names it
+ * @throws {TypeError | RangeError} an option is invalid or unknown; the message names it
  */
 export function resolveCreateOptions(options?: WorkerBusOptions): { resolved: ResolvedBusOptions; geometry: BusGeometry } {
-  const resolved = resolveBusOptions(options)
+  const resolved = resolveBusOptions(options, CREATE_OPTION_NAMES)
   const { maxPayloadLen, maxQueueLen, uniqueTimeout } = resolved
   if (maxQueueLen > MAX_WORKER_BUS_QUEUE_LEN) {
     throw new RangeError(`options.maxQueueLen must be <= ${MAX_WORKER_BUS_QUEUE_LEN}`)
@@ -91,10 +96,11 @@ export function resolveCreateOptions(options?: WorkerBusOptions): { resolved: Re
 /**
  * Validates the options of `WorkerBus.attach` (this member's `onError` and
  * `clock`) and answers them resolved with the bus's own limits.
- * @throws {TypeError} an option is invalid; the message names it
+ * @throws {TypeError} an option is invalid or unknown; the message names it
  */
 export function resolveAttachOptions(options: WorkerBusAttachOptions | undefined, geometry: BusGeometry): ResolvedBusOptions {
   assertOptionsObject(options)
+  assertKnownBusOptions(options, ATTACH_OPTION_NAMES)
   const { maxPayloadLen, slots: maxQueueLen, uniqueTimeout } = geometry
   const { onError, clock } = options ?? {}
   return resolveBusOptions({

@@ -146,7 +146,7 @@ export class WorkerBus implements EventBus {
   /**
    * Creates a bus and its first member (`workerId` 0), normally in the main
    * thread.
-   * @throws {TypeError | RangeError} an option is invalid; the message names it
+   * @throws {TypeError | RangeError} an option is invalid or unknown; the message names it
    */
   static create(options?: WorkerBusOptions): WorkerBus {
     const { resolved, geometry } = resolveCreateOptions(options)
@@ -162,7 +162,7 @@ export class WorkerBus implements EventBus {
    * from now on. Call it once per thread, usually at a worker's start.
    * `options` are this member's own (`onError`, `clock`); the bus's limits
    * and `uniqueTimeout` are those given to `create`.
-   * @throws {TypeError} `handle` is not a WorkerBus handle, or an option is invalid
+   * @throws {TypeError} `handle` is not a WorkerBus handle, or an option is invalid or unknown
    * @throws {BusError} the bus already has 64 members, or was made by another layout version
    */
   static attach(handle: WorkerBusHandle, options?: WorkerBusAttachOptions): WorkerBus {

@@ -49,6 +49,19 @@ describe('WorkerBus in one thread', () => {
     expect(() => WorkerBus.attach(bus.handle, 1 as never)).toThrow(TypeError)
   })
 
+  it('create() and attach() reject an unknown option name with a TypeError naming it, and attach() the bus-wide ones', () => {
+    expect(() => WorkerBus.create({ ringSize: 8192 } as WorkerBusOptions)).toThrow(new TypeError('options.ringSize is not a known option'))
+    const bus = newBus({ ringBytes: 65_536 })
+    expect(() => WorkerBus.attach(bus.handle, { onErorr: () => {} } as WorkerBusAttachOptions)).toThrow(
+      new TypeError('options.onErorr is not a known option'),
+    )
+    // The bus's limits are fixed by create(): an attach() that names one would silently not get it.
+    expect(() => WorkerBus.attach(bus.handle, { maxQueueLen: 8 } as WorkerBusAttachOptions)).toThrow(
+      new TypeError('options.maxQueueLen is not a known option'),
+    )
+    expect(bus.workers()).toEqual([0]) // the refused attach left no member behind
+  })
+
   it('create() and attach() refuse a clock that is not a function with a TypeError naming it', () => {
     expect(() => WorkerBus.create({ clock: 0 as never })).toThrow(new TypeError('options.clock must be a function'))
     const bus = newBus()
