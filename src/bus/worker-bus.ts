@@ -86,9 +86,11 @@ interface DrainMark {
  *   `uniqueTimeout` (shared table, checked under the mutex; each member
  *   measures the window with its own `clock` option, so every member's
  *   clock must agree, see {@link WorkerBusOptions.clock}); every member
- *   that reaches a unique record races a compare-and-swap on it and the
- *   winner alone handles it (often the publisher). If the winner dies before
- *   handling it, nobody does.
+ *   that reaches a unique record and has a handler matching its source and
+ *   event races a compare-and-swap on it, and the winner alone handles it
+ *   (often the publisher). Members without a matching handler never take
+ *   one, so it is handled by exactly one subscribing member (by none if no
+ *   member subscribes). If the winner dies before handling it, nobody does.
  * - **Lifecycle.** Attaching publishes `('worker', 'start')`, `close()`
  *   `('worker', 'exit')` with `crashed: false` (a member never receives its
  *   own `'start'`). Supervision: each open member hooks the workers its
@@ -336,19 +338,24 @@ export class WorkerBus implements EventBus {
   async #handleRecord(seq: number): Promise<void> {
     const record = this.#ring.read(seq)
     if (record === undefined) return this.#resync(seq)
-    if (record.kind === KIND_UNIQUE) {
-      const won = this.#ring.claim(seq)
-      if (won === undefined) return this.#resync(seq)
-      if (!won) {
-        this.#cursor = seq
-        return
-      }
-    }
     let decoded
     try {
       decoded = decodeEvent(record.bytes)
     } catch {
       return this.#resync(seq) // torn beyond what the checks catch: count it as lost
+    }
+    if (record.kind === KIND_UNIQUE) {
+      // Only a member with a handler for it may take a unique event: one that
+      // takes it to do nothing would leave it handled by nobody (the
+      // broker of lua-resty-events picks among the workers, which all run the
+      // same handlers; members of a WorkerBus need not). Handlers are matched
+      // now, as dispatch matches them, so the member that wins runs at least one.
+      const won = this.#subscriptions.has(decoded.source, decoded.event) ? this.#ring.claim(seq) : false
+      if (won === undefined) return this.#resync(seq)
+      if (!won) {
+        this.#cursor = seq
+        return
+      }
     }
     await this.#dispatch(decoded.source, decoded.event, decoded.data, record.publisher)
     this.#cursor = seq

@@ -142,6 +142,32 @@ describe('WorkerBus across worker_threads', () => {
     expect(await round(3)).toEqual([1, 3]) // the window is over: one copy handled again
   })
 
+  it('publish() of a unique event is handled by exactly one subscribing member when the creator does not subscribe', async () => {
+    const bus = newBus() // the main end subscribes to nothing: it must never take a unique event
+    const workers = await startMembers(bus, 3)
+    const [a, b] = workers as [ScriptedWorker, ScriptedWorker]
+    const perPublisher = 1_000
+    const publish = (member: ScriptedWorker, data: string) =>
+      member.call<Outcome[]>('publish', { target: `job-${data}`, distinct: true, source: 'unique', count: perPublisher, data: { by: data } })
+    const outcomes = await Promise.all([publish(a, 'a'), publish(b, 'b')])
+    expect(outcomes.flat().every((outcome) => outcome.ok)).toBe(true)
+    // Every member reads the log in one order: past the marker, each has decided on every unique event.
+    await bus.publish('all', 'marker', 'e')
+    const handled = await Promise.all(
+      workers.map(async (w) => {
+        await w.call('waitFor', { source: 'marker' })
+        return only('unique', await w.call<Received[]>('received'))
+      }),
+    )
+    const counts = new Map<string, number>()
+    for (const r of handled.flat()) {
+      const { by, i } = r.data as { by: string; i: number }
+      counts.set(`${by}${i}`, (counts.get(`${by}${i}`) ?? 0) + 1)
+    }
+    expect(counts.size).toBe(2 * perPublisher) // none lost
+    expect([...counts.values()].every((count) => count === 1)).toBe(true) // none handled twice
+  })
+
   it("a member compares another member's window with its own clock: dropped until uniqueTimeout has passed on it", async () => {
     const clock = sharedFakeClock()
     const bus = newBus({ uniqueTimeout: 60_000 })

@@ -33,6 +33,8 @@ interface Command {
   count?: number
   /** publish: start them all before awaiting any (a synchronous burst). */
   burst?: boolean
+  /** publish with `count`: a unique target of its own per event, `${target}:${i}`. */
+  distinct?: boolean
   /** drain: timeout. */
   ms?: number
 }
@@ -47,9 +49,9 @@ bus.subscribe('*', '*', (data, event, source, workerId) => {
   for (const check of onReceive) check()
 })
 
-async function publishOne(command: Command, data: unknown): Promise<Outcome> {
+async function publishOne(command: Command, data: unknown, target = command.target ?? 'all'): Promise<Outcome> {
   try {
-    await bus.publish(command.target ?? 'all', command.source ?? 'test', command.event ?? 'e', data)
+    await bus.publish(target, command.source ?? 'test', command.event ?? 'e', data)
     return { ok: true }
   } catch (error) {
     return { ok: false, name: (error as Error).name, code: (error as { code?: unknown }).code }
@@ -59,10 +61,11 @@ async function publishOne(command: Command, data: unknown): Promise<Outcome> {
 async function publish(command: Command): Promise<Outcome[]> {
   if (command.count === undefined) return [await publishOne(command, command.data)]
   const dataOf = (i: number) => ({ i, ...(command.data as object | undefined) })
+  const targetOf = (i: number) => (command.distinct === true ? `${command.target}:${i}` : command.target)
   const indexes = Array.from({ length: command.count }, (_, i) => i)
-  if (command.burst === true) return Promise.all(indexes.map((i) => publishOne(command, dataOf(i))))
+  if (command.burst === true) return Promise.all(indexes.map((i) => publishOne(command, dataOf(i), targetOf(i))))
   const outcomes: Outcome[] = []
-  for (const i of indexes) outcomes.push(await publishOne(command, dataOf(i)))
+  for (const i of indexes) outcomes.push(await publishOne(command, dataOf(i), targetOf(i)))
   return outcomes
 }
 
