@@ -15,17 +15,20 @@ import { assertDuration } from '../internal/validate.js'
 import {
   type BusViews,
   createBusBuffer,
+  H_PROGRESS,
+  H_ROOM_WAITERS,
   KIND_ALL,
   KIND_UNIQUE,
   MAX_MEMBERS,
   openBusBuffer,
   type WorkerBusHandle,
 } from './worker-bus-layout.js'
-import { aliveMembers, claimMember, type MemberSlot, releaseMember, releaseThreadMembers } from './worker-bus-members.js'
+import { aliveMembers, claimMember, M_CURSOR, type MemberSlot, releaseMember, releaseThreadMembers, wordOf } from './worker-bus-members.js'
 import { stealFromThread } from './worker-bus-mutex.js'
 import { resolveAttachOptions, resolveCreateOptions } from './worker-bus-options.js'
 import type { WorkerBusAttachOptions, WorkerBusOptions } from './worker-bus-options.js'
 import { RingLog } from './worker-bus-ring.js'
+import { type Blocker, RingRoom, signalProgress, storeCursor } from './worker-bus-room.js'
 import { supervise, type SupervisingMember, unsupervise } from './worker-bus-supervisor.js'
 import { claimUniqueHash } from './worker-bus-unique.js'
 
@@ -42,6 +45,23 @@ interface LocalEvent {
   readonly source: string
   readonly event: string
   readonly data: unknown
+}
+
+/** A publish waiting for room in the ring (or behind one that is), in publish order. */
+interface PendingPublish {
+  /** The serialised event, or `undefined` for a `'current'` event (then `local` holds it). */
+  readonly bytes: Buffer | undefined
+  readonly kind: number
+  readonly target: string
+  /** This member's clock when it was published (unique targets). */
+  readonly now: number
+  readonly local: Omit<LocalEvent, 'after'> | undefined
+  /** Its unique hash was already checked (and its window opened) by an earlier attempt. */
+  deduped: boolean
+  /** Set by a failed attempt: the member the record would have overwritten. */
+  blocker: Blocker | undefined
+  readonly resolve: () => void
+  readonly reject: (error: unknown) => void
 }
 
 /** What a `drain()` waits for: the head of the log and the `'current'` events published when it was called. */
@@ -70,18 +90,27 @@ interface DrainMark {
  * - **Joining.** A member starts at the head when it attaches: no replay of
  *   older events (upstream mlcache's ipc once replayed an evicted history and its
  *   workers never caught up; here the cursor is explicit from the start).
- * - **Losing events.** The ring keeps `maxQueueLen` records and `ringBytes`
- *   of payload; publishers never wait for readers. A member that fell
- *   further behind (a long synchronous task) finds its next record
+ * - **Backpressure and losing events.** The ring keeps `maxQueueLen`
+ *   records and `ringBytes` of payload. Every member shows its cursor in
+ *   shared memory as it reads; a publish whose record would overwrite a
+ *   record (or payload bytes) a member has not read yet waits (`publish`
+ *   resolves later; later publishes of this member queue behind it, in
+ *   order) until that member reads on. So a member whose event loop runs is
+ *   never overtaken, however large the burst. Only a member that has read
+ *   nothing for `stallTimeout` while behind (a thread stuck in a long
+ *   synchronous task, or dead) is declared stalled: publishers stop waiting
+ *   for it and overwrite. When it runs again it finds its next record
  *   overwritten, jumps to the oldest record still there and first delivers
  *   the local event (`BUS_SOURCE`, `BUS_RESYNC_EVENT`, `{ reason: 'overflow' }`):
  *   every MLCache on it clears its L1, and no overwritten event is delivered.
- *   `publish` rejects with `BusError` when `maxQueueLen` events published
- *   here are waiting (its records not read back yet, and `'current'`
- *   events), as lua-resty-events refuses when its publish queue is full:
- *   more would overwrite its own unread records. Being behind on other
- *   members' records never refuses a publish (it would lose an
- *   invalidation for everyone); that member just resyncs.
+ *   `stallTimeout: 0` restores the old behaviour (publishers never wait).
+ *   Lifecycle records (`'start'`, `'exit'`) are written at once, never
+ *   waiting. `publish` rejects with `BusError` when `maxQueueLen` events of
+ *   this member are waiting (its records not read back yet, its publishes
+ *   waiting for room, and `'current'` events), as lua-resty-events refuses
+ *   when its publish queue is full. A handler that awaits a publish while
+ *   its own member is the one furthest behind waits `stallTimeout`, then its
+ *   member is overwritten and resyncs.
  * - **Unique targets.** The publisher drops a hash published within
  *   `uniqueTimeout` (shared table, checked under the mutex; each member
  *   measures the window with its own `clock` option, so every member's
@@ -114,7 +143,10 @@ export class WorkerBus implements EventBus {
   readonly handle: WorkerBusHandle
   readonly #views: BusViews
   readonly #ring: RingLog
+  readonly #room: RingRoom
   readonly #slot: MemberSlot
+  /** Int32 index of this member's cursor word in the registry. */
+  readonly #cursorWord: number
   readonly #options: ResolvedBusOptions
   readonly #subscriptions = new Subscriptions()
   readonly #stop = new AbortController()
@@ -122,6 +154,9 @@ export class WorkerBus implements EventBus {
   /** Seqs of the records this member published and has not read back yet (its outgoing queue). */
   readonly #own: number[] = []
   #local: LocalEvent[] = []
+  /** Publishes waiting for room, oldest first; later publishes queue behind them to keep publish order. */
+  #pending: PendingPublish[] = []
+  #flushing = false
   #localPublished = 0
   #localHandled = 0
   readonly #drains = new DrainWaiters<DrainMark>()
@@ -136,7 +171,9 @@ export class WorkerBus implements EventBus {
   private constructor(views: BusViews, slot: MemberSlot, cursor: number, options: ResolvedBusOptions) {
     this.#views = views
     this.#ring = new RingLog(views)
+    this.#room = new RingRoom(views)
     this.#slot = slot
+    this.#cursorWord = wordOf(views, slot.workerId) + M_CURSOR
     this.workerId = slot.workerId
     this.handle = { buffer: views.buffer }
     this.#cursor = cursor
@@ -153,7 +190,7 @@ export class WorkerBus implements EventBus {
   static create(options?: WorkerBusOptions): WorkerBus {
     const { resolved, geometry } = resolveCreateOptions(options)
     const views = createBusBuffer(geometry)
-    const slot = new RingLog(views).locked(() => claimMember(views, threadId, 0, 0))
+    const slot = new RingLog(views).locked(() => claimMember(views, threadId, 0, 0, 0))
     if (slot === undefined) throw new BusError('failed to create the bus') // a fresh registry is empty
     return new WorkerBus(views, slot, 0, resolved)
   }
@@ -172,7 +209,8 @@ export class WorkerBus implements EventBus {
     const resolved = resolveAttachOptions(options, views.geometry)
     const ring = new RingLog(views)
     const joined = ring.locked(() => {
-      const slot = claimMember(views, threadId, 1, MAX_MEMBERS - 1)
+      // Its cursor is its own 'start' record, appended next: it never reads it.
+      const slot = claimMember(views, threadId, 1, MAX_MEMBERS - 1, ring.head() + 1)
       if (slot === undefined) return undefined
       const cursor = ring.appendLocked(lifecycle('start', slot.workerId, false), KIND_ALL, slot.workerId)
       return { slot, cursor }
@@ -183,33 +221,126 @@ export class WorkerBus implements EventBus {
 
   /**
    * Publishes an event; see {@link WorkerBus} for what each target does.
-   * Resolves once the event is in the log (or queued, for `'current'`).
+   * Resolves once the event is in the log (or queued, for `'current'`):
+   * at once, unless the ring is full of records a live member has not read
+   * yet; then once it has read on, or once it is declared stalled (after
+   * `stallTimeout` without reading).
    * @throws {TypeError} (rejects) `target`, `source` or `event` is not a non-empty string, or
    *   this member's `clock` answered something other than a finite number (unique targets)
-   * @throws {BusError} (rejects) member closed, `maxQueueLen` events of this member waiting, payload too large or not cloneable
+   * @throws {BusError} (rejects) member closed (also while waiting for room), `maxQueueLen`
+   *   events of this member waiting, payload too large or not cloneable
    */
   async publish(target: EventBusTarget, source: string, event: string, data?: unknown): Promise<void> {
-    const { maxQueueLen, maxPayloadLen, uniqueTimeout, clock } = this.#options
+    const { maxQueueLen, maxPayloadLen, clock } = this.#options
     assertPublishable(target, source, event, this.#stop.signal.aborted, this.#waitingHere(), maxQueueLen)
     if (target === 'current') {
-      this.#local.push({ after: this.#ring.head(), local: ++this.#localPublished, source, event, data })
+      const local = { local: ++this.#localPublished, source, event, data }
+      if (this.#pending.length === 0) this.#local.push({ after: this.#ring.head(), ...local })
+      else await this.#enqueue(undefined, KIND_ALL, target, 0, local) // after the waiting publishes
     } else {
       // Serialise and read the clock outside the mutex: the critical section only copies bytes.
       const bytes = encodeEvent(source, event, data, maxPayloadLen)
       const kind = target === 'all' ? KIND_ALL : KIND_UNIQUE
       const now = kind === KIND_UNIQUE ? readBusClock(clock) : 0
-      const seq = this.#ring.locked(() => {
-        if (kind === KIND_UNIQUE && !claimUniqueHash(this.#views, target, uniqueTimeout, now)) return 0
-        return this.#ring.appendLocked(bytes, kind, this.workerId)
-      })
-      if (seq === 0) return // a duplicate unique hash, dropped
-      this.#own.push(seq)
+      const pending = this.#pending.length === 0 ? this.#pendingOf(bytes, kind, target, now, undefined) : undefined
+      if (pending === undefined || !this.#tryAppend(pending)) await this.#enqueue(bytes, kind, target, now, undefined, pending)
     }
     this.#schedule() // from a microtask: we read our own events soon, never inside publish()
     // Backpressure: awaited publishes in a loop run on microtasks alone and would fill the queue
     // before the reader's setImmediate turn. Half full, yield it one turn (only one: a handler
     // that publishes must not wait for its own dispatch).
     if (this.#waitingHere() * 2 >= maxQueueLen) await new Promise((resolve) => setImmediate(resolve))
+  }
+
+  #pendingOf(bytes: Buffer | undefined, kind: number, target: string, now: number, local: PendingPublish['local']): PendingPublish {
+    return { bytes, kind, target, now, local, deduped: false, blocker: undefined, resolve: noop, reject: noop }
+  }
+
+  /**
+   * Appends `pending` if the ring has room for it (or drops it, a duplicate
+   * unique hash); answers `false`, with `pending.blocker` set, when that
+   * would overwrite records a live member has not read.
+   */
+  #tryAppend(pending: PendingPublish): boolean {
+    const { uniqueTimeout, stallTimeout } = this.#views.geometry
+    const bytes = pending.bytes as Buffer
+    const seq = this.#ring.locked(() => {
+      if (pending.kind === KIND_UNIQUE && !pending.deduped) {
+        if (!claimUniqueHash(this.#views, pending.target, uniqueTimeout, pending.now)) return 0
+        pending.deduped = true
+      }
+      if (stallTimeout > 0) {
+        pending.blocker = this.#room.blockerLocked(bytes.length)
+        if (pending.blocker !== undefined) return -1
+      }
+      return this.#ring.appendLocked(bytes, pending.kind, this.workerId)
+    })
+    if (seq === -1) return false
+    if (seq !== 0) this.#own.push(seq) // 0: a duplicate unique hash, dropped
+    return true
+  }
+
+  /** Queues a publish behind those waiting for room; resolves once it is in the log. */
+  #enqueue(
+    bytes: Buffer | undefined,
+    kind: number,
+    target: string,
+    now: number,
+    local: PendingPublish['local'],
+    tried?: PendingPublish,
+  ): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const pending = { ...this.#pendingOf(bytes, kind, target, now, local), resolve, reject }
+      if (tried !== undefined) pending.deduped = tried.deduped
+      this.#pending.push(pending)
+      if (!this.#flushing) void this.#flush()
+    })
+  }
+
+  /**
+   * Appends the waiting publishes in order as room appears. The member
+   * furthest behind is waited for while its cursor moves; once it has not
+   * moved for `stallTimeout` it is declared stalled and overwritten. The
+   * wait holds a timer (a pending publish keeps its thread alive, as any
+   * unfinished work does) and is woken by readers through the progress
+   * word. Never rejects: `close()` rejects what is still waiting.
+   */
+  async #flush(): Promise<void> {
+    const { i32 } = this.#views
+    const { stallTimeout } = this.#views.geometry
+    this.#flushing = true
+    Atomics.add(i32, H_ROOM_WAITERS, 1)
+    let waitedFor: Blocker | undefined
+    let since = 0
+    try {
+      while (!this.#stop.signal.aborted) {
+        const pending = this.#pending[0]
+        if (pending === undefined) break
+        const progress = Atomics.load(i32, H_PROGRESS) // before the check: a wake-up after it is not lost
+        if (pending.local !== undefined) {
+          this.#local.push({ after: this.#ring.head(), ...pending.local })
+        } else if (!this.#tryAppend(pending)) {
+          const blocker = pending.blocker as Blocker
+          const now = performance.now()
+          if (!sameBlocker(blocker, waitedFor)) {
+            waitedFor = blocker
+            since = now
+          } else if (now - since >= stallTimeout) {
+            this.#ring.locked(() => this.#room.markStalledLocked(blocker))
+            waitedFor = undefined
+            continue
+          }
+          await waitForProgress(i32, progress, since + stallTimeout - now)
+          continue
+        }
+        this.#pending.shift()
+        pending.resolve()
+        this.#schedule()
+      }
+    } finally {
+      Atomics.sub(i32, H_ROOM_WAITERS, 1)
+      this.#flushing = false
+    }
   }
 
   /**
@@ -273,8 +404,10 @@ export class WorkerBus implements EventBus {
     if (this.#immediate !== undefined) clearImmediate(this.#immediate)
     this.#immediate = undefined
     this.#local = []
+    for (const pending of this.#pending.splice(0)) pending.reject(new BusError('bus is closed'))
     this.#drains.releaseAll()
     this.#ring.wakeAll() // settles our pending waitAsync now
+    Atomics.notify(this.#views.i32, H_PROGRESS) // and a publish waiting for room (others wake, find nothing, wait again)
   }
 
   /** A worker of this thread exited: free what it held on the bus and announce it. */
@@ -317,6 +450,7 @@ export class WorkerBus implements EventBus {
         const head = this.#ring.head()
         if (this.#cursor >= head) {
           this.#pumping = false
+          signalProgress(this.#views.i32)
           this.#idle(head)
           return
         }
@@ -325,13 +459,14 @@ export class WorkerBus implements EventBus {
       if (signal.aborted) return
       this.#drains.releaseSettled(this.#settled)
     }
+    signalProgress(this.#views.i32)
     this.#immediate = setImmediate(this.#turn)
   }
 
   /** Events published here and not handled here yet: its records not read back, its `'current'` events. */
   #waitingHere(): number {
     while (this.#own[0] !== undefined && this.#own[0] <= this.#cursor) this.#own.shift()
-    return this.#own.length + this.#local.length
+    return this.#own.length + this.#local.length + this.#pending.length
   }
 
   /** Reads, claims (unique) and dispatches record `seq`, or resyncs if it was lost. */
@@ -352,13 +487,16 @@ export class WorkerBus implements EventBus {
       // now, as dispatch matches them, so the member that wins runs at least one.
       const won = this.#subscriptions.has(decoded.source, decoded.event) ? this.#ring.claim(seq) : false
       if (won === undefined) return this.#resync(seq)
-      if (!won) {
-        this.#cursor = seq
-        return
-      }
+      if (!won) return this.#advance(seq)
     }
     await this.#dispatch(decoded.source, decoded.event, decoded.data, record.publisher)
+    this.#advance(seq)
+  }
+
+  /** Moves the cursor past record `seq` and shows it to the publishers (backpressure). */
+  #advance(seq: number): void {
     this.#cursor = seq
+    storeCursor(this.#views.i32, this.#cursorWord, seq)
   }
 
   /**
@@ -368,8 +506,9 @@ export class WorkerBus implements EventBus {
    */
   async #resync(lost: number): Promise<void> {
     const resume = Math.max(lost, this.#ring.resumeAfterLoss(lost))
+    // Past the loss at once: publishers must not wait for records this member will never read.
+    this.#advance(Math.max(this.#cursor, resume))
     await this.#dispatch(BUS_SOURCE, BUS_RESYNC_EVENT, { reason: 'overflow' }, undefined)
-    this.#cursor = Math.max(this.#cursor, resume)
   }
 
   #dispatch(source: string, event: string, data: unknown, workerId: number | undefined): Promise<void> {
@@ -386,6 +525,25 @@ export class WorkerBus implements EventBus {
   }
 
   readonly #settled = (mark: DrainMark): boolean => this.#cursor >= mark.seq && this.#localHandled >= mark.local
+}
+
+function noop(): void {}
+
+function sameBlocker(a: Blocker, b: Blocker | undefined): boolean {
+  return a.workerId === b?.workerId && a.generation === b.generation && a.cursor === b.cursor
+}
+
+/**
+ * Waits until a reader signals progress (the word moves from `seen`) or
+ * `ms` pass. The timer keeps the thread alive meanwhile: a publish waiting
+ * for room is unfinished work (a bare `waitAsync` would let the thread end).
+ */
+async function waitForProgress(i32: Int32Array, seen: number, ms: number): Promise<void> {
+  const wait = Atomics.waitAsync(i32, H_PROGRESS, seen, ms)
+  if (!wait.async) return
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([wait.value, new Promise((resolve) => (timer = setTimeout(resolve, ms)))])
+  clearTimeout(timer)
 }
 
 /** A lifecycle record's payload; tiny, so it bypasses `maxPayloadLen`. */

@@ -22,6 +22,11 @@ function attach(bus: WorkerBus, options?: WorkerBusAttachOptions): WorkerBus {
   return member
 }
 
+/** Timers of this thread (a pending publish holds one while it waits for room). */
+function timers(): number {
+  return process.getActiveResourcesInfo().filter((name) => name === 'Timeout').length
+}
+
 /** Resolves with the data of the next `source` event `bus` receives. */
 function next(bus: WorkerBus, source: string): Promise<unknown> {
   return new Promise((resolve) => {
@@ -126,6 +131,62 @@ describe('WorkerBus in one thread', () => {
     for (let i = 0; i < 1_000; i++) await bus.publish(i % 3 === 0 ? 'current' : 'all', 's', 'e', i)
     await bus.drain()
     expect(seen).toEqual(Array.from({ length: 1_000 }, (_, i) => i))
+  })
+
+  it('publish() waits while a live member has not read what it would overwrite, and rejects with BusError if its member closes meanwhile, leaving no timer behind', async () => {
+    const bus = newBus({ maxQueueLen: 8, stallTimeout: 60_000 })
+    const slow = attach(bus) // its handler holds the first event until released: its cursor stays put
+    let release = (): void => {}
+    slow.subscribe('s', '*', () => new Promise<void>((resolve) => (release = resolve)))
+    const seen: unknown[] = []
+    bus.subscribe('s', '*', (data) => void seen.push(data))
+    const timersBefore = timers()
+    let published = 0
+    const loop = (async () => {
+      for (let i = 0; i < 20; i++) {
+        await bus.publish('all', 's', 'e', i)
+        published++
+      }
+    })()
+    const outcome = loop.catch((error: unknown) => error)
+    // The ring keeps 8 records and `slow` read none of them: the 9th publish waits, not overwrites.
+    while (seen.length < 8) await new Promise((resolve) => setImmediate(resolve))
+    await bus.drain()
+    expect(published).toBe(8)
+    await bus.close()
+    expect(await outcome).toBeInstanceOf(BusError)
+    expect(published).toBe(8)
+    for (let turn = 0; turn < 100 && timers() > timersBefore; turn++) await new Promise((resolve) => setTimeout(resolve, 1))
+    expect(timers()).toBe(timersBefore)
+    release()
+  })
+
+  it('a member whose handler holds an event gets every event once it lets go: publishers waited instead of overwriting', async () => {
+    const bus = newBus({ maxQueueLen: 8, stallTimeout: 60_000 })
+    const slow = attach(bus)
+    let release = (): void => {}
+    const held = new Promise<void>((resolve) => (release = resolve))
+    const got: number[] = []
+    slow.subscribe('s', '*', async (data) => {
+      if (data === 0) await held
+      got.push(data as number)
+    })
+    const seen: unknown[] = []
+    bus.subscribe('s', '*', (data) => void seen.push(data))
+    let published = 0
+    const loop = (async () => {
+      for (let i = 0; i < 40; i++) {
+        await bus.publish('all', 's', 'e', i)
+        published++
+      }
+    })()
+    // Give the publisher every chance to run past the ring (an overwriting bus gets there in a few turns).
+    for (let turn = 0; turn < 50 && published < 40; turn++) await new Promise((resolve) => setImmediate(resolve))
+    expect(published).toBeLessThanOrEqual(8)
+    release()
+    await loop
+    await slow.drain()
+    expect(got).toEqual(Array.from({ length: 40 }, (_, i) => i)) // no resync, no gap
   })
 
   it('the unique table drops a hash within its window only, whatever else is stored, and never grows', () => {
