@@ -23,11 +23,22 @@ import {
   openBusBuffer,
   type WorkerBusHandle,
 } from './worker-bus-layout.js'
-import { aliveMembers, claimMember, M_CURSOR, type MemberSlot, releaseMember, releaseThreadMembers, wordOf } from './worker-bus-members.js'
+import {
+  aliveMembers,
+  claimMember,
+  holds,
+  M_ANSWERED,
+  M_CURSOR,
+  type MemberSlot,
+  releaseMember,
+  releaseThreadMembers,
+  wordOf,
+} from './worker-bus-members.js'
 import { stealFromThread } from './worker-bus-mutex.js'
 import { resolveAttachOptions, resolveCreateOptions } from './worker-bus-options.js'
 import type { WorkerBusAttachOptions, WorkerBusOptions } from './worker-bus-options.js'
 import { RingLog } from './worker-bus-ring.js'
+import { RollCallAnswerer, silentMembers } from './worker-bus-roll-call.js'
 import { type Blocker, RingRoom, signalProgress, storeCursor } from './worker-bus-room.js'
 import { supervise, type SupervisingMember, unsupervise } from './worker-bus-supervisor.js'
 import { claimUniqueHash } from './worker-bus-unique.js'
@@ -126,27 +137,46 @@ interface DrainMark {
  *   thread creates afterwards; when one exits while still a member, its slot
  *   is freed, `'exit'` with `crashed: true` is published (by the supervisor,
  *   whose `workerId` handlers see) and `reapThread` releases its SharedDict
- *   locks. Gap: a worker created before any member of its creating thread,
- *   or by a thread with no open member, is not supervised; if it dies
- *   without closing, it stays listed by `workers()` (a page swap then waits
- *   for it until its timeout) and no `'exit'` is published: Node offers no
- *   way to probe another thread's liveness, and heartbeats would declare a
- *   busy thread dead. Attach from workers the supervising thread creates.
+ *   locks.
+ * - **Reclaiming.** A worker created before any member of its creating
+ *   thread, or by a thread with no open member, is not supervised: if it
+ *   dies without closing, its slot stays taken and `workers()` lists it
+ *   (a page swap then waits for it until its timeout; Node offers no way to probe another thread's liveness, and heartbeats
+ *   would declare a busy thread dead). When an `attach` finds all 64 slots
+ *   taken, it holds a roll call: every member of another thread answers
+ *   from its event loop (not from its handlers, so a slow handler does not
+ *   matter), and the slots of those that do not answer within
+ *   `stallTimeout` are freed and announced with `'exit'`, `crashed: true`
+ *   (published under the dead member's `workerId`); `attach` blocks its
+ *   thread for that long at most, and only then. A live member evicted this
+ *   way (its thread was stuck through the whole roll call) joins again when
+ *   it runs: a new `workerId`, a `'start'`, and the resync event (`{ reason:
+ *   'reclaimed' }`) first; if the registry is full by then, it closes and
+ *   reports a `BusError` to `onError`. Its SharedDict locks are not
+ *   released by a roll call (only supervision knows a thread is dead):
+ *   their leases expire.
  * - **Closing.** `close()` ends this member only: the others keep working
  *   with each other, the created end included; closing it stops the main
  *   thread's membership and supervision.
  */
 export class WorkerBus implements EventBus {
-  /** This member's id: its slot in the registry, 0 for the end made by `create`. */
-  readonly workerId: number
+  /**
+   * This member's id: its slot in the registry, 0 for the end made by
+   * `create`. It changes only if the member was reclaimed while its thread
+   * was stuck and joined again (see {@link WorkerBus} "Reclaiming").
+   */
+  get workerId(): number {
+    return this.#slot.workerId
+  }
   /** Send it to workers; structured-cloneable, shares the bus's memory. */
   readonly handle: WorkerBusHandle
   readonly #views: BusViews
   readonly #ring: RingLog
   readonly #room: RingRoom
-  readonly #slot: MemberSlot
+  #slot: MemberSlot
   /** Int32 index of this member's cursor word in the registry. */
-  readonly #cursorWord: number
+  #cursorWord: number
+  readonly #rollCalls: RollCallAnswerer
   readonly #options: ResolvedBusOptions
   readonly #subscriptions = new Subscriptions()
   readonly #stop = new AbortController()
@@ -174,11 +204,12 @@ export class WorkerBus implements EventBus {
     this.#room = new RingRoom(views)
     this.#slot = slot
     this.#cursorWord = wordOf(views, slot.workerId) + M_CURSOR
-    this.workerId = slot.workerId
     this.handle = { buffer: views.buffer }
     this.#cursor = cursor
     this.#options = options
+    this.#rollCalls = new RollCallAnswerer(views, () => wordOf(views, this.#slot.workerId) + M_ANSWERED, this.#schedule)
     supervise(this.#supervisor)
+    this.#rollCalls.start()
     this.#schedule()
   }
 
@@ -202,19 +233,16 @@ export class WorkerBus implements EventBus {
    * `options` are this member's own (`onError`, `clock`); the bus's limits
    * and `uniqueTimeout` are those given to `create`.
    * @throws {TypeError} `handle` is not a WorkerBus handle, or an option is invalid or unknown
-   * @throws {BusError} the bus already has 64 members, or was made by another layout version
+   * @throws {BusError} the bus has 64 members that all answer a roll call (see "Reclaiming"), or was made by another layout version
    */
   static attach(handle: WorkerBusHandle, options?: WorkerBusAttachOptions): WorkerBus {
     const views = openBusBuffer(handle)
     const resolved = resolveAttachOptions(options, views.geometry)
     const ring = new RingLog(views)
-    const joined = ring.locked(() => {
-      // Its cursor is its own 'start' record, appended next: it never reads it.
-      const slot = claimMember(views, threadId, 1, MAX_MEMBERS - 1, ring.head() + 1)
-      if (slot === undefined) return undefined
-      const cursor = ring.appendLocked(lifecycle('start', slot.workerId, false), KIND_ALL, slot.workerId)
-      return { slot, cursor }
-    })
+    let joined = join(views, ring, 1, [])
+    const { stallTimeout } = views.geometry
+    // Full: reclaim the slots of members that died unsupervised (worker-bus-roll-call.ts).
+    if (joined === undefined && stallTimeout > 0) joined = join(views, ring, 1, silentMembers(views, threadId, stallTimeout))
     if (joined === undefined) throw new BusError(`failed to attach: the bus already has ${MAX_MEMBERS} members`)
     return new WorkerBus(views, joined.slot, joined.cursor, resolved)
   }
@@ -396,6 +424,7 @@ export class WorkerBus implements EventBus {
     if (this.#stop.signal.aborted) return
     this.#stop.abort()
     unsupervise(this.#supervisor)
+    this.#rollCalls.stop()
     this.#ring.locked(() => {
       if (releaseMember(this.#views, this.#slot)) {
         this.#ring.appendLocked(lifecycle('exit', this.workerId, false), KIND_ALL, this.workerId)
@@ -420,7 +449,7 @@ export class WorkerBus implements EventBus {
     })
   }
 
-  #schedule(): void {
+  readonly #schedule = (): void => {
     if (this.#pumping || this.#stop.signal.aborted) return
     this.#pumping = true
     queueMicrotask(this.#turn)
@@ -439,6 +468,8 @@ export class WorkerBus implements EventBus {
   /** Handles up to {@link EVENTS_PER_TURN} events, then yields; when idle, waits on the head. Never rejects. */
   async #pump(): Promise<void> {
     const signal = this.#stop.signal
+    if (signal.aborted) return // closed before this turn (close() frees the slot: not a reclaim)
+    if (!holds(this.#views, this.#slot)) await this.#rejoin()
     for (let count = 0; count < EVENTS_PER_TURN; count++) {
       if (signal.aborted) return
       const local = this.#local[0]
@@ -461,6 +492,28 @@ export class WorkerBus implements EventBus {
     }
     signalProgress(this.#views.i32)
     this.#immediate = setImmediate(this.#turn)
+  }
+
+  /**
+   * This member's slot was reclaimed (its thread was stuck through a roll
+   * call, see worker-bus-roll-call.ts) and may belong to another member now.
+   * The thread is alive after all: join again under a new `workerId` at the
+   * head, as `attach` does, and deliver a resync first (the events
+   * published since it was reclaimed are lost to it). If the registry is
+   * full, the member closes and reports a `BusError` to `onError`.
+   */
+  async #rejoin(): Promise<void> {
+    const joined = join(this.#views, this.#ring, 0, [])
+    if (joined === undefined) {
+      const error = new BusError(`this member was reclaimed while its thread was stuck and the bus has ${MAX_MEMBERS} members again`)
+      this.#options.onError(error, { source: WORKER_SOURCE, event: 'start' })
+      await this.close()
+      return
+    }
+    this.#slot = joined.slot
+    this.#cursorWord = wordOf(this.#views, joined.slot.workerId) + M_CURSOR
+    this.#advance(joined.cursor)
+    await this.#dispatch(BUS_SOURCE, BUS_RESYNC_EVENT, { reason: 'reclaimed' }, undefined)
   }
 
   /** Events published here and not handled here yet: its records not read back, its `'current'` events. */
@@ -525,6 +578,24 @@ export class WorkerBus implements EventBus {
   }
 
   readonly #settled = (mark: DrainMark): boolean => this.#cursor >= mark.seq && this.#localHandled >= mark.local
+}
+
+/**
+ * Claims a slot from `from` up (freeing first the `reclaim`ed ones, each
+ * announced with its `'exit'`, `crashed: true`) and appends its `'start'`;
+ * answers the slot and its cursor (the `'start'` record, which its member
+ * never reads), or `undefined` when the registry is full.
+ */
+function join(views: BusViews, ring: RingLog, from: number, reclaim: MemberSlot[]): { slot: MemberSlot; cursor: number } | undefined {
+  return ring.locked(() => {
+    for (const dead of reclaim) {
+      if (releaseMember(views, dead)) ring.appendLocked(lifecycle('exit', dead.workerId, true), KIND_ALL, dead.workerId)
+    }
+    const slot = claimMember(views, threadId, from, MAX_MEMBERS - 1, ring.head() + 1)
+    if (slot === undefined) return undefined
+    const cursor = ring.appendLocked(lifecycle('start', slot.workerId, false), KIND_ALL, slot.workerId)
+    return { slot, cursor }
+  })
 }
 
 function noop(): void {}
