@@ -14,8 +14,8 @@
  * ```
  *
  * A record slot (32 bytes): `+0 seq i64` (stored last, -1 while rewritten),
- * `+8 claim i64` (`seq` unclaimed, `-seq` once a member took the unique
- * event), `+16 start f64` (byte position of the payload), `+24 length i32`,
+ * `+8 claim i64` (`seq` unclaimed, `-(seq * 128 + workerId + 1)` once member
+ * `workerId` took the unique event, `-(seq * 128)` once it handled it), `+16 start f64` (byte position of the payload), `+24 length i32`,
  * `+28 meta i32` (`kind | publisher << 8`). The payload is the event as
  * `v8.serialize([source, event, data])` (see `payload.ts`).
  *

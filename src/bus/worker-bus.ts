@@ -75,6 +75,22 @@ interface PendingPublish {
   readonly reject: (error: unknown) => void
 }
 
+/** A unique event another member took and has not handled yet; see `WorkerBus.#watch`. */
+interface WatchedEvent {
+  readonly source: string
+  readonly event: string
+  readonly data: unknown
+  readonly publisher: number
+}
+
+/** The `workerId` of the member that took a watched event. */
+interface Watched extends WatchedEvent {
+  readonly owner: number
+}
+
+/** Watched events kept before the handled and overwritten ones are pruned. */
+const MAX_WATCHED = 256
+
 /** What a `drain()` waits for: the head of the log and the `'current'` events published when it was called. */
 interface DrainMark {
   readonly seq: number
@@ -130,7 +146,13 @@ interface DrainMark {
  *   event races a compare-and-swap on it, and the winner alone handles it
  *   (often the publisher). Members without a matching handler never take
  *   one, so it is handled by exactly one subscribing member (by none if no
- *   member subscribes). If the winner dies before handling it, nobody does.
+ *   member subscribes). If the winner dies before it has handled it (a
+ *   crash announced by `'exit'` with `crashed: true`), the other members
+ *   that could handle it race to take it over when they read that `'exit'`,
+ *   and one handles it then; a winner that died inside its handler may have
+ *   done part of the work, so that event can be handled twice, never lost
+ *   (unless the ring wrapped past it meanwhile). A winner whose unsupervised
+ *   death is never announced (see "Reclaiming") keeps it.
  * - **Lifecycle.** Attaching publishes `('worker', 'start')`, `close()`
  *   `('worker', 'exit')` with `crashed: false` (a member never receives its
  *   own `'start'`). Supervision: each open member hooks the workers its
@@ -181,6 +203,8 @@ export class WorkerBus implements EventBus {
   readonly #subscriptions = new Subscriptions()
   readonly #stop = new AbortController()
   #cursor: number // seq of the last record handled (or skipped)
+  /** Unique records this member could handle that another member took and has not handled yet, by seq. */
+  readonly #watched = new Map<number, Watched>()
   /** Seqs of the records this member published and has not read back yet (its outgoing queue). */
   readonly #own: number[] = []
   #local: LocalEvent[] = []
@@ -538,12 +562,62 @@ export class WorkerBus implements EventBus {
       // broker of lua-resty-events picks among the workers, which all run the
       // same handlers; members of a WorkerBus need not). Handlers are matched
       // now, as dispatch matches them, so the member that wins runs at least one.
-      const won = this.#subscriptions.has(decoded.source, decoded.event) ? this.#ring.claim(seq) : false
+      if (!this.#subscriptions.has(decoded.source, decoded.event)) return this.#advance(seq)
+      const me = this.workerId
+      const won = this.#ring.claim(seq, me)
       if (won === undefined) return this.#resync(seq)
-      if (!won) return this.#advance(seq)
+      if (!won) {
+        this.#watch(seq, { ...decoded, publisher: record.publisher })
+        return this.#advance(seq)
+      }
+      await this.#dispatch(decoded.source, decoded.event, decoded.data, record.publisher)
+      this.#ring.handled(seq, me)
+      return this.#advance(seq)
     }
     await this.#dispatch(decoded.source, decoded.event, decoded.data, record.publisher)
+    if (this.#watched.size > 0 && decoded.source === WORKER_SOURCE && decoded.event === 'exit') await this.#adopt(decoded.data)
     this.#advance(seq)
+  }
+
+  /**
+   * Unique record `seq`, which this member could handle, was taken by
+   * another member that has not handled it yet: remember it until that
+   * member handles it or is announced dead (see {@link WorkerBus.#adopt}).
+   * Forgets the records handled or overwritten since when the list grows.
+   */
+  #watch(seq: number, event: WatchedEvent): void {
+    const owner = this.#ring.takenBy(seq)
+    if (owner === -1) return // handled meanwhile
+    if (this.#watched.size >= MAX_WATCHED) {
+      for (const [watched, { owner }] of this.#watched) if (this.#ring.takenBy(watched) !== owner) this.#watched.delete(watched)
+    }
+    this.#watched.set(seq, { ...event, owner })
+  }
+
+  /**
+   * An `'exit'` record: if it announces a crash (a member that died
+   * without closing: supervised, or reclaimed by a roll call), take over
+   * the unique events it had taken and not handled, one member winning
+   * each, as lua-resty-events' broker would resend to a live worker. They
+   * are delivered now, after the `'exit'`. A member that died inside the
+   * handler may have done part of the work: such an event may then be
+   * handled twice, never lost.
+   */
+  async #adopt(data: unknown): Promise<void> {
+    const { workerId: dead, crashed } = data as { workerId?: unknown; crashed?: unknown }
+    if (crashed !== true || typeof dead !== 'number') return
+    for (const [seq, event] of [...this.#watched]) {
+      if (event.owner !== dead) continue
+      this.#watched.delete(seq)
+      const me = this.workerId
+      if (!this.#ring.takeOver(seq, dead, me)) {
+        const owner = this.#ring.takenBy(seq)
+        if (owner !== -1 && owner !== me) this.#watched.set(seq, { ...event, owner }) // another member took it over
+        continue
+      }
+      await this.#dispatch(event.source, event.event, event.data, event.publisher)
+      this.#ring.handled(seq, me)
+    }
   }
 
   /** Moves the cursor past record `seq` and shows it to the publishers (backpressure). */

@@ -168,6 +168,31 @@ describe('WorkerBus across worker_threads', () => {
     expect([...counts.values()].every((count) => count === 1)).toBe(true) // none handled twice
   })
 
+  it('a unique event whose winning member dies inside its handler is handled by another subscribing member', async () => {
+    const bus = newBus() // subscribes to nothing: never a candidate
+    const inHandler = new StallSignal()
+    const away = new StallSignal()
+    const [winner] = (await startMembers(bus, 1, { hold: { source: 'unique', buffer: inHandler.buffer } })) as [ScriptedWorker]
+    const [heir] = (await startMembers(bus, 1, { stall: away.buffer })) as [ScriptedWorker]
+    const { workerId: winnerId } = await winner.call<{ workerId: number }>('info')
+    // The heir's thread is blocked: the winner is the only member that can take the event.
+    const heirStall = heir.call('stall')
+    await away.stalled(heirStall)
+    // Its reader may take the event before the reply to 'publish' is posted: the reply may never come.
+    winner.call('publish', { target: 'job', source: 'unique', data: 'once' }).catch(() => {})
+    await inHandler.stalled(new Promise(() => {})) // it took the event and is inside its handler
+    const crashed = nextEvent(bus, WORKER_SOURCE, 'exit', (r) => (r.data as { workerId: number }).workerId === winnerId)
+    await winner.terminate()
+    expect((await crashed).data).toEqual({ workerId: winnerId, crashed: true })
+    away.release()
+    await heirStall
+    await bus.publish('all', 'marker', 'e') // after the 'exit' in the log: the heir has decided by then
+    await heir.call('waitFor', { source: 'marker' })
+    expect(only('unique', await heir.call<Received[]>('received'))).toEqual([
+      { source: 'unique', event: 'e', data: 'once', workerId: winnerId },
+    ])
+  })
+
   it("a member compares another member's window with its own clock: dropped until uniqueTimeout has passed on it", async () => {
     const clock = sharedFakeClock()
     const bus = newBus({ uniqueTimeout: 60_000 })

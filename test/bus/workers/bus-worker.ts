@@ -1,7 +1,8 @@
 /**
  * A scripted WorkerBus member for the cross-thread bus tests: attaches to the
  * bus in `workerData.handle` (with the shared fake clock in
- * `workerData.clock`, if any), records every event it receives, says
+ * `workerData.clock`, if any), records every event it receives (blocking in
+ * the handler of a `workerData.hold` source), says
  * `{ ready: true }`, then runs the commands the test posts (see
  * `test/helpers/workers.ts`), answering `{ id, result }` or `{ id, error }`.
  */
@@ -39,12 +40,19 @@ interface Command {
   ms?: number
 }
 
-const { handle, stall, clock } = workerData as { handle: WorkerBusHandle; stall?: SharedArrayBuffer; clock?: SharedArrayBuffer }
+const { handle, stall, clock, hold } = workerData as {
+  handle: WorkerBusHandle
+  stall?: SharedArrayBuffer
+  clock?: SharedArrayBuffer
+  /** Blocks this thread inside the handler of the first event of `source` (a member dying mid-handler), until released. */
+  hold?: { source: string; buffer: SharedArrayBuffer }
+}
 const bus = WorkerBus.attach(handle, clock === undefined ? {} : { clock: sharedFakeClock(0, clock).now })
 const received: Received[] = []
 /** The pending `waitFor` commands, each checked on every event. */
 const onReceive = new Set<() => void>()
 bus.subscribe('*', '*', (data, event, source, workerId) => {
+  if (hold !== undefined && source === hold.source) new StallSignal(hold.buffer).block()
   received.push({ source, event, data, workerId })
   for (const check of onReceive) check()
 })
