@@ -422,8 +422,9 @@ export class WorkerBus implements EventBus {
    * time of the call (those it lost to an overflow count as handled, after
    * the resync event) and every `'current'` event published here before it,
    * or after `timeout` ms, or when the member closes. MLCache's `update()`
-   * relies on it as a barrier. Awaiting it inside a handler without a
-   * timeout never resolves.
+   * relies on it as a barrier. A `'current'` event queued behind publishes
+   * waiting for room counts too, so it waits for that room. Awaiting it
+   * inside a handler without a timeout never resolves.
    * @param timeout - the most milliseconds to wait
    * @defaultValue timeout no limit
    * @throws {TypeError | RangeError} (rejects) `timeout` is not a duration

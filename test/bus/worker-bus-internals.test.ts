@@ -189,6 +189,28 @@ describe('WorkerBus in one thread', () => {
     expect(got).toEqual(Array.from({ length: 40 }, (_, i) => i)) // no resync, no gap
   })
 
+  it("a 'current' event published while an earlier publish waits for room is delivered after it: publish order holds across targets", async () => {
+    const bus = newBus({ maxQueueLen: 8, stallTimeout: 60_000 })
+    const slow = attach(bus)
+    let release = (): void => {}
+    const held = new Promise<void>((resolve) => (release = resolve))
+    slow.subscribe('s', '*', async (data) => {
+      if (data === 0) await held
+    })
+    const seen: number[] = []
+    bus.subscribe('s', '*', (data) => void seen.push(data as number))
+    for (let i = 0; i < 8; i++) await bus.publish('all', 's', 'e', i) // fills the ring: `slow` read none
+    const waiting = bus.publish('all', 's', 'e', 8) // waits for `slow`
+    const local = bus.publish('current', 's', 'e', 9) // published after it: delivered after it
+    // (drain() would wait for the 'current' event too.) Give a wrong order every chance to show.
+    for (let turn = 0; turn < 50 && seen.length < 9; turn++) await new Promise((resolve) => setImmediate(resolve))
+    expect(seen).toEqual([0, 1, 2, 3, 4, 5, 6, 7])
+    release()
+    await Promise.all([waiting, local])
+    await bus.drain()
+    expect(seen).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+  })
+
   it('the unique table drops a hash within its window only, whatever else is stored, and never grows', () => {
     const views = openBusBuffer(newBus().handle)
     expect(claimUniqueHash(views, 'h', 100, 1_000)).toBe(true)
