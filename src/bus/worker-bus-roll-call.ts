@@ -34,6 +34,12 @@
 import { type BusViews, H_ROLL_ANSWERS, H_ROLL_CALL, MAX_MEMBERS } from './worker-bus-layout.js'
 import { ALIVE, M_ANSWERED, M_GENERATION, M_THREAD, type MemberSlot, wordOf } from './worker-bus-members.js'
 
+/** The outcome of a roll call: its epoch and the members that did not answer it in time. */
+export interface RollCall {
+  readonly epoch: number
+  readonly silent: MemberSlot[]
+}
+
 /**
  * Holds a roll call: answers the members of threads other than
  * `selfThreadId` that were ALIVE when it began and have not answered within
@@ -41,7 +47,7 @@ import { ALIVE, M_ANSWERED, M_GENERATION, M_THREAD, type MemberSlot, wordOf } fr
  * (`Atomics.wait`); returns as soon as every one of them has answered. Call
  * without the append mutex held: nothing a member does to answer needs it.
  */
-export function silentMembers(views: BusViews, selfThreadId: number, timeout: number): MemberSlot[] {
+export function rollCall(views: BusViews, selfThreadId: number, timeout: number): RollCall {
   const { i32 } = views
   const asked: MemberSlot[] = []
   for (let workerId = 0; workerId < MAX_MEMBERS; workerId++) {
@@ -49,21 +55,29 @@ export function silentMembers(views: BusViews, selfThreadId: number, timeout: nu
     if (Atomics.load(i32, word) !== ALIVE || Atomics.load(i32, word + M_THREAD) === selfThreadId) continue
     asked.push({ workerId, generation: Atomics.load(i32, word + M_GENERATION) })
   }
-  if (asked.length === 0) return []
   const epoch = (Atomics.add(i32, H_ROLL_CALL, 1) + 1) | 0
+  if (asked.length === 0) return { epoch, silent: [] }
   Atomics.notify(i32, H_ROLL_CALL)
   const deadline = performance.now() + timeout
   for (;;) {
     const answers = Atomics.load(i32, H_ROLL_ANSWERS) // before the check: an answer after it wakes the wait
-    const silent = asked.filter((slot) => {
-      const word = wordOf(views, slot.workerId)
-      const same = Atomics.load(i32, word) === ALIVE && Atomics.load(i32, word + M_GENERATION) === slot.generation
-      return same && ((Atomics.load(i32, word + M_ANSWERED) - epoch) | 0) < 0
-    })
+    const silent = asked.filter((slot) => stillSilent(views, slot, epoch))
     const left = deadline - performance.now()
-    if (silent.length === 0 || left <= 0) return silent
+    if (silent.length === 0 || left <= 0) return { epoch, silent }
     Atomics.wait(i32, H_ROLL_ANSWERS, answers, left)
   }
+}
+
+/**
+ * Whether `slot` still holds the same member and it has not answered roll
+ * call `epoch`. Checked again with the append mutex held, just before the
+ * slot is freed: a member that answered late is not reclaimed.
+ */
+export function stillSilent(views: BusViews, slot: MemberSlot, epoch: number): boolean {
+  const { i32 } = views
+  const word = wordOf(views, slot.workerId)
+  const same = Atomics.load(i32, word) === ALIVE && Atomics.load(i32, word + M_GENERATION) === slot.generation
+  return same && ((Atomics.load(i32, word + M_ANSWERED) - epoch) | 0) < 0
 }
 
 /**

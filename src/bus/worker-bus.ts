@@ -38,7 +38,7 @@ import { stealFromThread } from './worker-bus-mutex.js'
 import { resolveAttachOptions, resolveCreateOptions } from './worker-bus-options.js'
 import type { WorkerBusAttachOptions, WorkerBusOptions } from './worker-bus-options.js'
 import { RingLog } from './worker-bus-ring.js'
-import { RollCallAnswerer, silentMembers } from './worker-bus-roll-call.js'
+import { type RollCall, RollCallAnswerer, rollCall, stillSilent } from './worker-bus-roll-call.js'
 import { type Blocker, RingRoom, signalProgress, storeCursor } from './worker-bus-room.js'
 import { supervise, type SupervisingMember, unsupervise } from './worker-bus-supervisor.js'
 import { claimUniqueHash } from './worker-bus-unique.js'
@@ -263,10 +263,10 @@ export class WorkerBus implements EventBus {
     const views = openBusBuffer(handle)
     const resolved = resolveAttachOptions(options, views.geometry)
     const ring = new RingLog(views)
-    let joined = join(views, ring, 1, [])
+    let joined = join(views, ring, 1)
     const { stallTimeout } = views.geometry
     // Full: reclaim the slots of members that died unsupervised (worker-bus-roll-call.ts).
-    if (joined === undefined && stallTimeout > 0) joined = join(views, ring, 1, silentMembers(views, threadId, stallTimeout))
+    if (joined === undefined && stallTimeout > 0) joined = join(views, ring, 1, rollCall(views, threadId, stallTimeout))
     if (joined === undefined) throw new BusError(`failed to attach: the bus already has ${MAX_MEMBERS} members`)
     return new WorkerBus(views, joined.slot, joined.cursor, resolved)
   }
@@ -528,7 +528,7 @@ export class WorkerBus implements EventBus {
    * full, the member closes and reports a `BusError` to `onError`.
    */
   async #rejoin(): Promise<void> {
-    const joined = join(this.#views, this.#ring, 0, [])
+    const joined = join(this.#views, this.#ring, 0)
     if (joined === undefined) {
       const error = new BusError(`this member was reclaimed while its thread was stuck and the bus has ${MAX_MEMBERS} members again`)
       this.#options.onError(error, { source: WORKER_SOURCE, event: 'start' })
@@ -656,15 +656,16 @@ export class WorkerBus implements EventBus {
 }
 
 /**
- * Claims a slot from `from` up (freeing first the `reclaim`ed ones, each
- * announced with its `'exit'`, `crashed: true`) and appends its `'start'`;
- * answers the slot and its cursor (the `'start'` record, which its member
- * never reads), or `undefined` when the registry is full.
+ * Claims a slot from `from` up (freeing first the members silent in
+ * `reclaim`, each announced with its `'exit'`, `crashed: true`) and appends
+ * its `'start'`; answers the slot and its cursor (the `'start'` record,
+ * which its member never reads), or `undefined` when the registry is full.
  */
-function join(views: BusViews, ring: RingLog, from: number, reclaim: MemberSlot[]): { slot: MemberSlot; cursor: number } | undefined {
+function join(views: BusViews, ring: RingLog, from: number, reclaim?: RollCall): { slot: MemberSlot; cursor: number } | undefined {
   return ring.locked(() => {
-    for (const dead of reclaim) {
-      if (releaseMember(views, dead)) ring.appendLocked(lifecycle('exit', dead.workerId, true), KIND_ALL, dead.workerId)
+    for (const dead of reclaim?.silent ?? []) {
+      if (!stillSilent(views, dead, reclaim?.epoch ?? 0) || !releaseMember(views, dead)) continue
+      ring.appendLocked(lifecycle('exit', dead.workerId, true), KIND_ALL, dead.workerId)
     }
     const slot = claimMember(views, threadId, from, MAX_MEMBERS - 1, ring.head() + 1)
     if (slot === undefined) return undefined
