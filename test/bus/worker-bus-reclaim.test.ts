@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import { BUS_RESYNC_EVENT, BUS_SOURCE, WORKER_SOURCE } from '../../src/bus/event-bus.js'
 import { WorkerBus } from '../../src/bus/worker-bus.js'
 import { MAX_MEMBERS } from '../../src/bus/worker-bus-layout.js'
+import { BusError } from '../../src/errors.js'
 import { StallSignal } from '../helpers/stall-signal.js'
 import { nextMessage } from '../helpers/ts-workers.js'
 import { ScriptedWorker } from '../helpers/workers.js'
@@ -98,6 +99,30 @@ describe('WorkerBus reclaiming a live member that was stuck through a roll call'
     expect(await received).toBe(after)
   })
 })
+
+describe('WorkerBus roll call and live members', () => {
+  it('a member whose handler awaits a promise that never settles still answers the roll call: it keeps its slot and attach() fails with BusError', async () => {
+    const bus = WorkerBus.create()
+    onTestFinished(() => bus.close())
+    const [busy] = (await Promise.all([ScriptedWorker.start(BUS_WORKER, { handle: bus.handle, pend: 'slow' })])) as [ScriptedWorker]
+    const { workerId } = await busy.call<{ workerId: number }>('info')
+    await bus.publish('all', 'slow', 'e')
+    await busy.call('waitFor', { source: 'slow' }) // its reader is now inside that handler, for good
+    const fillers = Array.from({ length: MAX_MEMBERS - 2 }, () => WorkerBus.attach(bus.handle))
+    onTestFinished(async () => {
+      await Promise.all(fillers.map((member) => member.close()))
+    })
+    expect(() => WorkerBus.attach(bus.handle)).toThrow(new BusError(`failed to attach: the bus already has ${MAX_MEMBERS} members`))
+    expect(bus.workers()).toContain(workerId)
+    expect((await busy.call<{ workerId: number }>('info')).workerId).toBe(workerId)
+    expect(only(WORKER_SOURCE, await busy.call<Received[]>('received')).filter((r) => r.event === 'exit')).toEqual([])
+  })
+})
+
+/** Events of one source. */
+function only(source: string, events: Received[]): Received[] {
+  return events.filter((r) => r.source === source)
+}
 
 /** Resolves with the data of the next `('worker', 'exit')` event of `workerId` that `bus` receives. */
 function nextExit(bus: WorkerBus, workerId: number): Promise<unknown> {

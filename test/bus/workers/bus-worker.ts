@@ -40,12 +40,14 @@ interface Command {
   ms?: number
 }
 
-const { handle, stall, clock, hold } = workerData as {
+const { handle, stall, clock, hold, pend } = workerData as {
   handle: WorkerBusHandle
   stall?: SharedArrayBuffer
   clock?: SharedArrayBuffer
   /** Blocks this thread inside the handler of the first event of `source` (a member dying mid-handler), until released. */
   hold?: { source: string; buffer: SharedArrayBuffer }
+  /** The handler of an event of this source records it, then never settles (a handler awaiting a slow promise). */
+  pend?: string
 }
 const bus = WorkerBus.attach(handle, clock === undefined ? {} : { clock: sharedFakeClock(0, clock).now })
 const received: Received[] = []
@@ -55,6 +57,7 @@ bus.subscribe('*', '*', (data, event, source, workerId) => {
   if (hold !== undefined && source === hold.source) new StallSignal(hold.buffer).block()
   received.push({ source, event, data, workerId })
   for (const check of onReceive) check()
+  if (source === pend) return new Promise<void>(() => {})
 })
 
 async function publishOne(command: Command, data: unknown, target = command.target ?? 'all'): Promise<Outcome> {
