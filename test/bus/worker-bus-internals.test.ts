@@ -5,6 +5,7 @@
  */
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { BusError } from '../../src/errors.js'
+import { BUS_RESYNC_EVENT, BUS_SOURCE } from '../../src/bus/event-bus.js'
 import { WorkerBus, type WorkerBusAttachOptions, type WorkerBusOptions } from '../../src/bus/worker-bus.js'
 import { H_MUTEX, MAX_MEMBERS, openBusBuffer } from '../../src/bus/worker-bus-layout.js'
 import { stealFromThread } from '../../src/bus/worker-bus-mutex.js'
@@ -187,6 +188,29 @@ describe('WorkerBus in one thread', () => {
     await loop
     await slow.drain()
     expect(got).toEqual(Array.from({ length: 40 }, (_, i) => i)) // no resync, no gap
+  })
+
+  it('create() refuses a stallTimeout that is not a duration, naming it', () => {
+    expect(() => WorkerBus.create({ stallTimeout: -1 })).toThrow(new RangeError('options.stallTimeout must be >= 0'))
+    expect(() => WorkerBus.create({ stallTimeout: Infinity })).toThrow(new RangeError('options.stallTimeout must be finite'))
+    expect(() => WorkerBus.create({ stallTimeout: '1s' as never })).toThrow(new TypeError('options.stallTimeout must be a number'))
+  })
+
+  it('with stallTimeout 0 a publish never waits: a member that holds an event is overwritten and resyncs', async () => {
+    const bus = newBus({ maxQueueLen: 8, stallTimeout: 0 })
+    const slow = attach(bus)
+    let release = (): void => {}
+    const held = new Promise<void>((resolve) => (release = resolve))
+    const got: unknown[] = []
+    slow.subscribe('*', '*', async (data, event, source) => {
+      if (data === 0) await held
+      got.push(source === BUS_SOURCE ? event : data)
+    })
+    for (let i = 0; i < 40; i++) await bus.publish('all', 's', 'e', i) // completes while `slow` holds event 0
+    release()
+    await slow.drain()
+    expect(got.slice(0, 2)).toEqual([0, BUS_RESYNC_EVENT])
+    expect(got.at(-1)).toBe(39)
   })
 
   it("a 'current' event published while an earlier publish waits for room is delivered after it: publish order holds across targets", async () => {
