@@ -134,3 +134,21 @@ export function signalProgress(i32: Int32Array): void {
   Atomics.add(i32, H_PROGRESS, 1)
   Atomics.notify(i32, H_PROGRESS)
 }
+
+/** Whether two blockers are the same member at the same cursor (it has not moved). */
+export function sameBlocker(a: Blocker, b: Blocker | undefined): boolean {
+  return a.workerId === b?.workerId && a.generation === b.generation && a.cursor === b.cursor
+}
+
+/**
+ * Waits until a reader signals progress (the word moves from `seen`) or
+ * `ms` pass. The timer keeps the thread alive meanwhile: a publish waiting
+ * for room is unfinished work (a bare `waitAsync` would let the thread end).
+ */
+export async function waitForProgress(i32: Int32Array, seen: number, ms: number): Promise<void> {
+  const wait = Atomics.waitAsync(i32, H_PROGRESS, seen, ms)
+  if (!wait.async) return
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([wait.value, new Promise((resolve) => (timer = setTimeout(resolve, ms)))])
+  clearTimeout(timer)
+}

@@ -38,8 +38,9 @@ import { stealFromThread } from './worker-bus-mutex.js'
 import { resolveAttachOptions, resolveCreateOptions } from './worker-bus-options.js'
 import type { WorkerBusAttachOptions, WorkerBusOptions } from './worker-bus-options.js'
 import { RingLog } from './worker-bus-ring.js'
+import { UniqueTakeover } from './worker-bus-takeover.js'
 import { type RollCall, RollCallAnswerer, rollCall, stillSilent } from './worker-bus-roll-call.js'
-import { type Blocker, RingRoom, signalProgress, storeCursor } from './worker-bus-room.js'
+import { type Blocker, RingRoom, sameBlocker, signalProgress, storeCursor, waitForProgress } from './worker-bus-room.js'
 import { supervise, type SupervisingMember, unsupervise } from './worker-bus-supervisor.js'
 import { claimUniqueHash } from './worker-bus-unique.js'
 
@@ -74,22 +75,6 @@ interface PendingPublish {
   readonly resolve: () => void
   readonly reject: (error: unknown) => void
 }
-
-/** A unique event another member took and has not handled yet; see `WorkerBus.#watch`. */
-interface WatchedEvent {
-  readonly source: string
-  readonly event: string
-  readonly data: unknown
-  readonly publisher: number
-}
-
-/** The `workerId` of the member that took a watched event. */
-interface Watched extends WatchedEvent {
-  readonly owner: number
-}
-
-/** Watched events kept before the handled and overwritten ones are pruned. */
-const MAX_WATCHED = 256
 
 /** What a `drain()` waits for: the head of the log and the `'current'` events published when it was called. */
 interface DrainMark {
@@ -203,8 +188,7 @@ export class WorkerBus implements EventBus {
   readonly #subscriptions = new Subscriptions()
   readonly #stop = new AbortController()
   #cursor: number // seq of the last record handled (or skipped)
-  /** Unique records this member could handle that another member took and has not handled yet, by seq. */
-  readonly #watched = new Map<number, Watched>()
+  readonly #takeover: UniqueTakeover
   /** Seqs of the records this member published and has not read back yet (its outgoing queue). */
   readonly #own: number[] = []
   #local: LocalEvent[] = []
@@ -226,6 +210,7 @@ export class WorkerBus implements EventBus {
     this.#views = views
     this.#ring = new RingLog(views)
     this.#room = new RingRoom(views)
+    this.#takeover = new UniqueTakeover(this.#ring)
     this.#slot = slot
     this.#cursorWord = wordOf(views, slot.workerId) + M_CURSOR
     this.handle = { buffer: views.buffer }
@@ -568,7 +553,7 @@ export class WorkerBus implements EventBus {
       const won = this.#ring.claim(seq, me)
       if (won === undefined) return this.#resync(seq)
       if (!won) {
-        this.#watch(seq, { ...decoded, publisher: record.publisher })
+        this.#takeover.watch(seq, { ...decoded, publisher: record.publisher })
         return this.#advance(seq)
       }
       await this.#dispatch(decoded.source, decoded.event, decoded.data, record.publisher)
@@ -576,49 +561,15 @@ export class WorkerBus implements EventBus {
       return this.#advance(seq)
     }
     await this.#dispatch(decoded.source, decoded.event, decoded.data, record.publisher)
-    if (this.#watched.size > 0 && decoded.source === WORKER_SOURCE && decoded.event === 'exit') await this.#adopt(decoded.data)
-    this.#advance(seq)
-  }
-
-  /**
-   * Unique record `seq`, which this member could handle, was taken by
-   * another member that has not handled it yet: remember it until that
-   * member handles it or is announced dead (see {@link WorkerBus.#adopt}).
-   * Forgets the records handled or overwritten since when the list grows.
-   */
-  #watch(seq: number, event: WatchedEvent): void {
-    const owner = this.#ring.takenBy(seq)
-    if (owner === -1) return // handled meanwhile
-    if (this.#watched.size >= MAX_WATCHED) {
-      for (const [watched, { owner }] of this.#watched) if (this.#ring.takenBy(watched) !== owner) this.#watched.delete(watched)
-    }
-    this.#watched.set(seq, { ...event, owner })
-  }
-
-  /**
-   * An `'exit'` record: if it announces a crash (a member that died
-   * without closing: supervised, or reclaimed by a roll call), take over
-   * the unique events it had taken and not handled, one member winning
-   * each, as lua-resty-events' broker would resend to a live worker. They
-   * are delivered now, after the `'exit'`. A member that died inside the
-   * handler may have done part of the work: such an event may then be
-   * handled twice, never lost.
-   */
-  async #adopt(data: unknown): Promise<void> {
-    const { workerId: dead, crashed } = data as { workerId?: unknown; crashed?: unknown }
-    if (crashed !== true || typeof dead !== 'number') return
-    for (const [seq, event] of [...this.#watched]) {
-      if (event.owner !== dead) continue
-      this.#watched.delete(seq)
+    if (this.#takeover.watching && decoded.source === WORKER_SOURCE && decoded.event === 'exit') {
+      // A crash: take over the unique events the dead member held unhandled (worker-bus-takeover.ts).
       const me = this.workerId
-      if (!this.#ring.takeOver(seq, dead, me)) {
-        const owner = this.#ring.takenBy(seq)
-        if (owner !== -1 && owner !== me) this.#watched.set(seq, { ...event, owner }) // another member took it over
-        continue
+      for (const [taken, event] of this.#takeover.adopt(decoded.data, me)) {
+        await this.#dispatch(event.source, event.event, event.data, event.publisher)
+        this.#ring.handled(taken, me)
       }
-      await this.#dispatch(event.source, event.event, event.data, event.publisher)
-      this.#ring.handled(seq, me)
     }
+    this.#advance(seq)
   }
 
   /** Moves the cursor past record `seq` and shows it to the publishers (backpressure). */
@@ -675,23 +626,6 @@ function join(views: BusViews, ring: RingLog, from: number, reclaim?: RollCall):
 }
 
 function noop(): void {}
-
-function sameBlocker(a: Blocker, b: Blocker | undefined): boolean {
-  return a.workerId === b?.workerId && a.generation === b.generation && a.cursor === b.cursor
-}
-
-/**
- * Waits until a reader signals progress (the word moves from `seen`) or
- * `ms` pass. The timer keeps the thread alive meanwhile: a publish waiting
- * for room is unfinished work (a bare `waitAsync` would let the thread end).
- */
-async function waitForProgress(i32: Int32Array, seen: number, ms: number): Promise<void> {
-  const wait = Atomics.waitAsync(i32, H_PROGRESS, seen, ms)
-  if (!wait.async) return
-  let timer: NodeJS.Timeout | undefined
-  await Promise.race([wait.value, new Promise((resolve) => (timer = setTimeout(resolve, ms)))])
-  clearTimeout(timer)
-}
 
 /** A lifecycle record's payload; tiny, so it bypasses `maxPayloadLen`. */
 function lifecycle(event: 'start' | 'exit', workerId: number, crashed: boolean): Buffer {
