@@ -92,8 +92,9 @@ interface DrainMark {
  * - **Delivery.** `'all'` and unique events are appended to a ring log in a
  *   SharedArrayBuffer under a mutex that stamps them with one global
  *   sequence; each member reads the log from its own cursor, woken by
- *   `Atomics.waitAsync` on the head (no libuv handle: a bus never keeps a
- *   thread alive; its timeout is a fallback poll), and dispatches in
+ *   `Atomics.waitAsync` on the head (no libuv handle: an idle bus never
+ *   keeps a thread alive, only a publish waiting for room holds a timer;
+ *   the wait's timeout is a fallback poll), and dispatches in
  *   sequence order, serially, awaiting handlers, errors to `onError`, as
  *   lua-resty-events' event thread does. Order is total across publishers;
  *   `'current'` events stay in the publisher's thread, uncopied, and are
@@ -115,7 +116,9 @@ interface DrainMark {
  *   overwritten, jumps to the oldest record still there and first delivers
  *   the local event (`BUS_SOURCE`, `BUS_RESYNC_EVENT`, `{ reason: 'overflow' }`):
  *   every MLCache on it clears its L1, and no overwritten event is delivered.
- *   `stallTimeout: 0` restores the old behaviour (publishers never wait).
+ *   A member that died unsupervised (see "Reclaiming") is such a member:
+ *   it holds publishers up once, for `stallTimeout`, when the ring first
+ *   fills. With `stallTimeout: 0` publishers never wait: they overwrite at once.
  *   Lifecycle records (`'start'`, `'exit'`) are written at once, never
  *   waiting. `publish` rejects with `BusError` when `maxQueueLen` events of
  *   this member are waiting (its records not read back yet, its publishes
@@ -148,9 +151,10 @@ interface DrainMark {
  * - **Reclaiming.** A worker created before any member of its creating
  *   thread, or by a thread with no open member, is not supervised: if it
  *   dies without closing, its slot stays taken and `workers()` lists it
- *   (a page swap then waits for it until its timeout; Node offers no way to probe another thread's liveness, and heartbeats
- *   would declare a busy thread dead). When an `attach` finds all 64 slots
- *   taken, it holds a roll call: every member of another thread answers
+ *   (a page swap then waits for it until its timeout; Node offers no way
+ *   to probe another thread's liveness, and heartbeats would declare a busy
+ *   thread dead). When an `attach` finds all 64 slots taken, it holds a
+ *   roll call: every member of another thread answers
  *   from its event loop (not from its handlers, so a slow handler does not
  *   matter), and the slots of those that do not answer within
  *   `stallTimeout` are freed and announced with `'exit'`, `crashed: true`
