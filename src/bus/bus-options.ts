@@ -56,12 +56,29 @@ export interface ResolvedBusOptions {
   readonly clock: () => number
 }
 
+/** The option names every bus accepts: those of {@link EventBusOptions}. */
+export const BUS_OPTION_NAMES: readonly string[] = ['uniqueTimeout', 'maxPayloadLen', 'maxQueueLen', 'onError', 'clock']
+
+/**
+ * Rejects option names the bus does not read, as MLCache does: a typo such
+ * as `maxQueueLength` would otherwise leave the default in force silently.
+ * @throws {TypeError} `options` has an own property not in `known`; the message names it
+ */
+export function assertKnownBusOptions(options: object | undefined, known: readonly string[]): void {
+  if (options === undefined) return
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) throw new TypeError(`options.${key} is not a known option`)
+  }
+}
+
 /**
  * Validates bus options and fills in the defaults.
- * @throws {TypeError | RangeError} an option is invalid; the message names it
+ * @param known - the option names this bus accepts (a bus with more options checks its own first)
+ * @throws {TypeError | RangeError} an option is invalid or unknown; the message names it
  */
-export function resolveBusOptions(options?: EventBusOptions): ResolvedBusOptions {
+export function resolveBusOptions(options?: EventBusOptions, known: readonly string[] = BUS_OPTION_NAMES): ResolvedBusOptions {
   assertOptionsObject(options)
+  assertKnownBusOptions(options, known)
   const { uniqueTimeout = DEFAULT_UNIQUE_TIMEOUT, maxPayloadLen = DEFAULT_MAX_PAYLOAD_LEN } = options ?? {}
   const { maxQueueLen = DEFAULT_MAX_QUEUE_LEN, onError, clock = realTime } = options ?? {}
   assertNumberAtLeast(uniqueTimeout, 'options.uniqueTimeout', 0)

@@ -60,7 +60,7 @@ export class LocalBus implements EventBus {
 
   /**
    * @param options - see {@link EventBusOptions}
-   * @throws {TypeError | RangeError} an option is invalid; the message names it
+   * @throws {TypeError | RangeError} an option is invalid or unknown; the message names it
    */
   constructor(options?: EventBusOptions) {
     this.#options = resolveBusOptions(options)

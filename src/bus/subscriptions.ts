@@ -65,6 +65,12 @@ export class Subscriptions {
     return true
   }
 
+  /** Whether any handler matches an event (what {@link Subscriptions.match} would list, without the list). */
+  has(source: string, event: string): boolean {
+    const byKey = this.#byKey
+    return byKey.has(keyOf('*', '*')) || byKey.has(keyOf(source, '*')) || byKey.has(keyOf('*', event)) || byKey.has(keyOf(source, event))
+  }
+
   /** The ids of the handlers matching an event, in dispatch order. */
   match(source: string, event: string): number[] {
     const keys = [keyOf('*', '*'), keyOf(source, '*'), keyOf('*', event), keyOf(source, event)]

@@ -7,15 +7,15 @@
  *
  * ```
  * [0 .. 256)                 header (Int32 words, the BigInt64 head and byte reservation)
- * [256 .. +64*16)            member registry: state, threadId, generation, 0
+ * [256 .. +64*32)            member registry: 8 Int32 words per member (see worker-bus-members.ts)
  * [.. +1024*16)              unique-hash table: hash1, hash2, expiry f64
  * [.. +slots*32)             record slots, indexed by seq % slots
  * [.. +ringBytes)            payload bytes, a byte ring addressed by a growing position
  * ```
  *
  * A record slot (32 bytes): `+0 seq i64` (stored last, -1 while rewritten),
- * `+8 claim i64` (`seq` unclaimed, `-seq` once a member took the unique
- * event), `+16 start f64` (byte position of the payload), `+24 length i32`,
+ * `+8 claim i64` (`seq` unclaimed, `-(seq * 128 + workerId + 1)` once member
+ * `workerId` took the unique event, `-(seq * 128)` once it handled it), `+16 start f64` (byte position of the payload), `+24 length i32`,
  * `+28 meta i32` (`kind | publisher << 8`). The payload is the event as
  * `v8.serialize([source, event, data])` (see `payload.ts`).
  *
@@ -27,7 +27,7 @@ import { BusError } from '../errors.js'
 /** 'MLWB' read as a little-endian u32. */
 export const BUS_MAGIC = 0x4257_4c4d
 /** Version of this layout; `attach` refuses any other. */
-export const BUS_LAYOUT_VERSION = 1
+export const BUS_LAYOUT_VERSION = 2
 
 /** Members a bus can hold at once (the main end included); `workerId`s are 0..63. */
 export const MAX_MEMBERS = 64
@@ -35,7 +35,7 @@ export const MAX_MEMBERS = 64
 export const UNIQUE_TABLE_CAPACITY = 1024
 
 const HEADER_BYTES = 256
-const MEMBER_BYTES = 16
+const MEMBER_BYTES = 32
 const UNIQUE_ENTRY_BYTES = 16
 /** Bytes of one record slot. */
 export const SLOT_BYTES = 32
@@ -53,6 +53,17 @@ export const H_RING_BYTES = 3
 export const H_MAX_PAYLOAD = 4
 /** Float64 index (byte 24): `uniqueTimeout` of the bus, in ms. */
 export const F_UNIQUE_TIMEOUT = 3
+/** Float64 index (byte 32): `stallTimeout` of the bus, in ms. */
+export const F_STALL_TIMEOUT = 4
+// ---- Header, Int32 words that change rarely (the constants' line): ----
+/** Word: publishers waiting for room in the ring; readers signal {@link H_PROGRESS} only while it is not 0. */
+export const H_ROOM_WAITERS = 10
+/** Word: bumped and notified by readers that moved their cursor while publishers wait for room. */
+export const H_PROGRESS = 11
+/** Word: the epoch of the last roll call (see worker-bus-roll-call.ts). */
+export const H_ROLL_CALL = 12
+/** Word: bumped and notified by every member that answers a roll call. */
+export const H_ROLL_ANSWERS = 13
 /** Word (own 64-byte line): the append mutex, `0` or `(threadId + 1) << 1 | contended`. */
 export const H_MUTEX = 16
 /** Word: bumped by every acquisition of the mutex, so a stuck owner can be told from a busy one. */
@@ -77,6 +88,8 @@ export interface BusGeometry {
   readonly maxPayloadLen: number
   /** The bus's `uniqueTimeout` in ms: the dedup window is shared, so is its length. */
   readonly uniqueTimeout: number
+  /** The bus's `stallTimeout` in ms: every publisher waits for the same members as long. */
+  readonly stallTimeout: number
 }
 
 /** Typed views over one bus buffer, and where each region starts. */
@@ -139,6 +152,7 @@ export function createBusBuffer(geometry: BusGeometry): BusViews {
   i32[H_RING_BYTES] = geometry.ringBytes
   i32[H_MAX_PAYLOAD] = geometry.maxPayloadLen
   f64[F_UNIQUE_TIMEOUT] = geometry.uniqueTimeout
+  f64[F_STALL_TIMEOUT] = geometry.stallTimeout
   // No record has seq 0: mark every slot as empty so that seq 0 never matches.
   for (let slot = 0; slot < geometry.slots; slot++) i64[(views.slotsByte + slot * SLOT_BYTES) / 8] = -1n
   Atomics.store(i32, H_MAGIC, BUS_MAGIC)
@@ -167,5 +181,6 @@ export function openBusBuffer(handle: unknown): BusViews {
     ringBytes: i32[H_RING_BYTES] ?? 0,
     maxPayloadLen: i32[H_MAX_PAYLOAD] ?? 0,
     uniqueTimeout: f64[F_UNIQUE_TIMEOUT] ?? 0,
+    stallTimeout: f64[F_STALL_TIMEOUT] ?? 0,
   })
 }

@@ -1,7 +1,11 @@
 /**
- * The member registry of a WorkerBus: {@link MAX_MEMBERS} slots of
- * `{ state, threadId, generation, 0 }`; a member's `workerId` is its slot
- * index, 0 being the end made by `WorkerBus.create`. The registry is
+ * The member registry of a WorkerBus: {@link MAX_MEMBERS} slots of eight
+ * Int32 words, `{ state, threadId, generation, cursor, stalledAt, stalled,
+ * answered, 0 }`; a member's `workerId` is its slot index, 0 being the end
+ * made by `WorkerBus.create`. `cursor` (the low 32 bits of the seq of the
+ * last record it read, stored by the member itself) and the stall marks are
+ * the backpressure's (worker-bus-room.ts); `answered` is the last roll call
+ * it answered (worker-bus-roll-call.ts). The registry is
  * lua-resty-worker-manager's node-wide membership table in shared memory.
  *
  * Every change happens with the append mutex held, in the same critical
@@ -12,13 +16,28 @@
  * is, by construction, a member that died without leaving. Reads outside the
  * mutex (`workers()`) use `Atomics.load` and may be a moment stale.
  */
-import { type BusViews, MAX_MEMBERS } from './worker-bus-layout.js'
+import { type BusViews, H_ROLL_CALL, MAX_MEMBERS } from './worker-bus-layout.js'
 
 /** Slot states. */
 const FREE = 0
-const ALIVE = 1
+/** See {@link M_STATE}. */
+export const ALIVE = 1
 /** Int32 words per member slot. */
-const MEMBER_WORDS = 4
+const MEMBER_WORDS = 8
+/** Word offsets in a member slot. */
+export const M_STATE = 0
+/** See {@link M_STATE}. */
+export const M_THREAD = 1
+/** See {@link M_STATE}. */
+export const M_GENERATION = 2
+/** The low 32 bits of the member's cursor: how far behind the head it is, modulo 2^32. */
+export const M_CURSOR = 3
+/** The cursor a publisher found unmoved for `stallTimeout` (meaningful while {@link M_STALLED} is 1). */
+export const M_STALLED_AT = 4
+/** 1 once a publisher declared the member stalled; it is stalled while its cursor is still {@link M_STALLED_AT}. */
+export const M_STALLED = 5
+/** The epoch of the last roll call the member answered. */
+export const M_ANSWERED = 6
 
 /** A claimed slot: the `workerId` and the generation that proves it is still ours. */
 export interface MemberSlot {
@@ -28,22 +47,27 @@ export interface MemberSlot {
   readonly generation: number
 }
 
-function wordOf(views: BusViews, workerId: number): number {
+/** The Int32 index of member `workerId`'s first word. */
+export function wordOf(views: BusViews, workerId: number): number {
   return views.membersWord + workerId * MEMBER_WORDS
 }
 
 /**
- * Claims the lowest FREE slot in `[from, to]` for thread `threadId`; answers
- * `undefined` when none is free. Call with the append mutex held.
+ * Claims the lowest FREE slot in `[from, to]` for thread `threadId`, reading
+ * from `cursor` on; answers `undefined` when none is free. Call with the
+ * append mutex held.
  */
-export function claimMember(views: BusViews, threadId: number, from: number, to: number): MemberSlot | undefined {
+export function claimMember(views: BusViews, threadId: number, from: number, to: number, cursor: number): MemberSlot | undefined {
   const { i32 } = views
   for (let workerId = from; workerId <= to; workerId++) {
     const word = wordOf(views, workerId)
     if (Atomics.load(i32, word) !== FREE) continue
-    const generation = ((i32[word + 2] ?? 0) + 1) | 0
-    i32[word + 1] = threadId
-    i32[word + 2] = generation
+    const generation = ((i32[word + M_GENERATION] ?? 0) + 1) | 0
+    i32[word + M_THREAD] = threadId
+    i32[word + M_GENERATION] = generation
+    Atomics.store(i32, word + M_CURSOR, cursor | 0)
+    Atomics.store(i32, word + M_STALLED, 0)
+    Atomics.store(i32, word + M_ANSWERED, Atomics.load(i32, H_ROLL_CALL))
     Atomics.store(i32, word, ALIVE)
     return { workerId, generation }
   }
@@ -56,9 +80,15 @@ export function claimMember(views: BusViews, threadId: number, from: number, to:
  */
 export function releaseMember(views: BusViews, slot: MemberSlot): boolean {
   const word = wordOf(views, slot.workerId)
-  if (Atomics.load(views.i32, word) !== ALIVE || views.i32[word + 2] !== slot.generation) return false
+  if (!holds(views, slot)) return false
   Atomics.store(views.i32, word, FREE)
   return true
+}
+
+/** Whether `slot` is still this membership: ALIVE, and not reclaimed and reused since. */
+export function holds(views: BusViews, slot: MemberSlot): boolean {
+  const word = wordOf(views, slot.workerId)
+  return Atomics.load(views.i32, word) === ALIVE && Atomics.load(views.i32, word + M_GENERATION) === slot.generation
 }
 
 /**
@@ -69,7 +99,7 @@ export function releaseThreadMembers(views: BusViews, threadId: number): number[
   const freed: number[] = []
   for (let workerId = 0; workerId < MAX_MEMBERS; workerId++) {
     const word = wordOf(views, workerId)
-    if (Atomics.load(views.i32, word) === ALIVE && views.i32[word + 1] === threadId) {
+    if (Atomics.load(views.i32, word) === ALIVE && views.i32[word + M_THREAD] === threadId) {
       Atomics.store(views.i32, word, FREE)
       freed.push(workerId)
     }

@@ -5,8 +5,8 @@
  * life, since every member reads the same buffer.
  */
 import type { EventBusOptions } from './event-bus.js'
-import { resolveBusOptions, type ResolvedBusOptions } from './bus-options.js'
-import { assertIntegerAtLeast, assertOptionsObject } from '../internal/validate.js'
+import { assertKnownBusOptions, BUS_OPTION_NAMES, resolveBusOptions, type ResolvedBusOptions } from './bus-options.js'
+import { assertDuration, assertIntegerAtLeast, assertOptionsObject } from '../internal/validate.js'
 import type { BusGeometry } from './worker-bus-layout.js'
 
 /** Options of `WorkerBus.create`: those of every bus, plus the ring size. */
@@ -37,6 +37,20 @@ export interface WorkerBusOptions extends EventBusOptions {
    * @defaultValue the larger of 4 MiB and twice `maxPayloadLen`
    */
   ringBytes?: number
+  /**
+   * How long, in milliseconds, a member may go without reading a record
+   * while it is behind before the bus stops waiting for it. Until then a
+   * publish whose record would overwrite records a member has not read yet
+   * waits for it (backpressure, never a loss for a member whose event loop
+   * runs); past it, that member is declared stalled and publishers overwrite
+   * its records (it resyncs when it runs again). It is also how long a
+   * member has to answer the roll call of an `attach` that finds the
+   * registry full before its slot is reclaimed. `0` never waits: publishers
+   * overwrite at once, as before backpressure existed, and a full registry
+   * is never reclaimed.
+   * @defaultValue {@link DEFAULT_STALL_TIMEOUT}
+   */
+  stallTimeout?: number
 }
 
 /** Options of `WorkerBus.attach`; the others are the bus's, fixed by `create`. */
@@ -61,6 +75,19 @@ export interface WorkerBusAttachOptions {
   clock?: () => number
 }
 
+/** The option names `create` accepts. */
+const CREATE_OPTION_NAMES: readonly string[] = [...BUS_OPTION_NAMES, 'ringBytes', 'stallTimeout']
+
+/**
+ * Default `stallTimeout` (2 s): far beyond a garbage collection pause or a
+ * busy machine's scheduling delays, so that only a thread that is really
+ * stuck (a long synchronous task, a dead thread) is declared stalled; short
+ * enough that a publisher blocked by such a member resumes soon.
+ */
+export const DEFAULT_STALL_TIMEOUT = 2000
+/** The option names `attach` accepts: the others are the bus's, fixed by `create`. */
+const ATTACH_OPTION_NAMES: readonly string[] = ['onError', 'clock']
+
 /** Default payload ring size (4 MiB). */
 const DEFAULT_RING_BYTES = 4 * 1024 * 1024
 /** Smallest payload ring: lifecycle records must always fit. */
@@ -73,28 +100,30 @@ const MAX_WORKER_BUS_QUEUE_LEN = 1 << 20
 /**
  * Validates the options of `WorkerBus.create` and answers them resolved,
  * with the geometry of the bus.
- * @throws {TypeError | RangeError} an option is invalid; the message names it
+ * @throws {TypeError | RangeError} an option is invalid or unknown; the message names it
  */
 export function resolveCreateOptions(options?: WorkerBusOptions): { resolved: ResolvedBusOptions; geometry: BusGeometry } {
-  const resolved = resolveBusOptions(options)
+  const resolved = resolveBusOptions(options, CREATE_OPTION_NAMES)
   const { maxPayloadLen, maxQueueLen, uniqueTimeout } = resolved
   if (maxQueueLen > MAX_WORKER_BUS_QUEUE_LEN) {
     throw new RangeError(`options.maxQueueLen must be <= ${MAX_WORKER_BUS_QUEUE_LEN}`)
   }
-  const { ringBytes = Math.max(DEFAULT_RING_BYTES, 2 * maxPayloadLen) } = options ?? {}
+  const { ringBytes = Math.max(DEFAULT_RING_BYTES, 2 * maxPayloadLen), stallTimeout = DEFAULT_STALL_TIMEOUT } = options ?? {}
   assertIntegerAtLeast(ringBytes, 'options.ringBytes', Math.max(maxPayloadLen, MIN_RING_BYTES))
   if (ringBytes > MAX_RING_BYTES) throw new RangeError(`options.ringBytes must be <= ${MAX_RING_BYTES}`)
-  const geometry = { slots: maxQueueLen, ringBytes: Math.ceil(ringBytes / 8) * 8, maxPayloadLen, uniqueTimeout }
+  assertDuration(stallTimeout, 'options.stallTimeout')
+  const geometry = { slots: maxQueueLen, ringBytes: Math.ceil(ringBytes / 8) * 8, maxPayloadLen, uniqueTimeout, stallTimeout }
   return { resolved, geometry }
 }
 
 /**
  * Validates the options of `WorkerBus.attach` (this member's `onError` and
  * `clock`) and answers them resolved with the bus's own limits.
- * @throws {TypeError} an option is invalid; the message names it
+ * @throws {TypeError} an option is invalid or unknown; the message names it
  */
 export function resolveAttachOptions(options: WorkerBusAttachOptions | undefined, geometry: BusGeometry): ResolvedBusOptions {
   assertOptionsObject(options)
+  assertKnownBusOptions(options, ATTACH_OPTION_NAMES)
   const { maxPayloadLen, slots: maxQueueLen, uniqueTimeout } = geometry
   const { onError, clock } = options ?? {}
   return resolveBusOptions({

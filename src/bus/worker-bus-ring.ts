@@ -135,18 +135,42 @@ export class RingLog {
   }
 
   /**
-   * Takes unique record `seq` for this member (compare-and-swap on its claim
-   * word, which holds `seq` until a member takes it, then `-seq`, so a claim
-   * can never land on a newer record reusing the slot). Answers `true` when
-   * this member won, `false` when another did, `undefined` when the record
-   * was overwritten (nobody can tell whether it was handled).
+   * Takes unique record `seq` for member `workerId`: a compare-and-swap on
+   * its claim word, which holds `seq` until a member takes it, then
+   * `-(seq * 128 + workerId + 1)` until that member has handled it, then
+   * `-(seq * 128)`. Every value names the seq, so a claim can never land on
+   * a newer record reusing the slot. Answers `true` when this member won,
+   * `false` when another did, `undefined` when the record was overwritten
+   * (nobody can tell whether it was handled).
    */
-  claim(seq: number): boolean | undefined {
-    const { i64 } = this.#views
-    const at64 = this.#slotOf(seq)
+  claim(seq: number, workerId: number): boolean | undefined {
     const big = BigInt(seq)
-    if (Atomics.compareExchange(i64, at64 + S_CLAIM, big, -big) === big) return true
+    if (Atomics.compareExchange(this.#views.i64, this.#slotOf(seq) + S_CLAIM, big, takenWord(seq, workerId)) === big) return true
     return this.intact(seq) ? false : undefined
+  }
+
+  /**
+   * The `workerId` of the member that took unique record `seq` and has not
+   * handled it yet; -1 when it is handled, not taken, or overwritten.
+   */
+  takenBy(seq: number): number {
+    const word = Atomics.load(this.#views.i64, this.#slotOf(seq) + S_CLAIM)
+    const owner = Number(-word - BigInt(seq) * 128n) - 1
+    return owner >= 0 && owner < 127 ? owner : -1
+  }
+
+  /**
+   * Takes unique record `seq` over from member `from`, which took it and
+   * died before handling it; answers whether member `workerId` won it.
+   */
+  takeOver(seq: number, from: number, workerId: number): boolean {
+    const taken = takenWord(seq, from)
+    return Atomics.compareExchange(this.#views.i64, this.#slotOf(seq) + S_CLAIM, taken, takenWord(seq, workerId)) === taken
+  }
+
+  /** Marks unique record `seq`, taken by member `workerId`, handled (nothing if it was overwritten meanwhile). */
+  handled(seq: number, workerId: number): void {
+    Atomics.compareExchange(this.#views.i64, this.#slotOf(seq) + S_CLAIM, takenWord(seq, workerId), -BigInt(seq) * 128n)
   }
 
   /**
@@ -183,4 +207,9 @@ export class RingLog {
   wakeAll(): void {
     Atomics.notify(this.#views.i64, B_HEAD)
   }
+}
+
+/** The claim word of unique record `seq` while member `workerId` holds it unhandled. */
+function takenWord(seq: number, workerId: number): bigint {
+  return -(BigInt(seq) * 128n + BigInt(workerId + 1))
 }

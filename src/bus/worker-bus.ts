@@ -15,17 +15,32 @@ import { assertDuration } from '../internal/validate.js'
 import {
   type BusViews,
   createBusBuffer,
+  H_PROGRESS,
+  H_ROOM_WAITERS,
   KIND_ALL,
   KIND_UNIQUE,
   MAX_MEMBERS,
   openBusBuffer,
   type WorkerBusHandle,
 } from './worker-bus-layout.js'
-import { aliveMembers, claimMember, type MemberSlot, releaseMember, releaseThreadMembers } from './worker-bus-members.js'
+import {
+  aliveMembers,
+  claimMember,
+  holds,
+  M_ANSWERED,
+  M_CURSOR,
+  type MemberSlot,
+  releaseMember,
+  releaseThreadMembers,
+  wordOf,
+} from './worker-bus-members.js'
 import { stealFromThread } from './worker-bus-mutex.js'
 import { resolveAttachOptions, resolveCreateOptions } from './worker-bus-options.js'
 import type { WorkerBusAttachOptions, WorkerBusOptions } from './worker-bus-options.js'
 import { RingLog } from './worker-bus-ring.js'
+import { UniqueTakeover } from './worker-bus-takeover.js'
+import { type RollCall, RollCallAnswerer, rollCall, stillSilent } from './worker-bus-roll-call.js'
+import { type Blocker, RingRoom, sameBlocker, signalProgress, storeCursor, waitForProgress } from './worker-bus-room.js'
 import { supervise, type SupervisingMember, unsupervise } from './worker-bus-supervisor.js'
 import { claimUniqueHash } from './worker-bus-unique.js'
 
@@ -44,6 +59,23 @@ interface LocalEvent {
   readonly data: unknown
 }
 
+/** A publish waiting for room in the ring (or behind one that is), in publish order. */
+interface PendingPublish {
+  /** The serialised event, or `undefined` for a `'current'` event (then `local` holds it). */
+  readonly bytes: Buffer | undefined
+  readonly kind: number
+  readonly target: string
+  /** This member's clock when it was published (unique targets). */
+  readonly now: number
+  readonly local: Omit<LocalEvent, 'after'> | undefined
+  /** Its unique hash was already checked (and its window opened) by an earlier attempt. */
+  deduped: boolean
+  /** Set by a failed attempt: the member the record would have overwritten. */
+  blocker: Blocker | undefined
+  readonly resolve: () => void
+  readonly reject: (error: unknown) => void
+}
+
 /** What a `drain()` waits for: the head of the log and the `'current'` events published when it was called. */
 interface DrainMark {
   readonly seq: number
@@ -60,8 +92,9 @@ interface DrainMark {
  * - **Delivery.** `'all'` and unique events are appended to a ring log in a
  *   SharedArrayBuffer under a mutex that stamps them with one global
  *   sequence; each member reads the log from its own cursor, woken by
- *   `Atomics.waitAsync` on the head (no libuv handle: a bus never keeps a
- *   thread alive; its timeout is a fallback poll), and dispatches in
+ *   `Atomics.waitAsync` on the head (no libuv handle: an idle bus never
+ *   keeps a thread alive, only a publish waiting for room holds a timer;
+ *   the wait's timeout is a fallback poll), and dispatches in
  *   sequence order, serially, awaiting handlers, errors to `onError`, as
  *   lua-resty-events' event thread does. Order is total across publishers;
  *   `'current'` events stay in the publisher's thread, uncopied, and are
@@ -70,56 +103,102 @@ interface DrainMark {
  * - **Joining.** A member starts at the head when it attaches: no replay of
  *   older events (upstream mlcache's ipc once replayed an evicted history and its
  *   workers never caught up; here the cursor is explicit from the start).
- * - **Losing events.** The ring keeps `maxQueueLen` records and `ringBytes`
- *   of payload; publishers never wait for readers. A member that fell
- *   further behind (a long synchronous task) finds its next record
+ * - **Backpressure and losing events.** The ring keeps `maxQueueLen`
+ *   records and `ringBytes` of payload. Every member shows its cursor in
+ *   shared memory as it reads; a publish whose record would overwrite a
+ *   record (or payload bytes) a member has not read yet waits (`publish`
+ *   resolves later; later publishes of this member queue behind it, in
+ *   order) until that member reads on. So a member whose event loop runs is
+ *   never overtaken, however large the burst. Only a member that has read
+ *   nothing for `stallTimeout` while behind (a thread stuck in a long
+ *   synchronous task, or dead) is declared stalled: publishers stop waiting
+ *   for it and overwrite. When it runs again it finds its next record
  *   overwritten, jumps to the oldest record still there and first delivers
  *   the local event (`BUS_SOURCE`, `BUS_RESYNC_EVENT`, `{ reason: 'overflow' }`):
  *   every MLCache on it clears its L1, and no overwritten event is delivered.
- *   `publish` rejects with `BusError` when `maxQueueLen` events published
- *   here are waiting (its records not read back yet, and `'current'`
- *   events), as lua-resty-events refuses when its publish queue is full:
- *   more would overwrite its own unread records. Being behind on other
- *   members' records never refuses a publish (it would lose an
- *   invalidation for everyone); that member just resyncs.
+ *   A member that died unsupervised (see "Reclaiming") is such a member:
+ *   it holds publishers up once, for `stallTimeout`, when the ring first
+ *   fills. With `stallTimeout: 0` publishers never wait: they overwrite at once.
+ *   Lifecycle records (`'start'`, `'exit'`) are written at once, never
+ *   waiting. `publish` rejects with `BusError` when `maxQueueLen` events of
+ *   this member are waiting (its records not read back yet, its publishes
+ *   waiting for room, and `'current'` events), as lua-resty-events refuses
+ *   when its publish queue is full. A handler that awaits a publish while
+ *   its own member is the one furthest behind waits `stallTimeout`, then its
+ *   member is overwritten and resyncs.
  * - **Unique targets.** The publisher drops a hash published within
  *   `uniqueTimeout` (shared table, checked under the mutex; each member
  *   measures the window with its own `clock` option, so every member's
  *   clock must agree, see {@link WorkerBusOptions.clock}); every member
- *   that reaches a unique record races a compare-and-swap on it and the
- *   winner alone handles it (often the publisher). If the winner dies before
- *   handling it, nobody does.
+ *   that reaches a unique record and has a handler matching its source and
+ *   event races a compare-and-swap on it, and the winner alone handles it
+ *   (often the publisher). Members without a matching handler never take
+ *   one, so it is handled by exactly one subscribing member (by none if no
+ *   member subscribes). If the winner dies before it has handled it (a
+ *   crash announced by `'exit'` with `crashed: true`), the other members
+ *   that could handle it race to take it over when they read that `'exit'`,
+ *   and one handles it then; a winner that died inside its handler may have
+ *   done part of the work, so that event can be handled twice, never lost
+ *   (unless the ring wrapped past it meanwhile). A winner whose unsupervised
+ *   death is never announced (see "Reclaiming") keeps it.
  * - **Lifecycle.** Attaching publishes `('worker', 'start')`, `close()`
  *   `('worker', 'exit')` with `crashed: false` (a member never receives its
  *   own `'start'`). Supervision: each open member hooks the workers its
  *   thread creates afterwards; when one exits while still a member, its slot
  *   is freed, `'exit'` with `crashed: true` is published (by the supervisor,
  *   whose `workerId` handlers see) and `reapThread` releases its SharedDict
- *   locks. Gap: a worker created before any member of its creating thread,
- *   or by a thread with no open member, is not supervised; if it dies
- *   without closing, it stays listed by `workers()` (a page swap then waits
- *   for it until its timeout) and no `'exit'` is published: Node offers no
- *   way to probe another thread's liveness, and heartbeats would declare a
- *   busy thread dead. Attach from workers the supervising thread creates.
+ *   locks.
+ * - **Reclaiming.** A worker created before any member of its creating
+ *   thread, or by a thread with no open member, is not supervised: if it
+ *   dies without closing, its slot stays taken and `workers()` lists it
+ *   (a page swap then waits for it until its timeout; Node offers no way
+ *   to probe another thread's liveness, and heartbeats would declare a busy
+ *   thread dead). When an `attach` finds all 64 slots taken, it holds a
+ *   roll call: every member of another thread answers
+ *   from its event loop (not from its handlers, so a slow handler does not
+ *   matter), and the slots of those that do not answer within
+ *   `stallTimeout` are freed and announced with `'exit'`, `crashed: true`
+ *   (published under the dead member's `workerId`); `attach` blocks its
+ *   thread for that long at most, and only then. A live member evicted this
+ *   way (its thread was stuck through the whole roll call) joins again when
+ *   it runs: a new `workerId`, a `'start'`, and the resync event (`{ reason:
+ *   'reclaimed' }`) first; if the registry is full by then, it closes and
+ *   reports a `BusError` to `onError`. Its SharedDict locks are not
+ *   released by a roll call (only supervision knows a thread is dead):
+ *   their leases expire.
  * - **Closing.** `close()` ends this member only: the others keep working
  *   with each other, the created end included; closing it stops the main
  *   thread's membership and supervision.
  */
 export class WorkerBus implements EventBus {
-  /** This member's id: its slot in the registry, 0 for the end made by `create`. */
-  readonly workerId: number
+  /**
+   * This member's id: its slot in the registry, 0 for the end made by
+   * `create`. It changes only if the member was reclaimed while its thread
+   * was stuck and joined again (see {@link WorkerBus} "Reclaiming").
+   */
+  get workerId(): number {
+    return this.#slot.workerId
+  }
   /** Send it to workers; structured-cloneable, shares the bus's memory. */
   readonly handle: WorkerBusHandle
   readonly #views: BusViews
   readonly #ring: RingLog
-  readonly #slot: MemberSlot
+  readonly #room: RingRoom
+  #slot: MemberSlot
+  /** Int32 index of this member's cursor word in the registry. */
+  #cursorWord: number
+  readonly #rollCalls: RollCallAnswerer
   readonly #options: ResolvedBusOptions
   readonly #subscriptions = new Subscriptions()
   readonly #stop = new AbortController()
   #cursor: number // seq of the last record handled (or skipped)
+  readonly #takeover: UniqueTakeover
   /** Seqs of the records this member published and has not read back yet (its outgoing queue). */
   readonly #own: number[] = []
   #local: LocalEvent[] = []
+  /** Publishes waiting for room, oldest first; later publishes queue behind them to keep publish order. */
+  #pending: PendingPublish[] = []
+  #flushing = false
   #localPublished = 0
   #localHandled = 0
   readonly #drains = new DrainWaiters<DrainMark>()
@@ -134,24 +213,28 @@ export class WorkerBus implements EventBus {
   private constructor(views: BusViews, slot: MemberSlot, cursor: number, options: ResolvedBusOptions) {
     this.#views = views
     this.#ring = new RingLog(views)
+    this.#room = new RingRoom(views)
+    this.#takeover = new UniqueTakeover(this.#ring)
     this.#slot = slot
-    this.workerId = slot.workerId
+    this.#cursorWord = wordOf(views, slot.workerId) + M_CURSOR
     this.handle = { buffer: views.buffer }
     this.#cursor = cursor
     this.#options = options
+    this.#rollCalls = new RollCallAnswerer(views, () => wordOf(views, this.#slot.workerId) + M_ANSWERED, this.#schedule)
     supervise(this.#supervisor)
+    this.#rollCalls.start()
     this.#schedule()
   }
 
   /**
    * Creates a bus and its first member (`workerId` 0), normally in the main
    * thread.
-   * @throws {TypeError | RangeError} an option is invalid; the message names it
+   * @throws {TypeError | RangeError} an option is invalid or unknown; the message names it
    */
   static create(options?: WorkerBusOptions): WorkerBus {
     const { resolved, geometry } = resolveCreateOptions(options)
     const views = createBusBuffer(geometry)
-    const slot = new RingLog(views).locked(() => claimMember(views, threadId, 0, 0))
+    const slot = new RingLog(views).locked(() => claimMember(views, threadId, 0, 0, 0))
     if (slot === undefined) throw new BusError('failed to create the bus') // a fresh registry is empty
     return new WorkerBus(views, slot, 0, resolved)
   }
@@ -162,52 +245,143 @@ export class WorkerBus implements EventBus {
    * from now on. Call it once per thread, usually at a worker's start.
    * `options` are this member's own (`onError`, `clock`); the bus's limits
    * and `uniqueTimeout` are those given to `create`.
-   * @throws {TypeError} `handle` is not a WorkerBus handle, or an option is invalid
-   * @throws {BusError} the bus already has 64 members, or was made by another layout version
+   * @throws {TypeError} `handle` is not a WorkerBus handle, or an option is invalid or unknown
+   * @throws {BusError} the bus has 64 members that all answer a roll call (see "Reclaiming"), or was made by another layout version
    */
   static attach(handle: WorkerBusHandle, options?: WorkerBusAttachOptions): WorkerBus {
     const views = openBusBuffer(handle)
     const resolved = resolveAttachOptions(options, views.geometry)
     const ring = new RingLog(views)
-    const joined = ring.locked(() => {
-      const slot = claimMember(views, threadId, 1, MAX_MEMBERS - 1)
-      if (slot === undefined) return undefined
-      const cursor = ring.appendLocked(lifecycle('start', slot.workerId, false), KIND_ALL, slot.workerId)
-      return { slot, cursor }
-    })
+    let joined = join(views, ring, 1)
+    const { stallTimeout } = views.geometry
+    // Full: reclaim the slots of members that died unsupervised (worker-bus-roll-call.ts).
+    if (joined === undefined && stallTimeout > 0) joined = join(views, ring, 1, rollCall(views, threadId, stallTimeout))
     if (joined === undefined) throw new BusError(`failed to attach: the bus already has ${MAX_MEMBERS} members`)
     return new WorkerBus(views, joined.slot, joined.cursor, resolved)
   }
 
   /**
    * Publishes an event; see {@link WorkerBus} for what each target does.
-   * Resolves once the event is in the log (or queued, for `'current'`).
+   * Resolves once the event is in the log (or queued, for `'current'`):
+   * at once, unless the ring is full of records a live member has not read
+   * yet; then once it has read on, or once it is declared stalled (after
+   * `stallTimeout` without reading).
    * @throws {TypeError} (rejects) `target`, `source` or `event` is not a non-empty string, or
    *   this member's `clock` answered something other than a finite number (unique targets)
-   * @throws {BusError} (rejects) member closed, `maxQueueLen` events of this member waiting, payload too large or not cloneable
+   * @throws {BusError} (rejects) member closed (also while waiting for room), `maxQueueLen`
+   *   events of this member waiting, payload too large or not cloneable
    */
   async publish(target: EventBusTarget, source: string, event: string, data?: unknown): Promise<void> {
-    const { maxQueueLen, maxPayloadLen, uniqueTimeout, clock } = this.#options
+    const { maxQueueLen, maxPayloadLen, clock } = this.#options
     assertPublishable(target, source, event, this.#stop.signal.aborted, this.#waitingHere(), maxQueueLen)
     if (target === 'current') {
-      this.#local.push({ after: this.#ring.head(), local: ++this.#localPublished, source, event, data })
+      const local = { local: ++this.#localPublished, source, event, data }
+      if (this.#pending.length === 0) this.#local.push({ after: this.#ring.head(), ...local })
+      else await this.#enqueue(undefined, KIND_ALL, target, 0, local) // after the waiting publishes
     } else {
       // Serialise and read the clock outside the mutex: the critical section only copies bytes.
       const bytes = encodeEvent(source, event, data, maxPayloadLen)
       const kind = target === 'all' ? KIND_ALL : KIND_UNIQUE
       const now = kind === KIND_UNIQUE ? readBusClock(clock) : 0
-      const seq = this.#ring.locked(() => {
-        if (kind === KIND_UNIQUE && !claimUniqueHash(this.#views, target, uniqueTimeout, now)) return 0
-        return this.#ring.appendLocked(bytes, kind, this.workerId)
-      })
-      if (seq === 0) return // a duplicate unique hash, dropped
-      this.#own.push(seq)
+      const pending = this.#pending.length === 0 ? this.#pendingOf(bytes, kind, target, now, undefined) : undefined
+      if (pending === undefined || !this.#tryAppend(pending)) await this.#enqueue(bytes, kind, target, now, undefined, pending)
     }
     this.#schedule() // from a microtask: we read our own events soon, never inside publish()
     // Backpressure: awaited publishes in a loop run on microtasks alone and would fill the queue
     // before the reader's setImmediate turn. Half full, yield it one turn (only one: a handler
     // that publishes must not wait for its own dispatch).
     if (this.#waitingHere() * 2 >= maxQueueLen) await new Promise((resolve) => setImmediate(resolve))
+  }
+
+  #pendingOf(bytes: Buffer | undefined, kind: number, target: string, now: number, local: PendingPublish['local']): PendingPublish {
+    return { bytes, kind, target, now, local, deduped: false, blocker: undefined, resolve: noop, reject: noop }
+  }
+
+  /**
+   * Appends `pending` if the ring has room for it (or drops it, a duplicate
+   * unique hash); answers `false`, with `pending.blocker` set, when that
+   * would overwrite records a live member has not read.
+   */
+  #tryAppend(pending: PendingPublish): boolean {
+    const { uniqueTimeout, stallTimeout } = this.#views.geometry
+    const bytes = pending.bytes as Buffer
+    const seq = this.#ring.locked(() => {
+      if (pending.kind === KIND_UNIQUE && !pending.deduped) {
+        if (!claimUniqueHash(this.#views, pending.target, uniqueTimeout, pending.now)) return 0
+        pending.deduped = true
+      }
+      if (stallTimeout > 0) {
+        pending.blocker = this.#room.blockerLocked(bytes.length)
+        if (pending.blocker !== undefined) return -1
+      }
+      return this.#ring.appendLocked(bytes, pending.kind, this.workerId)
+    })
+    if (seq === -1) return false
+    if (seq !== 0) this.#own.push(seq) // 0: a duplicate unique hash, dropped
+    return true
+  }
+
+  /** Queues a publish behind those waiting for room; resolves once it is in the log. */
+  #enqueue(
+    bytes: Buffer | undefined,
+    kind: number,
+    target: string,
+    now: number,
+    local: PendingPublish['local'],
+    tried?: PendingPublish,
+  ): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const pending = { ...this.#pendingOf(bytes, kind, target, now, local), resolve, reject }
+      if (tried !== undefined) pending.deduped = tried.deduped
+      this.#pending.push(pending)
+      if (!this.#flushing) void this.#flush()
+    })
+  }
+
+  /**
+   * Appends the waiting publishes in order as room appears. The member
+   * furthest behind is waited for while its cursor moves; once it has not
+   * moved for `stallTimeout` it is declared stalled and overwritten. The
+   * wait holds a timer (a pending publish keeps its thread alive, as any
+   * unfinished work does) and is woken by readers through the progress
+   * word. Never rejects: `close()` rejects what is still waiting.
+   */
+  async #flush(): Promise<void> {
+    const { i32 } = this.#views
+    const { stallTimeout } = this.#views.geometry
+    this.#flushing = true
+    Atomics.add(i32, H_ROOM_WAITERS, 1)
+    let waitedFor: Blocker | undefined
+    let since = 0
+    try {
+      while (!this.#stop.signal.aborted) {
+        const pending = this.#pending[0]
+        if (pending === undefined) break
+        const progress = Atomics.load(i32, H_PROGRESS) // before the check: a wake-up after it is not lost
+        if (pending.local !== undefined) {
+          this.#local.push({ after: this.#ring.head(), ...pending.local })
+        } else if (!this.#tryAppend(pending)) {
+          const blocker = pending.blocker as Blocker
+          const now = performance.now()
+          if (!sameBlocker(blocker, waitedFor)) {
+            waitedFor = blocker
+            since = now
+          } else if (now - since >= stallTimeout) {
+            this.#ring.locked(() => this.#room.markStalledLocked(blocker))
+            waitedFor = undefined
+            continue
+          }
+          await waitForProgress(i32, progress, since + stallTimeout - now)
+          continue
+        }
+        this.#pending.shift()
+        pending.resolve()
+        this.#schedule()
+      }
+    } finally {
+      Atomics.sub(i32, H_ROOM_WAITERS, 1)
+      this.#flushing = false
+    }
   }
 
   /**
@@ -237,8 +411,9 @@ export class WorkerBus implements EventBus {
    * time of the call (those it lost to an overflow count as handled, after
    * the resync event) and every `'current'` event published here before it,
    * or after `timeout` ms, or when the member closes. MLCache's `update()`
-   * relies on it as a barrier. Awaiting it inside a handler without a
-   * timeout never resolves.
+   * relies on it as a barrier. A `'current'` event queued behind publishes
+   * waiting for room counts too, so it waits for that room. Awaiting it
+   * inside a handler without a timeout never resolves.
    * @param timeout - the most milliseconds to wait
    * @defaultValue timeout no limit
    * @throws {TypeError | RangeError} (rejects) `timeout` is not a duration
@@ -263,6 +438,7 @@ export class WorkerBus implements EventBus {
     if (this.#stop.signal.aborted) return
     this.#stop.abort()
     unsupervise(this.#supervisor)
+    this.#rollCalls.stop()
     this.#ring.locked(() => {
       if (releaseMember(this.#views, this.#slot)) {
         this.#ring.appendLocked(lifecycle('exit', this.workerId, false), KIND_ALL, this.workerId)
@@ -271,8 +447,10 @@ export class WorkerBus implements EventBus {
     if (this.#immediate !== undefined) clearImmediate(this.#immediate)
     this.#immediate = undefined
     this.#local = []
+    for (const pending of this.#pending.splice(0)) pending.reject(new BusError('bus is closed'))
     this.#drains.releaseAll()
     this.#ring.wakeAll() // settles our pending waitAsync now
+    Atomics.notify(this.#views.i32, H_PROGRESS) // and a publish waiting for room (others wake, find nothing, wait again)
   }
 
   /** A worker of this thread exited: free what it held on the bus and announce it. */
@@ -285,7 +463,7 @@ export class WorkerBus implements EventBus {
     })
   }
 
-  #schedule(): void {
+  readonly #schedule = (): void => {
     if (this.#pumping || this.#stop.signal.aborted) return
     this.#pumping = true
     queueMicrotask(this.#turn)
@@ -304,6 +482,8 @@ export class WorkerBus implements EventBus {
   /** Handles up to {@link EVENTS_PER_TURN} events, then yields; when idle, waits on the head. Never rejects. */
   async #pump(): Promise<void> {
     const signal = this.#stop.signal
+    if (signal.aborted) return // closed before this turn (close() frees the slot: not a reclaim)
+    if (!holds(this.#views, this.#slot)) await this.#rejoin()
     for (let count = 0; count < EVENTS_PER_TURN; count++) {
       if (signal.aborted) return
       const local = this.#local[0]
@@ -315,6 +495,7 @@ export class WorkerBus implements EventBus {
         const head = this.#ring.head()
         if (this.#cursor >= head) {
           this.#pumping = false
+          signalProgress(this.#views.i32)
           this.#idle(head)
           return
         }
@@ -323,35 +504,82 @@ export class WorkerBus implements EventBus {
       if (signal.aborted) return
       this.#drains.releaseSettled(this.#settled)
     }
+    signalProgress(this.#views.i32)
     this.#immediate = setImmediate(this.#turn)
+  }
+
+  /**
+   * This member's slot was reclaimed (its thread was stuck through a roll
+   * call, see worker-bus-roll-call.ts) and may belong to another member now.
+   * The thread is alive after all: join again under a new `workerId` at the
+   * head, as `attach` does, and deliver a resync first (the events
+   * published since it was reclaimed are lost to it). If the registry is
+   * full, the member closes and reports a `BusError` to `onError`.
+   */
+  async #rejoin(): Promise<void> {
+    const joined = join(this.#views, this.#ring, 0)
+    if (joined === undefined) {
+      const error = new BusError(`this member was reclaimed while its thread was stuck and the bus has ${MAX_MEMBERS} members again`)
+      this.#options.onError(error, { source: WORKER_SOURCE, event: 'start' })
+      await this.close()
+      return
+    }
+    this.#slot = joined.slot
+    this.#cursorWord = wordOf(this.#views, joined.slot.workerId) + M_CURSOR
+    this.#advance(joined.cursor)
+    await this.#dispatch(BUS_SOURCE, BUS_RESYNC_EVENT, { reason: 'reclaimed' }, undefined)
   }
 
   /** Events published here and not handled here yet: its records not read back, its `'current'` events. */
   #waitingHere(): number {
     while (this.#own[0] !== undefined && this.#own[0] <= this.#cursor) this.#own.shift()
-    return this.#own.length + this.#local.length
+    return this.#own.length + this.#local.length + this.#pending.length
   }
 
   /** Reads, claims (unique) and dispatches record `seq`, or resyncs if it was lost. */
   async #handleRecord(seq: number): Promise<void> {
     const record = this.#ring.read(seq)
     if (record === undefined) return this.#resync(seq)
-    if (record.kind === KIND_UNIQUE) {
-      const won = this.#ring.claim(seq)
-      if (won === undefined) return this.#resync(seq)
-      if (!won) {
-        this.#cursor = seq
-        return
-      }
-    }
     let decoded
     try {
       decoded = decodeEvent(record.bytes)
     } catch {
       return this.#resync(seq) // torn beyond what the checks catch: count it as lost
     }
+    if (record.kind === KIND_UNIQUE) {
+      // Only a member with a handler for it may take a unique event: one that
+      // takes it to do nothing would leave it handled by nobody (the
+      // broker of lua-resty-events picks among the workers, which all run the
+      // same handlers; members of a WorkerBus need not). Handlers are matched
+      // now, as dispatch matches them, so the member that wins runs at least one.
+      if (!this.#subscriptions.has(decoded.source, decoded.event)) return this.#advance(seq)
+      const me = this.workerId
+      const won = this.#ring.claim(seq, me)
+      if (won === undefined) return this.#resync(seq)
+      if (!won) {
+        this.#takeover.watch(seq, { ...decoded, publisher: record.publisher })
+        return this.#advance(seq)
+      }
+      await this.#dispatch(decoded.source, decoded.event, decoded.data, record.publisher)
+      this.#ring.handled(seq, me)
+      return this.#advance(seq)
+    }
     await this.#dispatch(decoded.source, decoded.event, decoded.data, record.publisher)
+    if (this.#takeover.watching && decoded.source === WORKER_SOURCE && decoded.event === 'exit') {
+      // A crash: take over the unique events the dead member held unhandled (worker-bus-takeover.ts).
+      const me = this.workerId
+      for (const [taken, event] of this.#takeover.adopt(decoded.data, me)) {
+        await this.#dispatch(event.source, event.event, event.data, event.publisher)
+        this.#ring.handled(taken, me)
+      }
+    }
+    this.#advance(seq)
+  }
+
+  /** Moves the cursor past record `seq` and shows it to the publishers (backpressure). */
+  #advance(seq: number): void {
     this.#cursor = seq
+    storeCursor(this.#views.i32, this.#cursorWord, seq)
   }
 
   /**
@@ -361,8 +589,9 @@ export class WorkerBus implements EventBus {
    */
   async #resync(lost: number): Promise<void> {
     const resume = Math.max(lost, this.#ring.resumeAfterLoss(lost))
+    // Past the loss at once: publishers must not wait for records this member will never read.
+    this.#advance(Math.max(this.#cursor, resume))
     await this.#dispatch(BUS_SOURCE, BUS_RESYNC_EVENT, { reason: 'overflow' }, undefined)
-    this.#cursor = Math.max(this.#cursor, resume)
   }
 
   #dispatch(source: string, event: string, data: unknown, workerId: number | undefined): Promise<void> {
@@ -380,6 +609,27 @@ export class WorkerBus implements EventBus {
 
   readonly #settled = (mark: DrainMark): boolean => this.#cursor >= mark.seq && this.#localHandled >= mark.local
 }
+
+/**
+ * Claims a slot from `from` up (freeing first the members silent in
+ * `reclaim`, each announced with its `'exit'`, `crashed: true`) and appends
+ * its `'start'`; answers the slot and its cursor (the `'start'` record,
+ * which its member never reads), or `undefined` when the registry is full.
+ */
+function join(views: BusViews, ring: RingLog, from: number, reclaim?: RollCall): { slot: MemberSlot; cursor: number } | undefined {
+  return ring.locked(() => {
+    for (const dead of reclaim?.silent ?? []) {
+      if (!stillSilent(views, dead, reclaim?.epoch ?? 0) || !releaseMember(views, dead)) continue
+      ring.appendLocked(lifecycle('exit', dead.workerId, true), KIND_ALL, dead.workerId)
+    }
+    const slot = claimMember(views, threadId, from, MAX_MEMBERS - 1, ring.head() + 1)
+    if (slot === undefined) return undefined
+    const cursor = ring.appendLocked(lifecycle('start', slot.workerId, false), KIND_ALL, slot.workerId)
+    return { slot, cursor }
+  })
+}
+
+function noop(): void {}
 
 /** A lifecycle record's payload; tiny, so it bypasses `maxPayloadLen`. */
 function lifecycle(event: 'start' | 'exit', workerId: number, crashed: boolean): Buffer {

@@ -71,6 +71,12 @@ describe('resolveBusOptions()', () => {
       expect(() => new LocalBus(options as EventBusOptions)).toThrow(message)
     }
   })
+
+  it('new LocalBus() rejects an unknown option name with a TypeError naming it, as MLCache does', () => {
+    expect(() => new LocalBus({ maxQueueLength: 10 } as EventBusOptions)).toThrow(new TypeError('options.maxQueueLength is not a known option'))
+    expect(() => new LocalBus({ ringBytes: 8192 } as EventBusOptions)).toThrow(new TypeError('options.ringBytes is not a known option'))
+    expect(() => new LocalBus({ uniqueTimeout: 1, maxPayloadLen: 10, maxQueueLen: 1, onError: () => {}, clock: () => 0 })).not.toThrow()
+  })
 })
 
 describe('realTime()', () => {

@@ -6,6 +6,7 @@
 import { lockWordOf } from '../../src/internal/robust-mutex.js'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { BusError } from '../../src/errors.js'
+import { BUS_RESYNC_EVENT, BUS_SOURCE } from '../../src/bus/event-bus.js'
 import { WorkerBus, type WorkerBusAttachOptions, type WorkerBusOptions } from '../../src/bus/worker-bus.js'
 import { H_MUTEX, MAX_MEMBERS, openBusBuffer } from '../../src/bus/worker-bus-layout.js'
 import { stealFromThread } from '../../src/bus/worker-bus-mutex.js'
@@ -21,6 +22,11 @@ function attach(bus: WorkerBus, options?: WorkerBusAttachOptions): WorkerBus {
   const member = WorkerBus.attach(bus.handle, options)
   onTestFinished(() => member.close())
   return member
+}
+
+/** Timers of this thread (a pending publish holds one while it waits for room). */
+function timers(): number {
+  return process.getActiveResourcesInfo().filter((name) => name === 'Timeout').length
 }
 
 /** Resolves with the data of the next `source` event `bus` receives. */
@@ -48,6 +54,19 @@ describe('WorkerBus in one thread', () => {
     const bus = newBus()
     expect(() => WorkerBus.attach(bus.handle, { onError: 'log' as never })).toThrow(/^options\.onError must be a function/)
     expect(() => WorkerBus.attach(bus.handle, 1 as never)).toThrow(TypeError)
+  })
+
+  it('create() and attach() reject an unknown option name with a TypeError naming it, and attach() the bus-wide ones', () => {
+    expect(() => WorkerBus.create({ ringSize: 8192 } as WorkerBusOptions)).toThrow(new TypeError('options.ringSize is not a known option'))
+    const bus = newBus({ ringBytes: 65_536 })
+    expect(() => WorkerBus.attach(bus.handle, { onErorr: () => {} } as WorkerBusAttachOptions)).toThrow(
+      new TypeError('options.onErorr is not a known option'),
+    )
+    // The bus's limits are fixed by create(): an attach() that names one would silently not get it.
+    expect(() => WorkerBus.attach(bus.handle, { maxQueueLen: 8 } as WorkerBusAttachOptions)).toThrow(
+      new TypeError('options.maxQueueLen is not a known option'),
+    )
+    expect(bus.workers()).toEqual([0]) // the refused attach left no member behind
   })
 
   it('create() and attach() refuse a clock that is not a function with a TypeError naming it', () => {
@@ -114,6 +133,107 @@ describe('WorkerBus in one thread', () => {
     for (let i = 0; i < 1_000; i++) await bus.publish(i % 3 === 0 ? 'current' : 'all', 's', 'e', i)
     await bus.drain()
     expect(seen).toEqual(Array.from({ length: 1_000 }, (_, i) => i))
+  })
+
+  it('publish() waits while a live member has not read what it would overwrite, and rejects with BusError if its member closes meanwhile, leaving no timer behind', async () => {
+    const bus = newBus({ maxQueueLen: 8, stallTimeout: 60_000 })
+    const slow = attach(bus) // its handler holds the first event until released: its cursor stays put
+    let release = (): void => {}
+    slow.subscribe('s', '*', () => new Promise<void>((resolve) => (release = resolve)))
+    const seen: unknown[] = []
+    bus.subscribe('s', '*', (data) => void seen.push(data))
+    const timersBefore = timers()
+    let published = 0
+    const loop = (async () => {
+      for (let i = 0; i < 20; i++) {
+        await bus.publish('all', 's', 'e', i)
+        published++
+      }
+    })()
+    const outcome = loop.catch((error: unknown) => error)
+    // The ring keeps 8 records and `slow` read none of them: the 9th publish waits, not overwrites.
+    while (seen.length < 8) await new Promise((resolve) => setImmediate(resolve))
+    await bus.drain()
+    expect(published).toBe(8)
+    await bus.close()
+    expect(await outcome).toBeInstanceOf(BusError)
+    expect(published).toBe(8)
+    for (let turn = 0; turn < 100 && timers() > timersBefore; turn++) await new Promise((resolve) => setTimeout(resolve, 1))
+    expect(timers()).toBe(timersBefore)
+    release()
+  })
+
+  it('a member whose handler holds an event gets every event once it lets go: publishers waited instead of overwriting', async () => {
+    const bus = newBus({ maxQueueLen: 8, stallTimeout: 60_000 })
+    const slow = attach(bus)
+    let release = (): void => {}
+    const held = new Promise<void>((resolve) => (release = resolve))
+    const got: number[] = []
+    slow.subscribe('s', '*', async (data) => {
+      if (data === 0) await held
+      got.push(data as number)
+    })
+    const seen: unknown[] = []
+    bus.subscribe('s', '*', (data) => void seen.push(data))
+    let published = 0
+    const loop = (async () => {
+      for (let i = 0; i < 40; i++) {
+        await bus.publish('all', 's', 'e', i)
+        published++
+      }
+    })()
+    // Give the publisher every chance to run past the ring (an overwriting bus gets there in a few turns).
+    for (let turn = 0; turn < 50 && published < 40; turn++) await new Promise((resolve) => setImmediate(resolve))
+    expect(published).toBeLessThanOrEqual(8)
+    release()
+    await loop
+    await slow.drain()
+    expect(got).toEqual(Array.from({ length: 40 }, (_, i) => i)) // no resync, no gap
+  })
+
+  it('create() refuses a stallTimeout that is not a duration, naming it', () => {
+    expect(() => WorkerBus.create({ stallTimeout: -1 })).toThrow(new RangeError('options.stallTimeout must be >= 0'))
+    expect(() => WorkerBus.create({ stallTimeout: Infinity })).toThrow(new RangeError('options.stallTimeout must be finite'))
+    expect(() => WorkerBus.create({ stallTimeout: '1s' as never })).toThrow(new TypeError('options.stallTimeout must be a number'))
+  })
+
+  it('with stallTimeout 0 a publish never waits: a member that holds an event is overwritten and resyncs', async () => {
+    const bus = newBus({ maxQueueLen: 8, stallTimeout: 0 })
+    const slow = attach(bus)
+    let release = (): void => {}
+    const held = new Promise<void>((resolve) => (release = resolve))
+    const got: unknown[] = []
+    slow.subscribe('*', '*', async (data, event, source) => {
+      if (data === 0) await held
+      got.push(source === BUS_SOURCE ? event : data)
+    })
+    for (let i = 0; i < 40; i++) await bus.publish('all', 's', 'e', i) // completes while `slow` holds event 0
+    release()
+    await slow.drain()
+    expect(got.slice(0, 2)).toEqual([0, BUS_RESYNC_EVENT])
+    expect(got.at(-1)).toBe(39)
+  })
+
+  it("a 'current' event published while an earlier publish waits for room is delivered after it: publish order holds across targets", async () => {
+    const bus = newBus({ maxQueueLen: 8, stallTimeout: 60_000 })
+    const slow = attach(bus)
+    let release = (): void => {}
+    const held = new Promise<void>((resolve) => (release = resolve))
+    slow.subscribe('s', '*', async (data) => {
+      if (data === 0) await held
+    })
+    const seen: number[] = []
+    bus.subscribe('s', '*', (data) => void seen.push(data as number))
+    for (let i = 0; i < 8; i++) await bus.publish('all', 's', 'e', i) // fills the ring: `slow` read none
+    const waiting = bus.publish('all', 's', 'e', 8) // waits for `slow`
+    const local = bus.publish('current', 's', 'e', 9) // published after it: delivered after it
+    // (drain() would wait for the 'current' event too.) Give a wrong order every chance to show.
+    for (let turn = 0; turn < 50 && seen.length < 9; turn++) await new Promise((resolve) => setImmediate(resolve))
+    expect(seen).toEqual([0, 1, 2, 3, 4, 5, 6, 7])
+    release()
+    await Promise.all([waiting, local])
+    await bus.drain()
+    expect(seen).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
   })
 
   it('the unique table drops a hash within its window only, whatever else is stored, and never grows', () => {

@@ -1,7 +1,8 @@
 /**
  * A scripted WorkerBus member for the cross-thread bus tests: attaches to the
  * bus in `workerData.handle` (with the shared fake clock in
- * `workerData.clock`, if any), records every event it receives, says
+ * `workerData.clock`, if any), records every event it receives (blocking in
+ * the handler of a `workerData.hold` source), says
  * `{ ready: true }`, then runs the commands the test posts (see
  * `test/helpers/workers.ts`), answering `{ id, result }` or `{ id, error }`.
  */
@@ -33,23 +34,35 @@ interface Command {
   count?: number
   /** publish: start them all before awaiting any (a synchronous burst). */
   burst?: boolean
+  /** publish with `count`: a unique target of its own per event, `${target}:${i}`. */
+  distinct?: boolean
   /** drain: timeout. */
   ms?: number
 }
 
-const { handle, stall, clock } = workerData as { handle: WorkerBusHandle; stall?: SharedArrayBuffer; clock?: SharedArrayBuffer }
+const { handle, stall, clock, hold, pend } = workerData as {
+  handle: WorkerBusHandle
+  stall?: SharedArrayBuffer
+  clock?: SharedArrayBuffer
+  /** Blocks this thread inside the handler of the first event of `source` (a member dying mid-handler), until released. */
+  hold?: { source: string; buffer: SharedArrayBuffer }
+  /** The handler of an event of this source records it, then never settles (a handler awaiting a slow promise). */
+  pend?: string
+}
 const bus = WorkerBus.attach(handle, clock === undefined ? {} : { clock: sharedFakeClock(0, clock).now })
 const received: Received[] = []
 /** The pending `waitFor` commands, each checked on every event. */
 const onReceive = new Set<() => void>()
 bus.subscribe('*', '*', (data, event, source, workerId) => {
+  if (hold !== undefined && source === hold.source) new StallSignal(hold.buffer).block()
   received.push({ source, event, data, workerId })
   for (const check of onReceive) check()
+  if (source === pend) return new Promise<void>(() => {})
 })
 
-async function publishOne(command: Command, data: unknown): Promise<Outcome> {
+async function publishOne(command: Command, data: unknown, target = command.target ?? 'all'): Promise<Outcome> {
   try {
-    await bus.publish(command.target ?? 'all', command.source ?? 'test', command.event ?? 'e', data)
+    await bus.publish(target, command.source ?? 'test', command.event ?? 'e', data)
     return { ok: true }
   } catch (error) {
     return { ok: false, name: (error as Error).name, code: (error as { code?: unknown }).code }
@@ -59,10 +72,11 @@ async function publishOne(command: Command, data: unknown): Promise<Outcome> {
 async function publish(command: Command): Promise<Outcome[]> {
   if (command.count === undefined) return [await publishOne(command, command.data)]
   const dataOf = (i: number) => ({ i, ...(command.data as object | undefined) })
+  const targetOf = (i: number) => (command.distinct === true ? `${command.target}:${i}` : command.target)
   const indexes = Array.from({ length: command.count }, (_, i) => i)
-  if (command.burst === true) return Promise.all(indexes.map((i) => publishOne(command, dataOf(i))))
+  if (command.burst === true) return Promise.all(indexes.map((i) => publishOne(command, dataOf(i), targetOf(i))))
   const outcomes: Outcome[] = []
-  for (const i of indexes) outcomes.push(await publishOne(command, dataOf(i)))
+  for (const i of indexes) outcomes.push(await publishOne(command, dataOf(i), targetOf(i)))
   return outcomes
 }
 
