@@ -9,18 +9,22 @@
  * one: `worker.terminate()` interrupts JavaScript anywhere. Its supervisor
  * then frees the word at once ({@link stealFromThread}); a waiter takes an
  * unsupervised owner over after the same owner held it through the same
- * acquisition for `OWNER_DEAD_AFTER_MS`. A stolen section is harmless: the
+ * acquisition for its member's `ownerDeadAfter`. A stolen section is harmless: the
  * head is bumped last, so a half-written record is never visible, and the
  * owner, if it was only paused, finds the word changed and releases nothing.
  */
-import { acquireMutex, OWNER_DEAD_AFTER_MS, ownLockWord, releaseMutex, stealFromDead } from '../internal/robust-mutex.js'
+import { acquireMutex, ownLockWord, releaseMutex, stealFromDead } from '../internal/robust-mutex.js'
 import { H_MUTEX, H_MUTEX_TICKET } from './worker-bus-layout.js'
 
-/** Takes the append mutex of the bus whose header is `i32`; answers the word it holds it with. */
-export function acquireBusMutex(i32: Int32Array): number {
+/**
+ * Takes the append mutex of the bus whose header is `i32`, presuming an
+ * unsupervised owner dead after `ownerDeadAfter` ms without progress;
+ * answers the word it holds it with.
+ */
+export function acquireBusMutex(i32: Int32Array, ownerDeadAfter: number): number {
   // The ticket is the progress word: it moves at every acquisition, so a
   // waiter never takes a live, busy lock over.
-  acquireMutex(i32, H_MUTEX, H_MUTEX_TICKET, OWNER_DEAD_AFTER_MS)
+  acquireMutex(i32, H_MUTEX, H_MUTEX_TICKET, ownerDeadAfter)
   Atomics.add(i32, H_MUTEX_TICKET, 1)
   return ownLockWord()
 }

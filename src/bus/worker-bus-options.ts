@@ -8,6 +8,7 @@ import type { EventBusOptions } from './event-bus.js'
 import { assertKnownBusOptions, BUS_OPTION_NAMES, resolveBusOptions, type ResolvedBusOptions } from './bus-options.js'
 import { assertDuration, assertIntegerAtLeast, assertOptionsObject } from '../internal/validate.js'
 import type { BusGeometry } from './worker-bus-layout.js'
+import { resolveOwnerDeadAfter } from '../internal/robust-mutex.js'
 
 /** Options of `WorkerBus.create`: those of every bus, plus the ring size. */
 export interface WorkerBusOptions extends EventBusOptions {
@@ -51,6 +52,15 @@ export interface WorkerBusOptions extends EventBusOptions {
    * @defaultValue {@link DEFAULT_STALL_TIMEOUT}
    */
   stallTimeout?: number
+  /**
+   * How long, in real ms, this member waits for the bus's append mutex
+   * behind an owner *without a supervisor* that shows no progress before it
+   * presumes that owner dead and takes the mutex over (`Infinity`: never).
+   * A supervised owner (see `SharedDict`, "Dead and paused threads") is
+   * never presumed dead: its creator frees the mutex when it exits.
+   * @defaultValue 30 000
+   */
+  ownerDeadAfter?: number
 }
 
 /** Options of `WorkerBus.attach`; the others are the bus's, fixed by `create`. */
@@ -73,10 +83,12 @@ export interface WorkerBusAttachOptions {
    * `performance.timeOrigin + performance.now()`, which agrees across threads
    */
   clock?: () => number
+  /** As {@link WorkerBusOptions.ownerDeadAfter}, for this member. */
+  ownerDeadAfter?: number
 }
 
 /** The option names `create` accepts. */
-const CREATE_OPTION_NAMES: readonly string[] = [...BUS_OPTION_NAMES, 'ringBytes', 'stallTimeout']
+const CREATE_OPTION_NAMES: readonly string[] = [...BUS_OPTION_NAMES, 'ringBytes', 'stallTimeout', 'ownerDeadAfter']
 
 /**
  * Default `stallTimeout` (2 s): far beyond a garbage collection pause or a
@@ -86,7 +98,7 @@ const CREATE_OPTION_NAMES: readonly string[] = [...BUS_OPTION_NAMES, 'ringBytes'
  */
 export const DEFAULT_STALL_TIMEOUT = 2000
 /** The option names `attach` accepts: the others are the bus's, fixed by `create`. */
-const ATTACH_OPTION_NAMES: readonly string[] = ['onError', 'clock']
+const ATTACH_OPTION_NAMES: readonly string[] = ['onError', 'clock', 'ownerDeadAfter']
 
 /** Default payload ring size (4 MiB). */
 const DEFAULT_RING_BYTES = 4 * 1024 * 1024
@@ -102,7 +114,11 @@ const MAX_WORKER_BUS_QUEUE_LEN = 1 << 20
  * with the geometry of the bus.
  * @throws {TypeError | RangeError} an option is invalid or unknown; the message names it
  */
-export function resolveCreateOptions(options?: WorkerBusOptions): { resolved: ResolvedBusOptions; geometry: BusGeometry } {
+export function resolveCreateOptions(options?: WorkerBusOptions): {
+  resolved: ResolvedBusOptions
+  geometry: BusGeometry
+  ownerDeadAfter: number
+} {
   const resolved = resolveBusOptions(options, CREATE_OPTION_NAMES)
   const { maxPayloadLen, maxQueueLen, uniqueTimeout } = resolved
   if (maxQueueLen > MAX_WORKER_BUS_QUEUE_LEN) {
@@ -113,24 +129,29 @@ export function resolveCreateOptions(options?: WorkerBusOptions): { resolved: Re
   if (ringBytes > MAX_RING_BYTES) throw new RangeError(`options.ringBytes must be <= ${MAX_RING_BYTES}`)
   assertDuration(stallTimeout, 'options.stallTimeout')
   const geometry = { slots: maxQueueLen, ringBytes: Math.ceil(ringBytes / 8) * 8, maxPayloadLen, uniqueTimeout, stallTimeout }
-  return { resolved, geometry }
+  return { resolved, geometry, ownerDeadAfter: resolveOwnerDeadAfter(options?.ownerDeadAfter) }
 }
 
 /**
- * Validates the options of `WorkerBus.attach` (this member's `onError` and
- * `clock`) and answers them resolved with the bus's own limits.
+ * Validates the options of `WorkerBus.attach` (this member's `onError`,
+ * `clock` and `ownerDeadAfter`) and answers them resolved with the bus's
+ * own limits.
  * @throws {TypeError} an option is invalid or unknown; the message names it
  */
-export function resolveAttachOptions(options: WorkerBusAttachOptions | undefined, geometry: BusGeometry): ResolvedBusOptions {
+export function resolveAttachOptions(
+  options: WorkerBusAttachOptions | undefined,
+  geometry: BusGeometry,
+): { resolved: ResolvedBusOptions; ownerDeadAfter: number } {
   assertOptionsObject(options)
   assertKnownBusOptions(options, ATTACH_OPTION_NAMES)
   const { maxPayloadLen, slots: maxQueueLen, uniqueTimeout } = geometry
   const { onError, clock } = options ?? {}
-  return resolveBusOptions({
+  const resolved = resolveBusOptions({
     maxPayloadLen,
     maxQueueLen,
     uniqueTimeout,
     ...(onError === undefined ? {} : { onError }),
     ...(clock === undefined ? {} : { clock }),
   })
+  return { resolved, ownerDeadAfter: resolveOwnerDeadAfter(options?.ownerDeadAfter) }
 }

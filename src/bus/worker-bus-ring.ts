@@ -51,9 +51,15 @@ export class RingLog {
   /** BigInt64 / Float64 index of slot 0 (its Int32 index is twice that). */
   readonly #slot64: number
 
-  /** @param views - an opened or created bus buffer */
-  constructor(views: BusViews) {
+  readonly #ownerDeadAfter: number
+
+  /**
+   * @param views - an opened or created bus buffer
+   * @param ownerDeadAfter - how long to wait behind an unsupervised owner of the append mutex that shows no progress
+   */
+  constructor(views: BusViews, ownerDeadAfter: number) {
     this.#views = views
+    this.#ownerDeadAfter = ownerDeadAfter
     this.#slots = views.geometry.slots
     this.#ringBytes = views.geometry.ringBytes
     this.#slot64 = views.slotsByte / 8
@@ -70,7 +76,7 @@ export class RingLog {
    */
   locked<T>(section: () => T): T {
     const { i32, i64 } = this.#views
-    const held = acquireBusMutex(i32)
+    const held = acquireBusMutex(i32, this.#ownerDeadAfter)
     const before = i64[B_HEAD]
     let result: T
     try {

@@ -11,7 +11,9 @@
  * No timer, no handle: the listeners keep nothing alive.
  *
  * Not seen: workers created before supervision started in this thread, and
- * workers created by a thread that never used mlcache.
+ * workers created by a thread that never used mlcache. Their slots are
+ * reclaimed by the roll call of an `attach` that finds the registry full
+ * (see WorkerBus, "Reclaiming").
  */
 import { onWorkerExit } from '../internal/thread-reaper.js'
 

@@ -143,13 +143,14 @@ interface DrainMark {
  *   death is never announced (see "Reclaiming") keeps it.
  * - **Lifecycle.** Attaching publishes `('worker', 'start')`, `close()`
  *   `('worker', 'exit')` with `crashed: false` (a member never receives its
- *   own `'start'`). Supervision: each open member hooks the workers its
- *   thread creates afterwards; when one exits while still a member, its slot
- *   is freed, `'exit'` with `crashed: true` is published (by the supervisor,
- *   whose `workerId` handlers see) and `reapThread` releases its SharedDict
- *   locks.
- * - **Reclaiming.** A worker created before any member of its creating
- *   thread, or by a thread with no open member, is not supervised: if it
+ *   own `'start'`). Supervision: a thread supervises the workers it creates
+ *   once it has a SharedDict or a bus member (`internal/thread-reaper`);
+ *   when one exits, `reapThread` first releases its SharedDict mutex and
+ *   locks, then each open member of this thread frees the slots it still
+ *   held and publishes their `'exit'` with `crashed: true` (under the
+ *   supervising member's `workerId`, which handlers see).
+ * - **Reclaiming.** A worker created before its creating thread used
+ *   mlcache, or by a thread that never did, is not supervised: if it
  *   dies without closing, its slot stays taken and `workers()` lists it
  *   (a page swap then waits for it until its timeout; Node offers no way
  *   to probe another thread's liveness, and heartbeats would declare a busy
@@ -210,9 +211,9 @@ export class WorkerBus implements EventBus {
     reportError: (error) => this.#options.onError(error, { source: WORKER_SOURCE, event: 'exit' }),
   }
 
-  private constructor(views: BusViews, slot: MemberSlot, cursor: number, options: ResolvedBusOptions) {
+  private constructor(ring: RingLog, views: BusViews, slot: MemberSlot, cursor: number, options: ResolvedBusOptions) {
     this.#views = views
-    this.#ring = new RingLog(views)
+    this.#ring = ring
     this.#room = new RingRoom(views)
     this.#takeover = new UniqueTakeover(this.#ring)
     this.#slot = slot
@@ -232,11 +233,12 @@ export class WorkerBus implements EventBus {
    * @throws {TypeError | RangeError} an option is invalid or unknown; the message names it
    */
   static create(options?: WorkerBusOptions): WorkerBus {
-    const { resolved, geometry } = resolveCreateOptions(options)
+    const { resolved, geometry, ownerDeadAfter } = resolveCreateOptions(options)
     const views = createBusBuffer(geometry)
-    const slot = new RingLog(views).locked(() => claimMember(views, threadId, 0, 0, 0))
+    const ring = new RingLog(views, ownerDeadAfter)
+    const slot = ring.locked(() => claimMember(views, threadId, 0, 0, 0))
     if (slot === undefined) throw new BusError('failed to create the bus') // a fresh registry is empty
-    return new WorkerBus(views, slot, 0, resolved)
+    return new WorkerBus(ring, views, slot, 0, resolved)
   }
 
   /**
@@ -250,14 +252,14 @@ export class WorkerBus implements EventBus {
    */
   static attach(handle: WorkerBusHandle, options?: WorkerBusAttachOptions): WorkerBus {
     const views = openBusBuffer(handle)
-    const resolved = resolveAttachOptions(options, views.geometry)
-    const ring = new RingLog(views)
+    const { resolved, ownerDeadAfter } = resolveAttachOptions(options, views.geometry)
+    const ring = new RingLog(views, ownerDeadAfter)
     let joined = join(views, ring, 1)
     const { stallTimeout } = views.geometry
     // Full: reclaim the slots of members that died unsupervised (worker-bus-roll-call.ts).
     if (joined === undefined && stallTimeout > 0) joined = join(views, ring, 1, rollCall(views, threadId, stallTimeout))
     if (joined === undefined) throw new BusError(`failed to attach: the bus already has ${MAX_MEMBERS} members`)
-    return new WorkerBus(views, joined.slot, joined.cursor, resolved)
+    return new WorkerBus(ring, views, joined.slot, joined.cursor, resolved)
   }
 
   /**

@@ -38,6 +38,7 @@
 import { availableParallelism } from 'node:os'
 import { threadId } from 'node:worker_threads'
 import { isThisThreadSupervised } from './supervised-threads.js'
+import { assertNumberAtLeast } from './validate.js'
 
 /** CAS attempts before sleeping; spinning is useless on a single CPU (nginx spins only when `ngx_ncpu > 1`). */
 const SPIN_LIMIT = availableParallelism() > 1 ? 64 : 0
@@ -63,6 +64,18 @@ const SUPERVISED = 2
  * word as they go, so a long walk never looks dead.
  */
 export const OWNER_DEAD_AFTER_MS = 30_000
+
+/**
+ * Validates an `ownerDeadAfter` option: `undefined` for the default
+ * ({@link OWNER_DEAD_AFTER_MS}), a number of ms >= 1, or `Infinity` (never).
+ *
+ * @throws {TypeError | RangeError} naming `options.ownerDeadAfter`
+ */
+export function resolveOwnerDeadAfter(ownerDeadAfter: unknown): number {
+  if (ownerDeadAfter === undefined) return OWNER_DEAD_AFTER_MS
+  if (ownerDeadAfter !== Number.POSITIVE_INFINITY) assertNumberAtLeast(ownerDeadAfter, 'options.ownerDeadAfter', 1)
+  return ownerDeadAfter as number
+}
 
 /** Milliseconds between two checks of an unsupervised thread's registration (see {@link ownLockWord}). */
 const RECHECK_SUPERVISION_MS = 1000

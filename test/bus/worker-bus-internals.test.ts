@@ -3,6 +3,8 @@
  * the same thread, the shared unique-hash table, and recovery of the append
  * mutex from a dead or stuck owner.
  */
+import { once } from 'node:events'
+import { Worker } from 'node:worker_threads'
 import { lockWordOf } from '../../src/internal/robust-mutex.js'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { BusError } from '../../src/errors.js'
@@ -262,13 +264,41 @@ describe('WorkerBus in one thread', () => {
     expect(await received).toBe(1)
   })
 
-  it('a publisher takes over an append mutex its owner holds for over a second (an unsupervised dead thread)', async () => {
-    const bus = newBus()
+  it('a publisher takes over an append mutex an unsupervised owner holds with no progress for ownerDeadAfter (a dead thread)', async () => {
+    const bus = newBus({ ownerDeadAfter: 200 })
     const { i32 } = openBusBuffer(bus.handle)
-    Atomics.store(i32, H_MUTEX, (999 + 1) << 1)
+    Atomics.store(i32, H_MUTEX, lockWordOf(999, false))
     const received = next(bus, 's')
     await bus.publish('all', 's', 'e', 'through')
     expect(await received).toBe('through')
     expect(Atomics.load(i32, H_MUTEX)).toBe(0)
+  })
+
+  it('a publisher never takes over an append mutex a supervised owner holds, however long: it waits for the release', async () => {
+    const bus = newBus({ ownerDeadAfter: 100 })
+    const { i32 } = openBusBuffer(bus.handle)
+    const owner = lockWordOf(999, true)
+    Atomics.store(i32, H_MUTEX, owner)
+    // Plays the owner, paused 10 times ownerDeadAfter: it then checks that
+    // its word is still there and releases.
+    const releaser = new Worker(
+      `const { workerData, parentPort } = require('node:worker_threads')
+      const i32 = new Int32Array(workerData.buffer)
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000)
+      const word = Atomics.load(i32, workerData.index)
+      Atomics.store(i32, workerData.index, 0)
+      Atomics.notify(i32, workerData.index)
+      parentPort.postMessage(word)`,
+      { eval: true, workerData: { buffer: bus.handle.buffer, index: H_MUTEX } },
+    )
+    onTestFinished(async () => {
+      await releaser.terminate()
+    })
+    const seen = once(releaser, 'message')
+    const received = next(bus, 's')
+    await bus.publish('all', 's', 'e', 'after the pause')
+    expect(await received).toBe('after the pause')
+    // The word the owner found when it resumed: its own (with the contended bit the publisher set).
+    expect(await seen).toEqual([owner | 1])
   })
 })

@@ -20,10 +20,9 @@ import {
   assertIntegerAtLeast,
   assertKey,
   assertKnownOptions,
-  assertNumberAtLeast,
   assertOptionsObject,
 } from '../../internal/validate.js'
-import { OWNER_DEAD_AFTER_MS } from '../../internal/robust-mutex.js'
+import { resolveOwnerDeadAfter } from '../../internal/robust-mutex.js'
 import { realTime } from '../../internal/real-time.js'
 import type { L2Entry, L2Store, L2WriteOptions, L2WriteResult, LockResult } from '../l2-store.js'
 import { assertFinite, assertString, flagsArgument, ttlArgument } from './args.js'
@@ -81,12 +80,6 @@ function onRecoverOption(onRecover: unknown): (recovery: SharedDictRecovery) => 
   return onRecover as (recovery: SharedDictRecovery) => void
 }
 
-function ownerDeadAfterOption(ownerDeadAfter: unknown): number {
-  if (ownerDeadAfter === undefined) return OWNER_DEAD_AFTER_MS
-  if (ownerDeadAfter !== Number.POSITIVE_INFINITY) assertNumberAtLeast(ownerDeadAfter, 'options.ownerDeadAfter', 1)
-  return ownerDeadAfter as number
-}
-
 const CREATE_OPTIONS: ReadonlySet<string> = new Set(['size', 'clock', 'onRecover', 'ownerDeadAfter'])
 const ATTACH_OPTIONS: ReadonlySet<string> = new Set(['clock', 'onRecover', 'ownerDeadAfter'])
 
@@ -101,7 +94,7 @@ function instanceOptions(options: SharedDictAttachOptions | undefined): Instance
   return {
     clock: clockOption(options?.clock),
     onRecover: onRecoverOption(options?.onRecover),
-    ownerDeadAfter: ownerDeadAfterOption(options?.ownerDeadAfter),
+    ownerDeadAfter: resolveOwnerDeadAfter(options?.ownerDeadAfter),
   }
 }
 
