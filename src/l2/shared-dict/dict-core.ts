@@ -106,7 +106,7 @@ export const LARGE_VALUE_BYTES = 1 << 20
 /** Value scratch up to this size is kept between calls; a larger one is dropped after its call. */
 const SCRATCH_KEPT_BYTES = 64 * 1024
 
-/** {@link DictCore.deferred}: the read needs a buffer of {@link DictCore.wantedBytes}; run it again. */
+/** {@link DictCore.deferred}: the read needs a buffer of the size it found ({@link DictCore.allocateLarge}); run it again. */
 export const DEFERRED_BUFFER = 1
 /** {@link DictCore.deferred}: the answer's value is the UTF-8 bytes of a large string, to decode after the release. */
 export const DEFERRED_STRING = 2
@@ -231,7 +231,7 @@ export class DictCore {
 
   /**
    * Releases the mutex; also drops the reference to the caller's value
-   * bytes. If another thread presumed this one dead and took the mutex over
+   * bytes (unless the operation must run again). If another thread presumed this one dead and took the mutex over
    * during the hold (only possible for a thread without a supervisor,
    * paused longer than `ownerDeadAfter`), releases nothing and sets
    * {@link DictCore.intact} to false: what the operation read may be torn,
@@ -240,14 +240,18 @@ export class DictCore {
    * is emptied once more first (`reason: 'taken-over'`).
    */
   release(): void {
-    // Scratch that grew for one large string value is not kept.
-    if (this.#valueScratch.length > SCRATCH_KEPT_BYTES) this.#valueScratch = new Uint8Array(256)
-    this.#valueBytes = this.#valueScratch
     this.#largeOut = undefined
     this.#intact = releaseMutex(this.#i32, H_MUTEX, this.#held)
     const mutated = this.#mutating
     this.#mutating = false
-    if (this.#intact || !mutated) return
+    if (this.#intact) {
+      // Scratch that grew for one large string value is not kept (kept
+      // otherwise: the operation runs again with the value it staged).
+      if (this.#valueScratch.length > SCRATCH_KEPT_BYTES) this.#valueScratch = new Uint8Array(256)
+      this.#valueBytes = this.#valueScratch
+      return
+    }
+    if (!mutated) return
     this.#acquire()
     Atomics.store(this.#i32, H_MUTATING, this.#held)
     this.#empty()
@@ -259,7 +263,7 @@ export class DictCore {
    * What the last read left for after the release (see
    * {@link LARGE_VALUE_BYTES}): 0 for nothing, `DEFERRED_BUFFER` (call
    * {@link DictCore.allocateLarge}, then run the read again) or
-   * `DEFERRED_STRING` (decode the answer's value with {@link decodeLarge}).
+   * `DEFERRED_STRING` (decode the answer's value with `decodeUtf8`).
    */
   get deferred(): number {
     return this.#deferred
@@ -903,6 +907,9 @@ export class DictCore {
     for (let i = 0; i < length; i++) {
       const c = key.charCodeAt(i)
       if (c >= 0x80) {
+        // Only a non-ASCII key can hold a lone surrogate, which UTF-8 would
+        // turn into U+FFFD: two keys would share an entry.
+        assertWellFormed(key, 'key')
         this.#keyLength = writeUtf8(key, bytes, 0)
         this.#keyHash = hashBytes(bytes, this.#keyLength, this.#seed)
         return
@@ -926,6 +933,7 @@ export class DictCore {
     this.#reserveKey(32 + (namespace.length + key.length) * 3)
     const pos = this.#writeNamespacePrefix(namespace, 0)
     this.#keyLength = writeUtf8(key, this.#key, pos)
+    if (this.#keyLength - pos !== key.length) assertWellFormed(key, 'key')
     this.#keyHash = hashBytes(this.#key, this.#keyLength, this.#seed)
   }
 
@@ -939,19 +947,21 @@ export class DictCore {
    * Makes `value` the current value, encoding a string into the value
    * scratch. `null`/`undefined` means "delete" when `nullDeletes`.
    *
-   * @throws {TypeError} for any other type (Lua's "bad value type").
+   * @throws {TypeError} for any other type (Lua's "bad value type"), or a
+   *   string that is not well-formed UTF-16.
    */
   prepareValue(value: unknown, nullDeletes: boolean): void {
     switch (typeof value) {
       case 'string':
-        // UTF-8 would turn a lone surrogate into U+FFFD: the value would not come back as stored.
-        assertWellFormed(value, 'value')
         if (value.length * 3 > this.#valueScratch.length) {
           this.#valueScratch = new Uint8Array(Math.max(value.length * 3, this.#valueScratch.length * 2))
         }
         this.#valueType = VT_STRING
         this.#valueBytes = this.#valueScratch
         this.#valueLength = writeUtf8(value, this.#valueScratch, 0)
+        // More bytes than code units: not ASCII, so it may hold a lone
+        // surrogate, which UTF-8 turned into U+FFFD (it would not come back as stored).
+        if (this.#valueLength !== value.length) assertWellFormed(value, 'value')
         return
       case 'number':
         this.#valueType = VT_NUMBER
@@ -993,9 +1003,10 @@ export class DictCore {
     const key = this.#key
     pos = writeDecimal(namespace.length, key, pos)
     key[pos++] = 0x3a
-    pos = writeUtf8(namespace, key, pos)
-    key[pos++] = 0x3a
-    return pos
+    const end = writeUtf8(namespace, key, pos)
+    if (end - pos !== namespace.length) assertWellFormed(namespace, 'namespace')
+    key[end] = 0x3a
+    return end + 1
   }
 
   #reserveKey(bytes: number): void {

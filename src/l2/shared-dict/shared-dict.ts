@@ -18,7 +18,7 @@ import {
   assertDuration,
   assertFunction,
   assertIntegerAtLeast,
-  assertKey,
+  assertKeyShape,
   assertKnownOptions,
   assertOptionsObject,
 } from '../../internal/validate.js'
@@ -230,7 +230,7 @@ export class SharedDict implements L2Store {
    * @throws {TypeError | RangeError} for a bad key.
    */
   get(key: string): DictEntry | undefined {
-    assertKey(key)
+    assertKeyShape(key)
     const now = this.#clock()
     const core = this.#core
     core.encodeKey(key)
@@ -256,7 +256,7 @@ export class SharedDict implements L2Store {
    * hit does not count as a use. Stale values may vanish at any time.
    */
   getStale(key: string): DictStaleEntry | undefined {
-    assertKey(key)
+    assertKeyShape(key)
     const now = this.#clock()
     const core = this.#core
     core.encodeKey(key)
@@ -339,7 +339,7 @@ export class SharedDict implements L2Store {
    *   `init`, a bad `initTtl`, or `initTtl` without `init`.
    */
   incr(key: string, step: number, init?: number, initTtl?: number): DictIncrResult {
-    assertKey(key)
+    assertKeyShape(key)
     assertFinite(step, 'step')
     if (init !== undefined) assertFinite(init, 'init')
     const ttl = ttlArgument(initTtl, 'initTtl')
@@ -370,7 +370,7 @@ export class SharedDict implements L2Store {
    * gives 0), `undefined` when missing. Not a use.
    */
   ttl(key: string): number | undefined {
-    assertKey(key)
+    assertKeyShape(key)
     const now = this.#clock()
     this.#core.encodeKey(key)
     return this.#read(now, ttlOf)
@@ -385,7 +385,7 @@ export class SharedDict implements L2Store {
    * @throws {TypeError | RangeError} for a bad key or ttl.
    */
   expire(key: string, ttl: number): boolean {
-    assertKey(key)
+    assertKeyShape(key)
     assertDuration(ttl, 'ttl')
     const now = this.#clock()
     this.#core.encodeKey(key)
@@ -452,7 +452,7 @@ export class SharedDict implements L2Store {
    */
   readEntry(namespace: string, key: string): L2Entry | undefined {
     assertString(namespace, 'namespace')
-    assertKey(key)
+    assertKeyShape(key)
     const now = this.#clock()
     const core = this.#core
     core.encodeNamespaced(namespace, key)
@@ -488,7 +488,7 @@ export class SharedDict implements L2Store {
    */
   writeEntry(namespace: string, key: string, value: Uint8Array, ttl: number, flags: number, options?: L2WriteOptions): L2WriteResult {
     assertString(namespace, 'namespace')
-    assertKey(key)
+    assertKeyShape(key)
     if (!(value instanceof Uint8Array)) throw new TypeError('value must be a Uint8Array')
     const ttlMs = ttlArgument(ttl, 'ttl')
     const userFlags = flagsArgument(flags)
@@ -519,7 +519,7 @@ export class SharedDict implements L2Store {
   /** {@link L2Store.deleteEntry}: `delete` of the namespaced key; voids the fence of its lock. */
   deleteEntry(namespace: string, key: string): void {
     assertString(namespace, 'namespace')
-    assertKey(key)
+    assertKeyShape(key)
     const now = this.#clock()
     this.#core.encodeNamespaced(namespace, key)
     this.#core.prepareValue(null, true)
@@ -550,7 +550,7 @@ export class SharedDict implements L2Store {
    */
   tryLock(namespace: string, key: string, token: string, lease: number): LockResult {
     assertString(namespace, 'namespace')
-    assertKey(key)
+    assertKeyShape(key)
     assertString(token, 'token')
     assertDuration(lease, 'lease')
     const now = this.#clock()
@@ -562,7 +562,7 @@ export class SharedDict implements L2Store {
   /** {@link L2Store.extendLock}: a lease of `lease` real ms from now for a lock `token` holds. */
   extendLock(namespace: string, key: string, token: string, lease: number): boolean {
     assertString(namespace, 'namespace')
-    assertKey(key)
+    assertKeyShape(key)
     assertString(token, 'token')
     assertDuration(lease, 'lease')
     this.#core.encodeNamespaced(namespace, key)
@@ -577,7 +577,7 @@ export class SharedDict implements L2Store {
    */
   unlock(namespace: string, key: string, token: string): boolean {
     assertString(namespace, 'namespace')
-    assertKey(key)
+    assertKeyShape(key)
     assertString(token, 'token')
     this.#core.encodeNamespaced(namespace, key)
     this.#core.prepareValue(token, false)
@@ -599,12 +599,12 @@ export class SharedDict implements L2Store {
   waitForUnlock(namespace: string, key: string, timeout: number): Promise<void> {
     try {
       assertString(namespace, 'namespace')
-      assertKey(key)
+      assertKeyShape(key)
       assertDuration(timeout, 'timeout')
+      this.#core.encodeNamespaced(namespace, key)
     } catch (error) {
       return Promise.reject(error as Error)
     }
-    this.#core.encodeNamespaced(namespace, key)
     const cell = waitCellOf(this.#core.keyHash)
     // Read the cell before looking at the lock: an unlock after the look
     // changes the cell before or during the wait, never unseen.
@@ -710,7 +710,7 @@ export class SharedDict implements L2Store {
 
   /** Validates and encodes the arguments of the `set` family, then stores under the mutex. */
   #store(mode: number, key: string, value: unknown, ttl: unknown, flags: unknown): DictSetResult {
-    assertKey(key)
+    assertKeyShape(key)
     const ttlMs = ttlArgument(ttl, 'ttl')
     const userFlags = flagsArgument(flags)
     const now = this.#clock()

@@ -213,3 +213,24 @@ describe('input an adversarial run slipped through', () => {
     expect(dict.set('small', 'value').ok).toBe(true)
   })
 })
+
+describe('keys and namespaces that are not well-formed UTF-16', () => {
+  it('are a TypeError for every keyed method, L2Store ones included, so two keys never share an entry', async () => {
+    unchanged((dict) => {
+      for (const key of ['\uD800', 'user:\uDC00', 'a\uDBFFb']) {
+        expect(() => dict.get(key)).toThrow('key must be well-formed UTF-16')
+        expect(() => dict.set(key, 1)).toThrow(TypeError)
+        expect(() => dict.incr(key, 1, 0)).toThrow(TypeError)
+        expect(() => dict.readEntry('ns', key)).toThrow(TypeError)
+        expect(() => dict.writeEntry('ns', key, Uint8Array.of(1), 0, 0)).toThrow(TypeError)
+        expect(() => dict.tryLock('ns', key, 'token', 1_000)).toThrow(TypeError)
+        expect(() => dict.readEntry(key, 'k')).toThrow('namespace must be well-formed UTF-16')
+      }
+    })
+    const dict = dicts.create({ size: '16k' })
+    await expect(dict.waitForUnlock('ns', '\uD800', 10)).rejects.toThrow(TypeError)
+    dict.set('user:\uFFFD', 'replacement character')
+    expect(() => dict.delete('user:\uDC00')).toThrow(TypeError)
+    expect(dict.get('user:\uFFFD')?.value).toBe('replacement character')
+  })
+})
