@@ -10,7 +10,7 @@ import { DrainWaiters } from './drain-waiters.js'
 import { decodeEvent, encodeEvent } from './payload.js'
 import { Subscriptions } from './subscriptions.js'
 import { UniqueDedup } from './unique-dedup.js'
-import { assertDuration } from '../internal/validate.js'
+import { assertTimerDuration } from '../internal/validate.js'
 
 interface QueuedEvent {
   readonly seq: number
@@ -121,7 +121,7 @@ export class LocalBus implements EventBus {
    * @throws {TypeError | RangeError} (rejects) `timeout` is not a duration
    */
   async drain(timeout?: number): Promise<void> {
-    if (timeout !== undefined) assertDuration(timeout, 'timeout')
+    if (timeout !== undefined) assertTimerDuration(timeout, 'timeout')
     const seq = this.#published
     if (this.#handled >= seq || this.#stop.signal.aborted) return
     return this.#drains.wait(seq, timeout)

@@ -6,7 +6,7 @@
  */
 import type { EventBusOptions } from './event-bus.js'
 import { assertKnownBusOptions, BUS_OPTION_NAMES, resolveBusOptions, type ResolvedBusOptions } from './bus-options.js'
-import { assertDuration, assertIntegerAtLeast, assertOptionsObject } from '../internal/validate.js'
+import { assertIntegerAtLeast, assertOptionsObject, assertTimerDuration } from '../internal/validate.js'
 import type { BusGeometry } from './worker-bus-layout.js'
 import { resolveOwnerDeadAfter } from '../internal/robust-mutex.js'
 
@@ -127,7 +127,7 @@ export function resolveCreateOptions(options?: WorkerBusOptions): {
   const { ringBytes = Math.max(DEFAULT_RING_BYTES, 2 * maxPayloadLen), stallTimeout = DEFAULT_STALL_TIMEOUT } = options ?? {}
   assertIntegerAtLeast(ringBytes, 'options.ringBytes', Math.max(maxPayloadLen, MIN_RING_BYTES))
   if (ringBytes > MAX_RING_BYTES) throw new RangeError(`options.ringBytes must be <= ${MAX_RING_BYTES}`)
-  assertDuration(stallTimeout, 'options.stallTimeout')
+  assertTimerDuration(stallTimeout, 'options.stallTimeout')
   const geometry = { slots: maxQueueLen, ringBytes: Math.ceil(ringBytes / 8) * 8, maxPayloadLen, uniqueTimeout, stallTimeout }
   return { resolved, geometry, ownerDeadAfter: resolveOwnerDeadAfter(options?.ownerDeadAfter) }
 }

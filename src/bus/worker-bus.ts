@@ -11,7 +11,7 @@ import { DrainWaiters } from './drain-waiters.js'
 import { decodeEvent, encodeEvent } from './payload.js'
 import { Subscriptions } from './subscriptions.js'
 import { BusError } from '../errors.js'
-import { assertDuration } from '../internal/validate.js'
+import { assertTimerDuration } from '../internal/validate.js'
 import {
   type BusViews,
   createBusBuffer,
@@ -421,7 +421,7 @@ export class WorkerBus implements EventBus {
    * @throws {TypeError | RangeError} (rejects) `timeout` is not a duration
    */
   async drain(timeout?: number): Promise<void> {
-    if (timeout !== undefined) assertDuration(timeout, 'timeout')
+    if (timeout !== undefined) assertTimerDuration(timeout, 'timeout')
     const seq = this.#ring.head()
     const local = this.#localPublished
     if (this.#stop.signal.aborted || (this.#cursor >= seq && this.#localHandled >= local)) return

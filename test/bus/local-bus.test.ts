@@ -425,3 +425,11 @@ describe('LocalBus backpressure', () => {
     await bus.close()
   })
 })
+
+describe('durations that become timers', () => {
+  it('drain(timeout) beyond 2^31 - 1 ms is a RangeError (Node would fire it after 1 ms), up to it a wait', async () => {
+    const bus = newBus()
+    await expect(bus.drain(2 ** 31)).rejects.toThrow(RangeError)
+    await expect(bus.drain(2 ** 31 - 1)).resolves.toBeUndefined()
+  })
+})

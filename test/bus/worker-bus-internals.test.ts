@@ -302,3 +302,20 @@ describe('WorkerBus in one thread', () => {
     expect(await seen).toEqual([owner | 1])
   })
 })
+
+describe('WorkerBus durations that become timers', () => {
+  it('drain(timeout) and stallTimeout beyond 2^31 - 1 ms are a RangeError (Node would fire them after 1 ms)', async () => {
+    expect(() => WorkerBus.create({ stallTimeout: 2 ** 31 })).toThrow(RangeError)
+    const bus = newBus({ stallTimeout: 2 ** 31 - 1 })
+    await expect(bus.drain(2 ** 31)).rejects.toThrow(RangeError)
+    await expect(bus.drain(2 ** 31 - 1)).resolves.toBeUndefined()
+  })
+
+  it('create() and attach() take ownerDeadAfter > 0 (Infinity for never) and reject anything else', () => {
+    const bus = newBus({ ownerDeadAfter: Number.POSITIVE_INFINITY })
+    for (const bad of [0, -5, Number.NaN, '1']) {
+      expect(() => WorkerBus.create({ ownerDeadAfter: bad as number })).toThrow(/ownerDeadAfter/)
+      expect(() => WorkerBus.attach(bus.handle, { ownerDeadAfter: bad as number })).toThrow(/ownerDeadAfter/)
+    }
+  })
+})
