@@ -28,8 +28,12 @@ import { MIN_DICT_BYTES } from './size.js'
 /** 'SHD1' read as a little-endian u32. */
 export const MAGIC = 0x3144_4853
 
-/** Version of this layout; `attach` refuses any other. */
-export const LAYOUT_VERSION = 2
+/**
+ * Version of this layout; `attach` refuses any other. 3: the mutex word
+ * carries a "supervised" bit (`robust-mutex.ts`), so a thread of an older
+ * copy would misread who owns it.
+ */
+export const LAYOUT_VERSION = 3
 
 /** Bytes reserved for the header. */
 export const HEADER_BYTES = 4096
