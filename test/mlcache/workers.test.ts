@@ -4,6 +4,8 @@
  * never go through L2. No outcome depends on timing: loads and stalls end
  * on signals from the test or the other workers.
  */
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { SharedDict, WorkerBus, type WorkerBusOptions } from '../../src/index.js'
 import { checkSharedDictInvariants } from '../../src/l2/shared-dict/invariants.js'
@@ -102,5 +104,23 @@ describe('MLCache across worker_threads on a WorkerBus', () => {
     // The lease is 60 s and the test times out long before: only reaping frees it.
     expect(await waiting).toMatchObject({ value: 'loaded', hitLevel: 3 })
     checkSharedDictInvariants(dict)
+  })
+
+  it("get() proceeds at once when the lock holder is terminated, with the README's pattern: no bus, only the dict's handle kept, after a GC", async () => {
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    // As the README's snippet: the main thread keeps nothing but what it sends.
+    const started = (() => {
+      const shared = { dictHandle: SharedDict.create({ size: '4m' }).handle, name: 'users' }
+      return startWorkers(2, shared)
+    })()
+    const [holder, waiter] = (await started) as [ScriptedWorker, ScriptedWorker]
+    await new Promise((resolve) => setImmediate(resolve))
+    await new Promise((resolve) => setImmediate(resolve))
+    gc()
+    expect(await holder.call('holdLock', { key: 'k' })).toBe('acquired')
+    const waiting = waiter.call<{ value: unknown; hitLevel: number }>('get', { key: 'k', value: 'loaded' })
+    await holder.terminate()
+    expect(await waiting).toMatchObject({ value: 'loaded', hitLevel: 3 })
   })
 })
