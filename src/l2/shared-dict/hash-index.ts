@@ -16,8 +16,10 @@ import {
   E_KEY,
   E_KEY_LEN,
   EF_PINNED,
+  H_ARENA_BYTES,
   H_BUCKET_COUNT,
   H_BUCKETS_OFF,
+  MIN_BLOCK_UNITS,
   type DictViews,
 } from './layout.js'
 
@@ -58,12 +60,21 @@ export class HashIndex {
   /** Word index of bucket 0. */
   readonly #base: number
   readonly #mask: number
+  /**
+   * More entries than the arena can hold: a chain this long loops. Chains
+   * are acyclic while every writer holds the mutex; the bound keeps a
+   * thread from spinning forever (mutex held) if late writes of an owner
+   * that was taken over ever linked one into a cycle. The throw empties
+   * the dict (`DictCore.recover`).
+   */
+  readonly #maxChain: number
 
   constructor(views: DictViews) {
     this.#u32 = views.u32
     this.#u8 = views.u8
     this.#base = views.u32[H_BUCKETS_OFF]! / 4
     this.#mask = views.u32[H_BUCKET_COUNT]! - 1
+    this.#maxChain = views.u32[H_ARENA_BYTES]! / (MIN_BLOCK_UNITS * 8)
   }
 
   /** Word index of the head of the bucket of `hash`. */
@@ -85,7 +96,9 @@ export class HashIndex {
   find(hash: number, key: Uint8Array, length: number, pinned: number): number {
     const u32 = this.#u32
     const u8 = this.#u8
+    let steps = 0
     for (let p = u32[this.#base + (hash & this.#mask)]!; p !== 0; p = u32[(p << 1) + E_BUCKET_NEXT]!) {
+      if (++steps > this.#maxChain) throw new RangeError('SharedDict bucket chain loops')
       const w = p << 1
       if (u32[w + E_HASH] !== hash || u32[w + E_KEY_LEN] !== length) continue
       const at = p * 8
@@ -110,7 +123,10 @@ export class HashIndex {
     const u32 = this.#u32
     const next = u32[(p << 1) + E_BUCKET_NEXT]!
     let link = this.#bucketOf(u32[(p << 1) + E_HASH]!)
-    for (let q = u32[link]!; q !== p; q = u32[link]!) link = (q << 1) + E_BUCKET_NEXT
+    for (let q = u32[link]!, steps = 0; q !== p; q = u32[link]!) {
+      if (q === 0 || ++steps > this.#maxChain) throw new RangeError('SharedDict entry missing from its bucket chain')
+      link = (q << 1) + E_BUCKET_NEXT
+    }
     u32[link] = next
   }
 }

@@ -1,7 +1,16 @@
 import { threadId } from 'node:worker_threads'
 import { describe, expect, it } from 'vitest'
 import { inspectSharedDict } from '../../../src/l2/shared-dict/invariants.js'
-import { E_VALUE_LEN, H_GENERATION, H_MUTATING, H_MUTEX } from '../../../src/l2/shared-dict/layout.js'
+import {
+  E_BUCKET_NEXT,
+  E_HASH,
+  E_VALUE_LEN,
+  H_BUCKET_COUNT,
+  H_BUCKETS_OFF,
+  H_GENERATION,
+  H_MUTATING,
+  H_MUTEX,
+} from '../../../src/l2/shared-dict/layout.js'
 import { SharedDict } from '../../../src/l2/shared-dict/shared-dict.js'
 import { recordingDict } from '../../helpers/recording-dict.js'
 import { useCheckedDicts } from '../../helpers/shared-dict-invariants.js'
@@ -71,5 +80,30 @@ describe('recovery from an interrupted mutation', () => {
     await waiting
     expect(woken).toBe(true)
     expect(dict.tryLock('ns', 'key', 'next', 1_000)).toBe('acquired')
+  })
+})
+
+describe('a structure damaged beyond what a mutation leaves', () => {
+  it('a bucket chain that loops makes the lookup throw and empties the dict instead of spinning forever with the mutex held', async () => {
+    const { dict, recoveries } = recordingDict(dicts, '64k')
+    for (let i = 0; i < 300; i++) dict.set(`key-${i}`, i)
+    const u32 = new Uint32Array(dict.handle.buffer)
+    const base = u32[H_BUCKETS_OFF]! / 4
+    const mask = u32[H_BUCKET_COUNT]! - 1
+    // Two entries of one bucket: make its head point to itself, then look up the other.
+    const byBucket = new Map<number, string[]>()
+    for (const entry of inspectSharedDict(dict).entries) {
+      const bucket = u32[(entry.offset << 1) + E_HASH]! & mask
+      byBucket.set(bucket, [...(byBucket.get(bucket) ?? []), entry.key])
+    }
+    const [bucket] = [...byBucket].find(([, keys]) => keys.length >= 2)!
+    const head = u32[base + bucket]!
+    const other = byBucket.get(bucket)!.find((key) => inspectSharedDict(dict).entries.find((e) => e.key === key)!.offset !== head)!
+    u32[(head << 1) + E_BUCKET_NEXT] = head
+    expect(() => dict.get(other)).toThrow('SharedDict bucket chain loops')
+    expect(dict.stats()).toMatchObject({ entries: 0, recoveries: 1 })
+    expect(dict.set('after', 1).ok).toBe(true)
+    await Promise.resolve()
+    expect(recoveries).toEqual([{ reason: 'exception', threadId, emptied: true }])
   })
 })
