@@ -109,7 +109,7 @@ const SCRATCH_KEPT_BYTES = 64 * 1024
 /** {@link DictCore.deferred}: the read needs a buffer of the size it found ({@link DictCore.allocateLarge}); run it again. */
 export const DEFERRED_BUFFER = 1
 /** {@link DictCore.deferred}: the answer's value is the UTF-8 bytes of a large string, to decode after the release. */
-export const DEFERRED_STRING = 2
+const DEFERRED_STRING = 2
 
 /**
  * The `expiresAt` that `flushAll` and `purgeNamespace` write: nginx writes
