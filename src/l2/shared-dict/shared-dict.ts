@@ -100,6 +100,7 @@ function instanceOptions(options: SharedDictAttachOptions | undefined): Instance
 
 // Operations without arguments of their own, shared instead of a closure per call.
 const ttlOf = (core: DictCore, now: number): number | undefined => core.ttl(now)
+const getStaleOf = (core: DictCore, now: number): DictStaleEntry | undefined => core.getStale(now)
 const flushAll = (core: DictCore, now: number): void => core.flushAll(now)
 const freeBytesOf = (core: DictCore): number => core.freeBytes()
 const statsOf = (core: DictCore): SharedDictStats => core.stats()
@@ -258,21 +259,9 @@ export class SharedDict implements L2Store {
   getStale(key: string): DictStaleEntry | undefined {
     assertKeyShape(key)
     const now = this.#clock()
-    const core = this.#core
-    core.encodeKey(key)
-    core.enter()
-    let entry
-    try {
-      entry = core.getStale(now)
-      core.leave()
-    } catch (error) {
-      core.recover()
-      throw error
-    } finally {
-      core.release()
-    }
-    if (!core.intact) return this.getStale(key)
-    return core.deferred === 0 ? entry : this.#settleLarge(entry, () => this.getStale(key))
+    this.#core.encodeKey(key)
+    const entry = this.#mutate(now, getStaleOf)
+    return this.#core.deferred === 0 ? entry : this.#settleLarge(entry, () => this.getStale(key))
   }
 
   /**
@@ -345,20 +334,8 @@ export class SharedDict implements L2Store {
     const ttl = ttlArgument(initTtl, 'initTtl')
     if (initTtl !== undefined && init === undefined) throw new TypeError('initTtl requires init')
     const now = this.#clock()
-    const core = this.#core
-    core.encodeKey(key)
-    core.enter()
-    let result
-    try {
-      result = core.incr(now, step, init, ttl)
-      core.leave()
-    } catch (error) {
-      core.recover()
-      throw error
-    } finally {
-      core.release()
-    }
-    if (!core.intact) return this.incr(key, step, init, initTtl)
+    this.#core.encodeKey(key)
+    const result = this.#mutate(now, (core) => core.incr(now, step, init, ttl))
     if (result === INCR_NOT_FINITE) throw new RangeError(`incr would make the value of ${JSON.stringify(key)} non-finite`)
     return result
   }
@@ -502,18 +479,7 @@ export class SharedDict implements L2Store {
     core.encodeNamespaced(namespace, key)
     core.prepareValue(value, false)
     core.prepareFence(fence)
-    core.enter()
-    let result
-    try {
-      result = core.writeEntry(now, realTime(), ttlMs, userFlags, keepStale)
-      core.leave()
-    } catch (error) {
-      core.recover()
-      throw error
-    } finally {
-      core.release()
-    }
-    return core.intact ? result : this.writeEntry(namespace, key, value, ttl, flags, options)
+    return this.#mutate(now, () => core.writeEntry(now, realTime(), ttlMs, userFlags, keepStale))
   }
 
   /** {@link L2Store.deleteEntry}: `delete` of the namespaced key; voids the fence of its lock. */
@@ -657,8 +623,8 @@ export class SharedDict implements L2Store {
    * Runs `operation` under the mutex as a mutation (see `DictCore.enter`);
    * an exception empties the dict and propagates. Callers read the clock
    * (`now`) before encoding anything, so that even a clock calling into this
-   * dict cannot clobber the staged key. The hot paths (`get`, `getStale`,
-   * `readEntry`, the `set` family, `incr`) inline this to avoid a closure.
+   * dict cannot clobber the staged key. The hot paths (`get`, `readEntry`,
+   * the `set` family) inline this to avoid a closure.
    */
   #mutate<T>(now: number, operation: (core: DictCore, now: number) => T): T {
     const core = this.#core
@@ -674,7 +640,7 @@ export class SharedDict implements L2Store {
       } finally {
         core.release()
       }
-      // Taken over meanwhile: the staged key and string value are intact, so run it again.
+      // Taken over meanwhile: the staged key, value and fence are kept, so run it again.
       if (core.intact) return result
     }
   }
