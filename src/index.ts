@@ -3,6 +3,7 @@
  * This module exports the public surface only.
  */
 export { MLCache } from './mlcache.js'
+export type { DefaultStoreOptions } from './default-store.js'
 export { SharedDict } from './l2/shared-dict/shared-dict.js'
 export type {
   DictEntry,

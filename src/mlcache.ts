@@ -12,6 +12,7 @@
  * (`page.ts`) and the counters (`stats.ts`).
  */
 import { Semaphore } from 'async-mutex'
+import { type DefaultStoreOptions, configureDefaultStore, defaultStore } from './default-store.js'
 import { BUS_RESYNC_EVENT, BUS_SOURCE, type EventBus } from './bus/event-bus.js'
 import { LocalBus } from './bus/local-bus.js'
 import { FLAG_RESURRECTED, encodeValue, entryFlags } from './codec/codec.js'
@@ -20,7 +21,6 @@ import { MAX_KEY_BYTES, assertIntegerAtLeast, assertKey, assertKeyShape, assertO
 import { NEGATIVE, fromL1Form, toL1Form } from './l1/l1-cache.js'
 import type { L2Store, LockStore } from './l2/l2-store.js'
 import { type L2Read, L2Tier } from './l2/l2-tier.js'
-import { SharedDict } from './l2/shared-dict/shared-dict.js'
 import { LoaderLock } from './l3/loader-lock.js'
 import { type Loaded, runLoader } from './l3/run-loader.js'
 import { DEFAULTS, type ResolvedOptions, mergeCallOptions, resolveCacheOptions } from './options.js'
@@ -42,8 +42,6 @@ import type {
   StatsOptions,
 } from './types.js'
 
-/** The size of the private SharedDict a cache makes when no `store` is given. */
-const DEFAULT_STORE_SIZE = '16m'
 /** The bus source of MLCache's events (Kong used `"mlcache"` too). */
 const BUS_EVENT_SOURCE = 'mlcache'
 /** The longest key that needs no UTF-8 length check on the L1 fast path (a UTF-16 unit is at most 3 UTF-8 bytes). */
@@ -113,6 +111,21 @@ export class MLCache<V = unknown, L1 = V> {
   #closed = false
 
   /**
+   * Sets the size of the default store: the SharedDict shared by every
+   * cache of this thread created without a `store` (one per `clock`; 16 MiB
+   * unless set). Call it once at startup, before the first such cache.
+   * @example
+   * ```ts
+   * MLCache.configureDefaultStore({ size: '64m' })
+   * ```
+   * @throws {TypeError | RangeError} a bad `options` or `options.size`
+   * @throws {Error} the default store was already created in this thread
+   */
+  static configureDefaultStore(options: DefaultStoreOptions): void {
+    configureDefaultStore(options)
+  }
+
+  /**
    * @param name - namespaces the cache: two names never see each other's keys
    * @throws {TypeError | RangeError} a bad name or option
    */
@@ -124,7 +137,8 @@ export class MLCache<V = unknown, L1 = V> {
     const given = options ?? {}
     const clock = given.clock ?? Date.now
     this.name = name
-    const store = given.store === undefined ? SharedDict.create({ size: DEFAULT_STORE_SIZE, clock }) : assertL2Store(given.store, 'options.store')
+    // Resolved once here, so get() pays nothing for the shared default.
+    const store = given.store === undefined ? defaultStore(clock) : assertL2Store(given.store, 'options.store')
     const missStore = given.missStore === undefined ? undefined : assertL2Store(given.missStore, 'options.missStore')
     this.#lockStore =
       given.lockStore === undefined ? store : assertImplements(given.lockStore, LOCK_STORE_METHODS, 'options.lockStore', 'a LockStore')
@@ -339,6 +353,8 @@ export class MLCache<V = unknown, L1 = V> {
   /**
    * Stops listening to the bus and releases this cache's share of L1. Later
    * calls reject with `ClosedError`. Idempotent; loads in flight finish.
+   * The store is left as it is: other caches may share it (the default
+   * store always may), and its entries stay for them.
    */
   async close(): Promise<void> {
     if (this.#closed) return
