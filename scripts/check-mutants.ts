@@ -211,6 +211,20 @@ const MUTANTS: Mutant[] = [
     replace: 'void FRESH_BUFFER_BYTES',
     tests: INPUT_TESTS,
   },
+  {
+    name: 'each cache without a store makes a default store of its own',
+    file: 'src/default-store.ts',
+    find: 'let store = stores.get(clock)',
+    replace: 'let store: SharedDict | undefined',
+    tests: ['test/mlcache/default-store.test.ts'],
+  },
+  {
+    name: 'configuring the default store after it was made is silently accepted',
+    file: 'src/default-store.ts',
+    find: 'if (created) {',
+    replace: 'if (!created && created) {',
+    tests: ['test/mlcache/default-store.test.ts'],
+  },
 ]
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
