@@ -99,7 +99,11 @@ export class BusError extends MLCacheError {
   }
 }
 
-/** A page swap is already running. */
+/**
+ * A page swap is already running. Reserved: page swapping is not
+ * implemented yet, so nothing throws it; it is exported now so that code
+ * catching it (and the `E_BUSY` code) keeps compiling when swapping lands.
+ */
 export class BusyError extends MLCacheError {
   constructor(message: string, options: MLCacheErrorOptions = {}) {
     super('E_BUSY', message, options)

@@ -152,7 +152,7 @@ interface DrainMark {
  * - **Reclaiming.** A worker created before its creating thread used
  *   mlcache, or by a thread that never did, is not supervised: if it
  *   dies without closing, its slot stays taken and `workers()` lists it
- *   (a page swap then waits for it until its timeout; Node offers no way
+ *   (page swapping, once it lands, would wait for it until its timeout; Node offers no way
  *   to probe another thread's liveness, and heartbeats would declare a busy
  *   thread dead). When an `attach` finds all 64 slots taken, it holds a
  *   roll call: every member of another thread answers

@@ -2,6 +2,7 @@
  * `mlcache-bench hitrate`: argument parsing, the table and the JSON output.
  * Kept apart from `cli.ts` so tests run it in-process.
  */
+import { readFileSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { basename } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -10,12 +11,31 @@ import { type HitRateRow, measureHitRates } from './hitrate.js'
 import { plotHitRates } from './plot.js'
 import { TRACE_FORMATS, type TraceFormat, isTraceFormat, loadTrace } from './readers.js'
 
-/** The usage text printed with every argument error. */
+/** The usage text: printed by `--help`, and with every argument error. */
 const USAGE = `usage: mlcache-bench hitrate --trace <file> --format ${TRACE_FORMATS.join('|')} --l1 <entries>
          [--sizes a,b,c] --l2 <bytes> [--workers n] [--json] [--plot out.svg]
+       mlcache-bench --help | --version
   --l1       L1 entries per worker (MLCache lruSize); --sizes sweeps several instead
   --l2       bytes of the SharedDict all workers share ('64m', '512k' or a count); 0 replays L1 only
-  --workers  threads the requests are spread over round-robin (default 1)`
+  --workers  threads the requests are spread over round-robin (default 1)
+  --json     print the rows as JSON instead of the table
+  --plot     also write an SVG chart of every column against the size
+  -h, --help     print this text and exit
+  --version      print the version of mlcache and exit`
+
+/**
+ * The legend printed under the table. The last column is a signed difference,
+ * so its sign must be spelled out: OPT only sees as many entries as L1, while
+ * L1+L2 sees far more, so a positive value is common and is not an error.
+ */
+export const TOTAL_MINUS_OPT_LEGEND =
+  'total - OPT: percentage points of L1+L2 (total) above Belady\'s OPT with as many entries as L1; positive = L1+L2 beats an L1-sized OPT, negative = OPT of L1 size would do better'
+
+/** The version in this package's package.json (two levels up from `src/hitrate` and `dist/hitrate` alike). */
+function packageVersion(): string {
+  const json = readFileSync(new URL('../../package.json', import.meta.url), 'utf8')
+  return (JSON.parse(json) as { version: string }).version
+}
 
 /** A bad command line: the message is printed with {@link USAGE} and the exit code is 2. */
 class UsageError extends Error {
@@ -103,22 +123,34 @@ function fixed(value: number, width: number): string {
   return value.toFixed(2).padStart(width)
 }
 
-/** The human table: one line per size, the gap to OPT in points of hit rate. */
+/** The human table: one line per size, then the legend of the signed last column. */
 function formatTable(rows: readonly HitRateRow[]): string {
-  const header = `${'size'.padStart(8)} ${'L1 %'.padStart(7)} ${'L2 %'.padStart(7)} ${'loader %'.padStart(9)} ${'total %'.padStart(8)} ${'LRU %'.padStart(7)} ${'OPT %'.padStart(7)} ${'gap to OPT'.padStart(11)}`
+  const header = `${'size'.padStart(8)} ${'L1 %'.padStart(7)} ${'L2 %'.padStart(7)} ${'loader %'.padStart(9)} ${'total %'.padStart(8)} ${'LRU %'.padStart(7)} ${'OPT %'.padStart(7)} ${'total - OPT'.padStart(12)}`
   const lines = rows.map((row) => {
     const total = hundredths(row.l1 + row.l2)
-    return `${String(row.size).padStart(8)} ${fixed(row.l1, 7)} ${fixed(row.l2, 7)} ${fixed(row.loader, 9)} ${fixed(total, 8)} ${fixed(row.lru, 7)} ${fixed(row.opt, 7)} ${fixed(hundredths(row.opt) - total, 11)}`
+    const diff = hundredths(total - hundredths(row.opt))
+    // An explicit '+' so the sign reads the same way on every line.
+    const signed = `${diff > 0 ? '+' : ''}${diff.toFixed(2)}`.padStart(12)
+    return `${String(row.size).padStart(8)} ${fixed(row.l1, 7)} ${fixed(row.l2, 7)} ${fixed(row.loader, 9)} ${fixed(total, 8)} ${fixed(row.lru, 7)} ${fixed(row.opt, 7)} ${signed}`
   })
-  return [header, ...lines].join('\n')
+  return [header, ...lines, TOTAL_MINUS_OPT_LEGEND].join('\n')
 }
 
 /**
  * Runs `mlcache-bench` with `argv` (the arguments after the program name)
- * and answers the exit code: 0, or 2 for a bad command line.
+ * and answers the exit code: 0 (`--help` and `--version` included), or 2 for a bad command line.
  * @throws {Error} the trace cannot be read or parsed (rejects)
  */
 export async function runCommand(argv: readonly string[], output: CommandOutput): Promise<number> {
+  // Checked before parsing, so `mlcache-bench hitrate --trace x --help` still prints the usage.
+  if (argv.includes('--help') || argv.includes('-h')) {
+    output.out(`${USAGE}\n`)
+    return 0
+  }
+  if (argv.includes('--version')) {
+    output.out(`${packageVersion()}\n`)
+    return 0
+  }
   let args: HitrateArgs
   try {
     args = parseHitrateArgs(argv)

@@ -15,6 +15,10 @@ interface Series {
 const SERIES: readonly Series[] = [
   { label: 'MLCache L1+L2', colour: '#1f77b4', dashed: false, value: (row) => row.l1 + row.l2 },
   { label: 'MLCache L1', colour: '#2ca02c', dashed: false, value: (row) => row.l1 },
+  // The L2 and loader shares complete the split of the requests (L1 + L2 + loader = 100 %), so the
+  // chart shows every column of the table, not only the hit rates.
+  { label: 'MLCache L2', colour: '#9467bd', dashed: false, value: (row) => row.l2 },
+  { label: 'loader (misses)', colour: '#ff7f0e', dashed: false, value: (row) => row.loader },
   { label: 'exact LRU', colour: '#7f7f7f', dashed: true, value: (row) => row.lru },
   { label: 'OPT (Belady)', colour: '#d62728', dashed: true, value: (row) => row.opt },
 ]
@@ -50,7 +54,7 @@ function xScale(sizes: readonly number[]): (size: number) => number {
 
 /**
  * An SVG chart of `rows`: hit rate (%) against cache size (entries), one
- * `<polyline>` per series (L1+L2 total, L1, LRU, OPT), with axes, ticks and a
+ * `<polyline>` per series (L1+L2 total, L1, L2, loader, LRU, OPT), with axes, ticks and a
  * legend. `title` is shown above the chart.
  * @throws {RangeError} no rows
  */

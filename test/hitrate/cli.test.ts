@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runCommand } from '../../src/hitrate/command.js'
+import { TOTAL_MINUS_OPT_LEGEND, runCommand } from '../../src/hitrate/command.js'
 import type { HitRateRow } from '../../src/hitrate/hitrate.js'
 import { plotHitRates } from '../../src/hitrate/plot.js'
 
@@ -44,11 +44,38 @@ describe('mlcache-bench hitrate', () => {
     expect(await readFile(plot, 'utf8')).toMatch(/^<svg /)
   })
 
-  it('prints a table with the gap to OPT', async () => {
+  it('prints total - OPT with its sign: positive when L1+L2 beats an OPT of L1 size, with a legend saying so', async () => {
     const { code, out } = await run(['hitrate', '--trace', GLI, '--format', 'lirs', '--l1', '1000', '--l2', '1m'])
     expect(code).toBe(0)
-    expect(out).toMatch(/gap to OPT/)
-    expect(out).toMatch(/^\s+1000\s+11\.21\s+46\.75\s+42\.04\s+57\.96\s+11\.21\s+53\.13\s+-4\.83$/m)
+    expect(out).toMatch(/ total - OPT$/m)
+    expect(out).not.toMatch(/gap to OPT/)
+    // 57.96 % served by L1+L2, 53.13 % by OPT with 1,000 entries: +4.83 points.
+    expect(out).toMatch(/^\s+1000\s+11\.21\s+46\.75\s+42\.04\s+57\.96\s+11\.21\s+53\.13\s+\+4\.83$/m)
+    expect(out).toContain(TOTAL_MINUS_OPT_LEGEND)
+    expect(TOTAL_MINUS_OPT_LEGEND).toMatch(/positive = L1\+L2 beats an L1-sized OPT/)
+  })
+
+  it('prints a negative total - OPT when the OPT of L1 size does better (L1 only)', async () => {
+    const { code, out } = await run(['hitrate', '--trace', GLI, '--format', 'lirs', '--l1', '1000', '--l2', '0'])
+    expect(code).toBe(0)
+    expect(out).toMatch(/^\s+1000\s+11\.21\s+0\.00\s+88\.79\s+11\.21\s+11\.21\s+53\.13\s+-41\.92$/m)
+  })
+
+  it.each([['--help'], ['-h'], ['hitrate', '--trace', 'x', '--help']])('mlcache-bench %s prints the usage to stdout and exits 0', async (...argv) => {
+    const { code, out, err } = await run(argv)
+    expect(code).toBe(0)
+    expect(out).toMatch(/^usage: mlcache-bench hitrate --trace <file>/)
+    expect(out).toMatch(/-h, --help/)
+    expect(out).toMatch(/--version/)
+    expect(err).toBe('')
+  })
+
+  it('mlcache-bench --version prints the package version and exits 0', async () => {
+    const { version } = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string }
+    const { code, out, err } = await run(['--version'])
+    expect(code).toBe(0)
+    expect(out).toBe(`${version}\n`)
+    expect(err).toBe('')
   })
 
   it.each([
@@ -64,6 +91,13 @@ describe('mlcache-bench hitrate', () => {
     expect(code).toBe(2)
     expect(err).toMatch(message)
     expect(err).toMatch(/^usage: mlcache-bench hitrate/m)
+  })
+
+  it('mlcache-bench --help runs as a script: usage on stdout, exit 0', async () => {
+    const tsx = join(ROOT, 'node_modules/tsx/dist/cli.mjs')
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [tsx, 'src/hitrate/cli.ts', '--help'], { cwd: ROOT })
+    expect(stdout).toMatch(/^usage: mlcache-bench hitrate/)
+    expect(stderr).toBe('')
   })
 
   it('runs as a script and exits 2 on a bad --format', async () => {
@@ -84,15 +118,30 @@ describe('plotHitRates', () => {
     const svg = plotHitRates(rows, 'a <trace> & co')
     expect(svg.startsWith('<svg ')).toBe(true)
     expect(svg.trimEnd().endsWith('</svg>')).toBe(true)
-    expect(svg.match(/<polyline /g)).toHaveLength(4)
+    expect(svg.match(/<polyline /g)).toHaveLength(6)
     expect(svg).not.toMatch(/<path /)
-    for (const label of ['MLCache L1+L2', 'MLCache L1', 'exact LRU', 'OPT (Belady)', 'cache size', 'hit rate']) expect(svg).toContain(label)
+    for (const label of ['MLCache L1+L2', 'MLCache L1', 'MLCache L2', 'loader (misses)', 'exact LRU', 'OPT (Belady)', 'cache size', 'hit rate']) expect(svg).toContain(label)
     expect(svg).toContain('a &#60;trace&#62; &#38; co')
     // Every element is closed: tags opened minus self-closed equals tags closed.
     const opened = svg.match(/<[a-z]/g)?.length ?? 0
     const selfClosed = svg.match(/\/>/g)?.length ?? 0
     const closed = svg.match(/<\/[a-z]+>/g)?.length ?? 0
     expect(opened).toBe(selfClosed + closed)
+  })
+
+  it('draws the L2 and loader shares of every row, not only the hit rates', () => {
+    // The legend's order is the polylines' order; read each series' y values back from its points.
+    const svg = plotHitRates(rows, 't')
+    const labels = [...svg.matchAll(/<text x="[\d.]+" y="[\d.]+">([^<]+)<\/text>/g)].map((m) => m[1]).filter((label) => label !== undefined && !/^\d/.test(label))
+    const ys = [...svg.matchAll(/<polyline points="([^"]+)"/g)].map((m) => [...m[1]!.matchAll(/,([\d.]+)/g)].map((p) => Number(p[1])))
+    const series = new Map(labels.map((label, index) => [label, ys[index]!]))
+    // l2 is 5 in every row: a flat line; loader falls by 10 points a row, as l1 rises.
+    const l2 = series.get('MLCache L2')!
+    expect(new Set(l2).size).toBe(1)
+    const loader = series.get('loader (misses)')!
+    const l1 = series.get('MLCache L1')!
+    expect(loader[1]! - loader[0]!).toBeCloseTo(-(l1[1]! - l1[0]!), 0)
+    expect(loader[0]!).toBeLessThan(l2[0]!) // 95 % is drawn above 5 % (SVG y grows downwards)
   })
 
   it('uses a log x scale when sizes span more than 10x', () => {
