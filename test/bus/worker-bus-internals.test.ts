@@ -161,7 +161,8 @@ describe('WorkerBus in one thread', () => {
     expect(await outcome).toBeInstanceOf(BusError)
     expect(published).toBe(8)
     for (let turn = 0; turn < 100 && timers() > timersBefore; turn++) await new Promise((resolve) => setTimeout(resolve, 1))
-    expect(timers()).toBe(timersBefore)
+    // At most as many as before: a timer some earlier test left running may end meanwhile.
+    expect(timers()).toBeLessThanOrEqual(timersBefore)
     release()
   })
 
