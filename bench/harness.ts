@@ -19,7 +19,7 @@ export function scaled(full: number, smoke: number): number {
 }
 
 /**
- * The rounds `measure()` takes by default: 7, or 3 in the quick headline run
+ * The rounds `measure()` and the worker scaling take: 7, or 3 in the quick headline run
  * (`npm run bench` without `--full`: the parent sets MLCACHE_BENCH_QUICK=1
  * for its scenario processes), 1 in a smoke run. Read at call time, since the
  * parent decides after parsing its arguments.

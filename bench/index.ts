@@ -8,7 +8,7 @@
  * ops/s, counts and ratios.
  *
  * By default only the HEADLINE scenarios run, 3 rounds each instead of 7
- * (about a minute), and the results go to the untracked `bench/.results/`;
+ * (about 1½ minutes), and the results go to the untracked `bench/.results/`;
  * `--full` runs every scenario, 7 rounds (about 5 minutes), into
  * `bench/.results/` too. `--update` (`npm run bench:update`) is a full run
  * that rewrites the tracked `bench/results/latest.{md,json}` and hit-rate
@@ -48,11 +48,12 @@ const SCENARIOS: Record<string, (report: Report) => Promise<void>> = {
 }
 
 /**
- * The default run: every scenario with a target (L1 hit against lru-cache and
- * the peers, L2 hit against msgpackr, SharedDict against Map, one loader call
- * per stampede, invalidation latency); the rest only come with `--full`.
+ * The default run: the scenarios of the headline targets (L1 hit against
+ * lru-cache and the peers, L2 hit against msgpackr, SharedDict against Map,
+ * L1 hits scaling over workers, one loader call per stampede, invalidation
+ * latency). The rest, the L2 scaling target among them, only come with `--full`.
  */
-const HEADLINE = ['l1', 'l2', 'dict', 'stampede', 'invalidation']
+const HEADLINE = ['l1', 'l2', 'dict', 'threads-l1', 'stampede', 'invalidation']
 
 /** Where a run writes: the tracked tables and charts on `--update` only. */
 const TRACKED = new URL('./results/', import.meta.url)
@@ -116,7 +117,7 @@ async function main(args: string[]): Promise<void> {
   }
   process.stdout.write(`mlcache benchmark: Node ${meta.node}, ${meta.cpus}, commit ${meta.commit}; each scenario in a fresh process\n`)
   if (only.length === 0 && !full && !SMOKE) {
-    // Fewer rounds in the headline run, inherited by the scenario processes: it stays about a minute.
+    // Fewer rounds in the headline run, inherited by the scenario processes: it stays about 1½ minutes.
     process.env.MLCACHE_BENCH_QUICK = '1'
     process.stdout.write(`Headline scenarios (${HEADLINE.join(', ')}), ${measureRounds()} rounds each; every scenario, 7 rounds: npm run bench -- --full\n`)
   }
