@@ -11,8 +11,8 @@ export default defineConfig({
         test: {
           name: 'default',
           include: ['test/**/*.test.ts'],
-          // Builds dist/ once for the tests that load the shipped package.
-          globalSetup: ['test/global-setup.ts'],
+          // Builds dist/ once for the tests that load the shipped package; looks for redis-server once.
+          globalSetup: ['test/global-setup.ts', 'test/redis-setup.ts'],
         },
       },
       {

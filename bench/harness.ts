@@ -18,6 +18,16 @@ export function scaled(full: number, smoke: number): number {
   return SMOKE ? smoke : full
 }
 
+/**
+ * The rounds `measure()` and the worker scaling take: 7, or 3 in the quick headline run
+ * (`npm run bench` without `--full`: the parent sets MLCACHE_BENCH_QUICK=1
+ * for its scenario processes), 1 in a smoke run. Read at call time, since the
+ * parent decides after parsing its arguments.
+ */
+export function measureRounds(): number {
+  return SMOKE ? 1 : process.env.MLCACHE_BENCH_QUICK === '1' ? 3 : 7
+}
+
 /** The functions of one scenario, measured together. */
 export type Tasks = Record<string, () => unknown>
 
@@ -36,7 +46,7 @@ export function median(values: readonly number[]): number {
 }
 
 /** Measures every task for `rounds` rounds; answers the median ops/s by task name. */
-export async function measure(tasks: Tasks, { rounds = scaled(7, 1), time = scaled(250, 10) }: MeasureOptions = {}): Promise<Map<string, number>> {
+export async function measure(tasks: Tasks, { rounds = measureRounds(), time = scaled(250, 10) }: MeasureOptions = {}): Promise<Map<string, number>> {
   const samples = new Map<string, number[]>(Object.keys(tasks).map((name) => [name, []]))
   for (let round = 0; round < rounds; round++) {
     const bench = new Bench({ time, warmupTime: scaled(50, 5) })

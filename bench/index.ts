@@ -5,7 +5,14 @@
  * `redis-server` is installed): first in one thread (each scenario's tasks
  * measured side by side), then across worker_threads (scaling, stampede
  * protection, invalidation latency), then hit rates on real traces. Prints
- * ops/s, counts and ratios, and writes `bench/results/latest.{json,md}`.
+ * ops/s, counts and ratios.
+ *
+ * By default only the HEADLINE scenarios run, 3 rounds each instead of 7
+ * (about 1½ minutes), and the results go to the untracked `bench/.results/`;
+ * `--full` runs every scenario, 7 rounds (about 5 minutes), into
+ * `bench/.results/` too. `--update` (`npm run bench:update`) is a full run
+ * that rewrites the tracked `bench/results/latest.{md,json}` and hit-rate
+ * charts the README shows: no other run changes the working tree.
  *
  * Every scenario runs in a fresh child process (this file again, with
  * `--scenario <name>`), so no scenario inherits another's JIT state, heap
@@ -15,10 +22,10 @@
  * SCENARIOS) and writes nothing.
  */
 import { execFileSync, fork } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { fileURLToPath } from 'node:url'
-import { SMOKE } from './harness.js'
+import { SMOKE, measureRounds } from './harness.js'
 import { type Meta, Report, type ReportPart } from './report.js'
 import { l1Hit, l2Hit, missPath, sharedDict } from './scenarios/in-process.js'
 import { hitRate } from './scenarios/hitrate.js'
@@ -39,6 +46,18 @@ const SCENARIOS: Record<string, (report: Report) => Promise<void>> = {
   invalidation,
   hitrate: hitRate,
 }
+
+/**
+ * The default run: the scenarios of the headline targets (L1 hit against
+ * lru-cache and the peers, L2 hit against msgpackr, SharedDict against Map,
+ * L1 hits scaling over workers, one loader call per stampede, invalidation
+ * latency). The rest, the L2 scaling target among them, only come with `--full`.
+ */
+const HEADLINE = ['l1', 'l2', 'dict', 'threads-l1', 'stampede', 'invalidation']
+
+/** Where a run writes: the tracked tables and charts on `--update` only. */
+const TRACKED = new URL('./results/', import.meta.url)
+const UNTRACKED = new URL('./.results/', import.meta.url)
 
 function gitCommit(): string {
   try {
@@ -81,9 +100,15 @@ if (process.argv[2] === '--scenario') {
   await main(process.argv.slice(2))
 }
 
-async function main(only: string[]): Promise<void> {
+async function main(args: string[]): Promise<void> {
+  const update = args.includes('--update')
+  const full = update || args.includes('--full')
+  const only = args.filter((arg) => arg !== '--full' && arg !== '--update')
   const unknown = only.filter((name) => !(name in SCENARIOS))
-  if (unknown.length > 0) throw new Error(`unknown scenario(s) ${unknown.join(', ')}; known: ${Object.keys(SCENARIOS).join(', ')}`)
+  if (unknown.length > 0) throw new Error(`unknown scenario(s) ${unknown.join(', ')}; known: ${Object.keys(SCENARIOS).join(', ')} (and --full, --update)`)
+  if (update && only.length > 0) throw new Error('--update rewrites the tracked results from a full run: it takes no scenario names')
+  // Smoke runs every scenario, so none can rot.
+  const names = only.length > 0 ? only : full || SMOKE ? Object.keys(SCENARIOS) : HEADLINE
   const meta: Meta = {
     node: process.version,
     cpus: `${cpus().length} x ${cpus()[0]?.model.trim() ?? 'unknown CPU'}`,
@@ -91,21 +116,30 @@ async function main(only: string[]): Promise<void> {
     date: new Date().toISOString().slice(0, 10),
   }
   process.stdout.write(`mlcache benchmark: Node ${meta.node}, ${meta.cpus}, commit ${meta.commit}; each scenario in a fresh process\n`)
+  if (only.length === 0 && !full && !SMOKE) {
+    // Fewer rounds in the headline run, inherited by the scenario processes: it stays about 1½ minutes.
+    process.env.MLCACHE_BENCH_QUICK = '1'
+    process.stdout.write(`Headline scenarios (${HEADLINE.join(', ')}), ${measureRounds()} rounds each; every scenario, 7 rounds: npm run bench -- --full\n`)
+  }
   const startedAt = performance.now()
   const report = new Report()
   for (const name of Object.keys(SCENARIOS)) {
-    if (only.length === 0 || only.includes(name)) report.merge(await runInChild(name))
+    if (names.includes(name)) report.merge(await runInChild(name))
   }
 
   const missed = report.printRatios()
   const seconds = `${((performance.now() - startedAt) / 1_000).toFixed(0)} s`
+  const below = missed > 0 ? ` (${missed} below target)` : ''
   if (SMOKE) {
     process.stdout.write(`\nSmoke run (tiny iteration counts, figures meaningless) of every scenario in ${seconds}: wrote nothing\n`)
   } else if (only.length > 0) {
-    process.stdout.write(`\nRan ${only.join(', ')} only in ${seconds}: wrote nothing${missed > 0 ? ` (${missed} below target)` : ''}\n`)
+    process.stdout.write(`\nRan ${only.join(', ')} only in ${seconds}: wrote nothing${below}\n`)
   } else {
+    const dir = update ? TRACKED : UNTRACKED
+    mkdirSync(dir, { recursive: true })
     const files = new Map([...report.files, ['latest.md', report.markdown(meta)], ['latest.json', report.json(meta)]])
-    for (const [name, content] of files) writeFileSync(new URL(`./results/${name}`, import.meta.url), content)
-    process.stdout.write(`\nWrote ${[...files.keys()].map((name) => `bench/results/${name}`).join(', ')} in ${seconds}${missed > 0 ? ` (${missed} below target)` : ''}\n`)
+    for (const [name, content] of files) writeFileSync(new URL(name, dir), content)
+    const shown = `bench/${update ? 'results' : '.results'}/`
+    process.stdout.write(`\nWrote ${[...files.keys()].map((name) => shown + name).join(', ')} in ${seconds}${below}\n`)
   }
 }

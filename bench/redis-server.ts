@@ -36,7 +36,7 @@ const STOP_TIMEOUT_MS = 5_000
 const OUTPUT_LIMIT = 4_096
 
 /** The version of the `redis-server` on PATH, or `undefined` if there is none. */
-async function redisServerVersion(): Promise<string | undefined> {
+export async function redisServerVersion(): Promise<string | undefined> {
   try {
     const { stdout } = await promisify(execFile)('redis-server', ['--version'], { timeout: 5_000 })
     // "Redis server v=7.0.15 sha=00000000:0 malloc=jemalloc-5.3.0 bits=64 build=..."

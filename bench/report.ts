@@ -2,9 +2,10 @@
  * What `npm run bench` prints and writes: the ops/s of every scenario, the
  * ratios against their targets, and the small tables of the scenarios that
  * count rather than time (loader calls, latencies). Scenarios add to one
- * {@link Report}; `index.ts` writes it to `bench/results/latest.{md,json}`.
+ * {@link Report}; `index.ts` writes it to `latest.{md,json}` (in `bench/.results/`,
+ * or the tracked `bench/results/` on `--update`).
  */
-import { type Ratio, type Tasks, formatOps, formatRatio, formatTarget, measure, missesTarget, ratioLabel } from './harness.js'
+import { type Ratio, type Tasks, formatOps, formatRatio, formatTarget, measure, measureRounds, missesTarget, ratioLabel } from './harness.js'
 
 /** A table a scenario prints and adds to the markdown as is. */
 export interface Table {
@@ -44,7 +45,7 @@ export class Report {
   readonly tables: Table[] = []
   /** Lines under the ops/s table (how the non-tinybench rows were measured). */
   readonly notes: string[] = []
-  /** Files for `bench/results/` beside the tables (the hit-rate charts), by name: written by a full run only. */
+  /** Files beside the tables (the hit-rate charts), by name: written by a run that writes its tables. */
   readonly files = new Map<string, string>()
 
   /** Prints a scenario's title. */
@@ -130,7 +131,7 @@ export class Report {
 
   markdown(meta: Meta): string {
     const lines = [
-      `Node ${meta.node}, ${meta.cpus}, commit ${meta.commit}, ${meta.date}. Medians of 7 rounds, ops/s.`,
+      `Node ${meta.node}, ${meta.cpus}, commit ${meta.commit}, ${meta.date}. Medians of ${measureRounds()} rounds, ops/s.`,
       '',
       '| scenario | task | ops/s |',
       '|---|---|---:|',

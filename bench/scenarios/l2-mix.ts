@@ -154,6 +154,10 @@ export async function l2Mix(report: Report): Promise<void> {
   try {
     for (const cache of caches) for (const key of l2Keys()) await cache.set(key, USER)
     redis = await startRedisServer()
+    // CI sets it (as for the tests): there the Redis rows must run, not quietly drop out.
+    if (redis === undefined && process.env.MLCACHE_REQUIRE_REDIS === '1') {
+      throw new Error('MLCACHE_REQUIRE_REDIS=1 but redis-server is not on PATH: install it (apt-get install -y redis-server)')
+    }
     if (redis !== undefined) {
       peers.push(await bentocachePeer(redis))
       peers.push(await cacheManagerPeer(redis))

@@ -14,14 +14,14 @@
 import { availableParallelism, cpus, loadavg } from 'node:os'
 import { MLCache, SharedDict } from '../../src/index.js'
 import { KEY, SHORT, USER, l2Keys } from '../fixtures.js'
-import { formatOps, median, scaled } from '../harness.js'
+import { formatOps, measureRounds, median, scaled } from '../harness.js'
 import type { Report } from '../report.js'
 import type { ReadMode, ReaderData, WindowResult } from '../workers/reader.js'
 import { StartBarrier, closeWorkers, startWorkers } from '../workers/threads.js'
 
 const ENTRY = new URL('../workers/reader.ts', import.meta.url)
 const CONFIGURATIONS = [1, 2, 4] as const
-const ROUNDS = scaled(7, 1)
+const ROUNDS = measureRounds()
 const WINDOW_MS = scaled(1_000, 100)
 const WARMUP_MS = scaled(500, 50)
 
