@@ -77,12 +77,18 @@ const TYPES = `
 const LOADED = { value: { ok: true }, testing: ['checkSharedDictInvariants', 'registerEventBusContract', 'registerL2StoreContract', 'registerLockStoreContract', 'registerValueStoreContract'] }
 
 /** The code block under the README's "## Quick start" heading: its first ```ts fence. */
-function readmeQuickStart(): string {
+/** The first ```ts block under the README heading `heading`. */
+function readmeBlock(heading: string): string {
   const readme = readFileSync(join(root, 'README.md'), 'utf8')
-  const section = readme.split(/^## Quick start$/m)[1]
+  const section = readme.split(new RegExp(`^## ${heading}$`, 'm'))[1]
   const block = section?.match(/^```ts\n([\s\S]*?)^```$/m)?.[1]
-  if (block === undefined) throw new Error('README.md has no ```ts block under "## Quick start"')
+  if (block === undefined) throw new Error(`README.md has no \`\`\`ts block under "## ${heading}"`)
   return block
+}
+
+/** Compiles a README example to a JavaScript ES module, as a user pasting it into a .ts file would. */
+function transpile(source: string): string {
+  return ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText
 }
 
 describe('the packed package', () => {
@@ -144,8 +150,18 @@ describe('the packed package', () => {
 
   // The README's first example must run as pasted: it defines every name it uses.
   it("the README's quick start runs as pasted in an app that installed the package", () => {
-    const { outputText } = ts.transpileModule(readmeQuickStart(), { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } })
-    write('quick-start.mjs', outputText)
+    write('quick-start.mjs', transpile(readmeBlock('Quick start')))
     expect(() => node(['quick-start.mjs'])).not.toThrow()
+  })
+
+  it("the README's worker_threads example (main.ts and worker.ts) runs as pasted: four workers attach and exit cleanly", () => {
+    const [main, worker] = readmeBlock('Sharing one cache between worker_threads').split(/^\/\/ worker\.ts$/m)
+    if (worker === undefined) throw new Error('the example has no "// worker.ts" part')
+    // The example's main file starts './worker.js': compiled ES modules, in a folder of type "module".
+    mkdirSync(join(app, 'threads'))
+    write('threads/package.json', JSON.stringify({ type: 'module' }))
+    write('threads/main.js', transpile(main!))
+    write('threads/worker.js', transpile(worker))
+    expect(() => node(['threads/main.js'])).not.toThrow()
   })
 })
