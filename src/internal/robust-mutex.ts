@@ -63,7 +63,7 @@ const SUPERVISED = 2
  * waiters this long once. Operations that walk every entry bump a progress
  * word as they go, so a long walk never looks dead.
  */
-export const OWNER_DEAD_AFTER_MS = 30_000
+const OWNER_DEAD_AFTER_MS = 30_000
 
 /**
  * Validates an `ownerDeadAfter` option: `undefined` for the default
@@ -159,7 +159,7 @@ function acquireContended(i32: Int32Array, index: number, progress: number, owne
  * it): one CAS, so of several threads stealing at once exactly one wins.
  * Answers whether it did. Only for an owner known or presumed dead.
  */
-export function stealMutex(i32: Int32Array, index: number, observed: number, self: number): boolean {
+function stealMutex(i32: Int32Array, index: number, observed: number, self: number): boolean {
   return Atomics.compareExchange(i32, index, observed, self | (observed & 1)) === observed
 }
 

@@ -84,7 +84,7 @@ function unpinIfIdle(): void {
  * reaps it from its `'exit'` event. No timer, no handle: nothing is kept
  * alive by it.
  */
-export function superviseWorkers(): void {
+function superviseWorkers(): void {
   if (supervising) return
   supervising = true
   openRegistry()
