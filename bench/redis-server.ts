@@ -26,6 +26,14 @@ export interface RedisServer {
   version: string
   /** Stops the server (SIGTERM, then waits for it to exit) and removes its directory; safe to call twice. */
   stop(): Promise<void>
+  /** Kills the server with SIGKILL (an outage with no goodbye) and waits for it to exit. */
+  kill(): Promise<void>
+  /** Freezes the server with SIGSTOP: its sockets stay open and nothing answers. */
+  pause(): void
+  /** Thaws a paused server with SIGCONT. */
+  resume(): void
+  /** Starts the server again on the same port (killing it first if it runs) and waits until it answers PING; its data is gone. */
+  restart(): Promise<void>
 }
 
 /** How long the server may take to answer PING. */
@@ -99,21 +107,27 @@ export async function startRedisServer(): Promise<RedisServer | undefined> {
   const dir = await mkdtemp(join(tmpdir(), 'mlcache-bench-redis-'))
   // Not detached: it stays in this process group, so a terminal's Ctrl-C reaches it too.
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--protected-mode', 'yes', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', dir]
-  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] })
-  // Redis logs to stdout: keep draining both pipes (a full pipe would block the server), keep the tail.
   let output = ''
-  const keep = (chunk: Buffer) => {
-    output = (output + chunk.toString('utf8')).slice(-OUTPUT_LIMIT)
-  }
-  child.stdout.on('data', keep)
-  child.stderr.on('data', keep)
   let spawnError: Error | undefined
-  child.on('error', (error) => {
-    spawnError = error
-  })
+  let child = spawnServer()
 
+  function spawnServer(): ChildProcess {
+    const started = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    // Redis logs to stdout: keep draining both pipes (a full pipe would block the server), keep the tail.
+    const keep = (chunk: Buffer) => {
+      output = (output + chunk.toString('utf8')).slice(-OUTPUT_LIMIT)
+    }
+    started.stdout?.on('data', keep)
+    started.stderr?.on('data', keep)
+    started.on('error', (error) => {
+      spawnError = error
+    })
+    return started
+  }
+
+  const running = () => child.exitCode === null && child.signalCode === null
   const killNow = () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    if (running()) child.kill('SIGKILL')
   }
   // The safety net: kill the server (and remove its directory) if this process exits or is signalled before stop().
   const cleanUpNow = () => {
@@ -137,7 +151,9 @@ export async function startRedisServer(): Promise<RedisServer | undefined> {
   let stopping: Promise<void> | undefined
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
-      if (child.exitCode === null && child.signalCode === null) {
+      if (running()) {
+        // A paused server would never act on SIGTERM.
+        child.kill('SIGCONT')
         child.kill('SIGTERM')
         const timer = setTimeout(killNow, STOP_TIMEOUT_MS)
         await exited(child)
@@ -149,20 +165,44 @@ export async function startRedisServer(): Promise<RedisServer | undefined> {
     return stopping
   }
 
-  try {
+  const waitForPing = async (): Promise<void> => {
     const deadline = performance.now() + START_TIMEOUT_MS
     for (;;) {
       if (spawnError !== undefined) throw spawnError
-      if (child.exitCode !== null || child.signalCode !== null) {
+      if (!running()) {
         throw new Error(`redis-server exited (${child.signalCode ?? `exit code ${child.exitCode}`}) before answering PING`)
       }
-      if (await ping(port)) break
+      if (await ping(port)) return
       if (performance.now() > deadline) throw new Error(`redis-server did not answer PING on 127.0.0.1:${port} within ${START_TIMEOUT_MS} ms`)
       await sleep(50)
     }
+  }
+
+  try {
+    await waitForPing()
   } catch (error) {
     await stop()
     throw new Error(`${(error as Error).message}; its output:\n${output.trim() || '(none)'}`, { cause: error })
   }
-  return { port, url: `redis://127.0.0.1:${port}`, version, stop }
+
+  const kill = async (): Promise<void> => {
+    killNow()
+    await exited(child)
+  }
+  const restart = async (): Promise<void> => {
+    if (stopping !== undefined) throw new Error('redis-server was stopped')
+    await kill()
+    child = spawnServer()
+    await waitForPing()
+  }
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    version,
+    stop,
+    kill,
+    pause: () => void child.kill('SIGSTOP'),
+    resume: () => void child.kill('SIGCONT'),
+    restart,
+  }
 }

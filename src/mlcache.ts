@@ -105,6 +105,8 @@ export class MLCache<V = unknown, L1 = V> {
   readonly #invalidateEvent: string
   readonly #purgeEvent: string
   readonly #subscriptions: number[]
+  /** Removes the listeners of `L2Store.onRecovered`. */
+  readonly #stopRecoveryWatch: ((() => void) | undefined)[]
   readonly #stats: StatsCounters
   /** L1 hits, outside `#stats`: counting one on the hot path is a single increment of a field of `this`. */
   #l1Hits = 0
@@ -162,6 +164,8 @@ export class MLCache<V = unknown, L1 = V> {
       // A bus that may have lost events asks for a full L1 purge.
       this.#bus.subscribe(BUS_SOURCE, BUS_RESYNC_EVENT, () => this.#dropAll(this.#page)),
     ]
+    // So does a store that failed and answers again: writes and invalidations may have been lost meanwhile.
+    this.#stopRecoveryWatch = this.#l2.stores.map((l2) => l2.onRecovered?.(() => this.#dropAll(this.#page)))
   }
 
   /**
@@ -360,6 +364,7 @@ export class MLCache<V = unknown, L1 = V> {
     if (this.#closed) return
     this.#closed = true
     for (const id of this.#subscriptions) this.#bus.unsubscribe(id)
+    for (const stop of this.#stopRecoveryWatch) stop?.()
     this.#releasePage()
   }
 

@@ -112,6 +112,14 @@ export interface ValueStore {
    * namespaces are untouched.
    */
   purgeNamespace(namespace: string, flushExpired: boolean): MaybePromise<void>
+
+  /**
+   * Optional: registers `listener`, called each time a store that failed
+   * (a networked store that lost its server) answers again. Writes and
+   * invalidations may have been lost meanwhile, so MLCache clears its L1
+   * then. Answers the function that removes the listener.
+   */
+  onRecovered?(listener: () => void): () => void
 }
 
 /** The answer of {@link LockStore.tryLock}. */

@@ -43,6 +43,23 @@ describe('bench redis-server', () => {
     await server.stop()
   })
 
+  it.runIf(redisServerInstalled)('pause() freezes the server until resume(), and kill() then restart() brings it back empty on the same port', async () => {
+    server = await startRedisServer()
+    if (server === undefined) throw new Error('redis-server is not installed (apt-get install -y redis-server)')
+    const { port } = server
+    expect(await command(port, 'SET k v')).toBe('+OK')
+    server.pause()
+    const frozen = await Promise.race([command(port, 'PING'), new Promise((resolve) => setTimeout(() => resolve('no answer'), 300))])
+    expect(frozen).toBe('no answer')
+    server.resume()
+    expect(await command(port, 'GET k')).toBe('$1')
+    await server.kill()
+    await expect(command(port, 'PING')).rejects.toThrow(/ECONNREFUSED/)
+    await server.restart()
+    expect(await command(port, 'PING')).toBe('+PONG')
+    expect(await command(port, 'GET k')).toBe('$-1')
+  })
+
   it('startRedisServer() answers undefined when redis-server is not on PATH', async () => {
     process.env.PATH = '/nonexistent'
     server = await startRedisServer()

@@ -50,8 +50,9 @@ function hash(text: string): number {
  * loader locks). Use it whenever a test builds `new MLCache(..., { store })`
  * itself and keeps the dict to inspect.
  */
-export function cacheStore(store: L2Store): L2Store
-export function cacheStore(store: LockStore): LockStore
+// One conditional signature rather than two overloads: overload resolution tries the strict subtype
+// relation first, under which a store without the optional `onRecovered` is no L2Store.
+export function cacheStore<S extends LockStore>(store: S): S extends L2Store ? L2Store : LockStore
 export function cacheStore(store: L2Store | LockStore): L2Store | LockStore {
   if (L2_MODE === 'sync') return store
   let wrapped = wrappers.get(store)

@@ -18,6 +18,7 @@ import { MLCache } from '../../src/mlcache.js'
 import type { MLCacheOptions } from '../../src/types.js'
 import { cacheStore, countingLoader, fakeClock, l2CallsSettled, testDict, testLru } from '../helpers/cache-factory.js'
 import { type FailureMode, type FailingStore, StoreDownError, failingStore } from '../helpers/failing-store.js'
+import { wrapStore } from '../helpers/wrap-store.js'
 
 const fail = (): never => {
   throw new Error('database down')
@@ -433,5 +434,42 @@ describe.each([
       store.recover()
       for (const key of ['a', 'b', 'c']) expectUnlocked(dict, key)
     })
+  })
+})
+
+describe('a store that announces its recovery (onRecovered)', () => {
+  /** A dict-backed store with `onRecovered`, and the way to announce a recovery. */
+  function recoveringStore() {
+    const clock = fakeClock()
+    const dict = testDict(clock)
+    const listeners = new Set<() => void>()
+    const store = Object.assign(wrapStore(dict), {
+      onRecovered(listener: () => void) {
+        listeners.add(listener)
+        return () => void listeners.delete(listener)
+      },
+    })
+    return { store, clock, listeners, recover: () => listeners.forEach((listener) => listener()) }
+  }
+
+  it('get() reads L2 again after the store recovers: every L1 of the store was cleared', async () => {
+    const { store, clock, recover } = recoveringStore()
+    const cache = new MLCache('c', { store, clock: clock.now, lru: testLru(clock) })
+    const other = new MLCache('d', { store, clock: clock.now, lru: testLru(clock) })
+    onTestFinished(() => Promise.all([cache.close(), other.close()]))
+    await cache.get('k', () => 'v')
+    await other.get('k', () => 'w')
+    expect((await cache.lookup('k')).hitLevel).toBe(1)
+    recover()
+    expect(await cache.lookup('k')).toMatchObject({ value: 'v', hitLevel: 2 })
+    expect(await other.lookup('k')).toMatchObject({ value: 'w', hitLevel: 2 })
+  })
+
+  it('close() removes the listener it registered, and a cache on a store without onRecovered registers none', async () => {
+    const { store, clock, listeners } = recoveringStore()
+    const cache = new MLCache('c', { store, missStore: wrapStore(testDict(clock)), clock: clock.now })
+    expect(listeners.size).toBe(1)
+    await cache.close()
+    expect(listeners.size).toBe(0)
   })
 })
