@@ -1,0 +1,51 @@
+/**
+ * The options of a RedisBus: where Redis is (`redis-link.ts`), the options
+ * every bus takes (`bus-options.ts`), and the heartbeat interval.
+ */
+import type { EventBusOptions } from './event-bus.js'
+import { BUS_OPTION_NAMES, resolveBusOptions, type ResolvedBusOptions } from './bus-options.js'
+import { type RedisConnection, type RedisLinkOptions, resolveLinkOptions } from '../redis/redis-link.js'
+import { assertTimerDuration } from '../internal/validate.js'
+
+/** How often a member sends a heartbeat when none is given (ms). */
+export const DEFAULT_HEARTBEAT_INTERVAL = 1_000
+
+/** The options of a RedisBus besides its connection. */
+export interface RedisBusOptions extends EventBusOptions, RedisLinkOptions {
+  /**
+   * How often each member publishes a heartbeat on the bus channel, in
+   * milliseconds. A member silent for three intervals is dead (`'exit'`
+   * with `crashed: true`); when this member's own heartbeats stop coming
+   * back for three intervals its subscription is presumed dead and the
+   * resync event is delivered.
+   * @defaultValue 1000
+   */
+  heartbeatInterval?: number
+}
+
+/** {@link RedisBusOptions} validated, with every default applied. */
+export interface ResolvedRedisBusOptions {
+  readonly connection: RedisConnection
+  readonly prefix: string
+  readonly commandTimeout: number
+  readonly heartbeatInterval: number
+  readonly bus: ResolvedBusOptions
+}
+
+const LINK_OPTION_NAMES = ['url', 'client', 'prefix', 'commandTimeout']
+const KNOWN = new Set([...LINK_OPTION_NAMES, 'heartbeatInterval', ...BUS_OPTION_NAMES])
+
+/**
+ * Validates a RedisBus's options, before any connection is made.
+ * @throws {TypeError | RangeError} an option is invalid or unknown, or not exactly one of `url` and `client` is given; the message names it
+ */
+export function resolveRedisBusOptions(options: unknown): ResolvedRedisBusOptions {
+  const { connection, prefix, commandTimeout } = resolveLinkOptions(options, KNOWN)
+  const { heartbeatInterval = DEFAULT_HEARTBEAT_INTERVAL, ...rest } = options as RedisBusOptions
+  const busOptions: Record<string, unknown> = { ...rest }
+  for (const name of LINK_OPTION_NAMES) delete busOptions[name]
+  const bus = resolveBusOptions(busOptions)
+  assertTimerDuration(heartbeatInterval, 'options.heartbeatInterval')
+  if (heartbeatInterval === 0) throw new RangeError('options.heartbeatInterval must be > 0')
+  return { connection, prefix, commandTimeout, heartbeatInterval, bus }
+}
