@@ -51,8 +51,8 @@ describe.runIf(redisServerInstalled)('RedisBus', () => {
   prefix = `t${++prefixes}:`
 
   /** A member on this test's prefix, subscribed (its drain marker came back). */
-  async function member(options: RedisBusOptions & { client?: Redis } = {}): Promise<RedisBus> {
-    const connection = options.client === undefined ? { url: server().url } : { client: options.client }
+  async function member({ client, ...options }: RedisBusOptions & { client?: Redis } = {}): Promise<RedisBus> {
+    const connection = client === undefined ? { url: server().url } : { client }
     const bus = new RedisBus({ ...connection, prefix, heartbeatInterval: 60_000, ...options })
     open.push(bus)
     await bus.drain()
