@@ -251,17 +251,15 @@ export class RedisBus implements EventBus {
   #subscribed(again: boolean): void {
     if (this.#stop.signal.aborted) return
     if (again) return this.#resync('reconnect')
-    this.#members = new RedisBusMembers(this.workerId, this.#heartbeatInterval, performance.now())
+    const members = new RedisBusMembers(this.workerId, this.#heartbeatInterval, performance.now())
+    this.#members = members
     this.#sender.open()
     this.#heartbeat() // announces this member at once
-    this.#ticker = setInterval(this.#tick, this.#heartbeatInterval)
-    // The connections decide whether the process stays alive, not the heartbeat.
-    this.#ticker.unref()
+    this.#ticker = setInterval(() => this.#tick(members), this.#heartbeatInterval)
   }
 
-  readonly #tick = (): void => {
-    const members = this.#members
-    if (members === undefined || this.#stop.signal.aborted) return
+  /** Every heartbeat interval: send one, declare the silent members dead, check that this member still hears itself. */
+  #tick(members: RedisBusMembers): void {
     this.#heartbeat()
     for (const workerId of members.reap()) this.#lifecycle('exit', workerId, true)
     if (!this.#silent && members.ownSilent(performance.now())) {

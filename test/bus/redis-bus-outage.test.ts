@@ -3,6 +3,9 @@
  * fails fast and never hangs, the bus comes back by itself and says that it
  * may have lost events (resync), and close() leaves nothing running.
  */
+import { execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import { Redis } from 'ioredis'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { BUS_RESYNC_EVENT, BUS_SOURCE } from '../../src/bus/event-bus.js'
@@ -130,6 +133,25 @@ describe.runIf(redisServerInstalled)('RedisBus outage', () => {
       watcher.disconnect()
     }
   })
+
+  it('a process that closes its bus exits by itself: no timer, immediate or connection is left', async () => {
+    prefixes++
+    const script = `
+      const { RedisBus } = await import('./src/bus/redis-bus.ts')
+      const bus = new RedisBus({ url: process.argv[1], prefix: 'outage${prefixes}:', heartbeatInterval: 20 })
+      bus.subscribe('s', 'e', () => new Promise(() => {})) // a handler that never finishes
+      await bus.publish('all', 's', 'e')
+      await bus.publish('all', 's', 'e')
+      void bus.drain() // pending at close
+      void bus.drain(60_000) // with a timeout to clear
+      await new Promise((resolve) => setTimeout(resolve, 200)) // heartbeats flow
+      await bus.close()
+      process.stdout.write('closed')`
+    const root = fileURLToPath(new URL('../..', import.meta.url))
+    // The bound only detects a process kept alive; exiting takes well under a second.
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, server().url], { cwd: root, timeout: 15_000 })
+    expect(stdout).toBe('closed')
+  }, 20_000)
 
   it('close() while Redis is down settles, and the closed bus never reconnects', async () => {
     prefixes++
