@@ -12,13 +12,20 @@ import { type RedisLink, RedisUnavailableError } from '../redis/redis-link.js'
 import { encodeFrame, FRAME_SKIP, FRAME_UNIQUE, type FrameKind } from './redis-bus-wire.js'
 
 /**
- * A unique event, atomically: open the hash's `uniqueTimeout` window and
- * publish the event, or, if a window is running (lua-resty-events drops the
- * duplicate), publish a skip frame that uses up the same sequence number.
- * The dedup thus runs on Redis's clock, the same for every host.
- * KEYS[1] the hash's window; ARGV: window (ms), channel, event frame, skip frame.
+ * Publishes one frame. For a unique event (one key: the hash's window),
+ * atomically: open the hash's `uniqueTimeout` window and publish the event,
+ * or, if a window is running (lua-resty-events drops the duplicate),
+ * publish a skip frame that uses up the same sequence number. The dedup
+ * thus runs on Redis's clock, the same for every host.
+ * KEYS[1] the hash's window, if any; ARGV: window (ms), channel, frame, skip frame.
+ *
+ * Every frame goes through this one script, never a bare PUBLISH: ioredis
+ * writes a PUBLISH at once while a connection is past its handshake but not
+ * ready yet, and queues an EVAL until it is, so mixing the two would let a
+ * later frame overtake an earlier one. Plain EVAL, not EVALSHA: a NOSCRIPT
+ * retry would also send that frame after the ones that followed it.
  */
-const UNIQUE_SCRIPT = `if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then
+const PUBLISH_SCRIPT = `if #KEYS == 0 or redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then
   return redis.call('PUBLISH', ARGV[2], ARGV[3])
 end
 return redis.call('PUBLISH', ARGV[2], ARGV[4])`
@@ -111,8 +118,9 @@ export class FrameSender {
   /**
    * Sends now. The sequence number is taken inside the link's call, which
    * runs only if the breaker lets it through: a refused call uses none.
-   * ioredis writes the commands of one connection in call order and Redis
-   * runs them in that order, so frames need not wait for each other.
+   * ioredis sends the commands of one kind on one connection in call order
+   * (see `PUBLISH_SCRIPT`) and Redis runs them in that order, so frames need
+   * not wait for each other.
    */
   async #transmit(kind: FrameKind, body: Uint8Array | undefined, uniqueKey: string | undefined): Promise<number> {
     let seq = 0
@@ -121,9 +129,9 @@ export class FrameSender {
       await this.#link.run((client) => {
         seq = ++this.#seq
         const frame = encodeFrame(kind, this.#publisher, seq, body)
-        if (kind !== FRAME_UNIQUE) return client.publish(this.#channel, frame)
+        if (kind !== FRAME_UNIQUE) return client.eval(PUBLISH_SCRIPT, 0, 0, this.#channel, frame, '')
         const skip = encodeFrame(FRAME_SKIP, this.#publisher, seq)
-        return client.eval(UNIQUE_SCRIPT, 1, uniqueKey as string, this.#uniqueTimeout, this.#channel, frame, skip)
+        return client.eval(PUBLISH_SCRIPT, 1, uniqueKey as string, this.#uniqueTimeout, this.#channel, frame, skip)
       })
       return seq
     } catch (cause) {
