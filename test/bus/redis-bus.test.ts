@@ -181,6 +181,35 @@ describe.runIf(redisServerInstalled)('RedisBus', () => {
     ])
   })
 
+  it("a member's frames of every kind keep their order while its command connection reconnects (no false gap)", async () => {
+    const client = raw()
+    client.on('error', () => {}) // the kill below: the caller's client is the caller's to watch
+    await client.client('SETNAME', 'commands')
+    const a = await member({ client })
+    const b = await member()
+    const reasons = resyncs(b)
+    const received = record(b, 's')
+    const list = String(await raw().client('LIST')).split('\n')
+    const id = /\bid=(\d+)/.exec(list.find((line) => line.includes('name=commands') && line.includes(' sub=0 ')) ?? '')?.[1]
+    expect(id).toBeDefined()
+    let handshake = false
+    client.once('connect', () => (handshake = true))
+    await raw().client('KILL', 'ID', id as string)
+    // A unique and an 'all' event per turn, until the client is back: across its handshake.
+    const published: Array<Promise<void>> = []
+    let turns = 0
+    while (!(handshake && client.status === 'ready') && turns < 10_000) {
+      published.push(a.publish(`hash-${turns}`, 's', 'unique', turns), a.publish('all', 's', 'all', turns))
+      turns++
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    expect(handshake).toBe(true)
+    await Promise.all(published)
+    await b.drain()
+    expect(reasons).toEqual([])
+    expect(received.filter((d) => d.event === 'all').map((d) => d.data)).toEqual(Array.from({ length: turns }, (_, i) => i))
+  })
+
   it('a frame that cannot be read delivers the resync event', async () => {
     const a = await member()
     const reasons = resyncs(a)
