@@ -42,12 +42,17 @@ export class RedisBusMembers {
   /**
    * @param self - this member's `workerId`
    * @param heartbeatInterval - how often every member sends a heartbeat (ms)
-   * @param now - `performance.now()` when this member subscribed
+   * @param now - `performance.now()`; {@link RedisBusMembers.subscribed} sets it again
    */
   constructor(self: number, heartbeatInterval: number, now: number) {
     this.#self = self
     this.#interval = heartbeatInterval
     this.#deadAfter = SILENT_INTERVALS * heartbeatInterval
+    this.#ownHeard = now
+  }
+
+  /** This member's first subscription is in force: its silence is counted from `now`. */
+  subscribed(now: number): void {
     this.#ownHeard = now
   }
 

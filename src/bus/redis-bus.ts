@@ -60,7 +60,8 @@ interface DrainMark {
  *   `workers()` lists this member and those heard within three intervals.
  *   Source `'worker'` events `'start'` and `'exit'` (`data: { workerId,
  *   crashed }`) are delivered to this member's handlers when another member
- *   is first heard, says goodbye (its `close()`: `crashed: false`) or falls
+ *   is first heard (those already running when this one joins included, as
+ *   their first heartbeat arrives), says goodbye (its `close()`: `crashed: false`) or falls
  *   silent for three intervals while this member's own heartbeats kept
  *   coming back (`crashed: true`; a member whose event loop is blocked that
  *   long counts as dead too, and starts again when heard).
@@ -115,8 +116,7 @@ export class RedisBus implements EventBus {
   readonly #subscription: ChannelSubscription
   readonly #subscriptions = new Subscriptions()
   readonly #stop = new AbortController()
-  /** Set by the first subscription. */
-  #members: RedisBusMembers | undefined
+  readonly #members: RedisBusMembers
   #ticker: NodeJS.Timeout | undefined
   #queue: Delivery[] = []
   /** The resync in the queue, not dispatched yet: later losses are covered by it. */
@@ -147,6 +147,7 @@ export class RedisBus implements EventBus {
     this.#heartbeatInterval = resolved.heartbeatInterval
     this.workerId = randomWorkerId()
     const channel = `${resolved.prefix}bus`
+    this.#members = new RedisBusMembers(this.workerId, this.#heartbeatInterval, performance.now())
     this.#link = new RedisLink(resolved.connection, resolved.commandTimeout)
     this.#sender = new FrameSender(this.#link, channel, this.workerId, this.#options.uniqueTimeout)
     this.#subscription = new ChannelSubscription(this.#link.subscriber(), channel, {
@@ -194,8 +195,7 @@ export class RedisBus implements EventBus {
 
   /** This member and the members heard within three heartbeat intervals, ascending; `[]` once closed. */
   workers(): number[] {
-    if (this.#stop.signal.aborted) return []
-    return this.#members?.live() ?? [this.workerId]
+    return this.#stop.signal.aborted ? [] : this.#members.live()
   }
 
   /**
@@ -251,15 +251,15 @@ export class RedisBus implements EventBus {
   #subscribed(again: boolean): void {
     if (this.#stop.signal.aborted) return
     if (again) return this.#resync('reconnect')
-    const members = new RedisBusMembers(this.workerId, this.#heartbeatInterval, performance.now())
-    this.#members = members
+    this.#members.subscribed(performance.now())
     this.#sender.open()
     this.#heartbeat() // announces this member at once
-    this.#ticker = setInterval(() => this.#tick(members), this.#heartbeatInterval)
+    this.#ticker = setInterval(this.#tick, this.#heartbeatInterval)
   }
 
   /** Every heartbeat interval: send one, declare the silent members dead, check that this member still hears itself. */
-  #tick(members: RedisBusMembers): void {
+  readonly #tick = (): void => {
+    const members = this.#members
     this.#heartbeat()
     for (const workerId of members.reap()) this.#lifecycle('exit', workerId, true)
     if (!this.#silent && members.ownSilent(performance.now())) {
@@ -273,10 +273,14 @@ export class RedisBus implements EventBus {
     this.#sender.send(FRAME_HEARTBEAT).catch(() => undefined)
   }
 
-  /** A frame arrived on the channel. */
+  /**
+   * A frame arrived on the channel. Frames can arrive before the first
+   * subscription is reported: ioredis emits the messages read with the
+   * SUBSCRIBE reply before the reply's promise callbacks run.
+   */
   #received(bytes: Buffer): void {
     const members = this.#members
-    if (members === undefined || this.#stop.signal.aborted) return
+    if (this.#stop.signal.aborted) return
     if (this.#silent) {
       this.#silent = false
       this.#resync('silence')
