@@ -21,6 +21,12 @@ export interface RedisBusOptions extends EventBusOptions, RedisLinkOptions {
    * @defaultValue 1000
    */
   heartbeatInterval?: number
+  /**
+   * Accepted and validated as on every bus, but not read: the
+   * `uniqueTimeout` windows run on Redis's clock (`SET ... PX`), the same
+   * for every host, and heartbeats on this process's monotonic clock.
+   */
+  clock?: () => number
 }
 
 /** {@link RedisBusOptions} validated, with every default applied. */
