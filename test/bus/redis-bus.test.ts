@@ -2,7 +2,7 @@
  * RedisBus with several members on one real redis-server: delivery to every
  * member, unique events, prefixes, membership and lifecycle events, the
  * resync event for every way pub/sub loses messages, drain() across
- * members, and a caller's client.
+ * members, a caller's client, and MLCaches kept coherent through it.
  */
 import { Redis } from 'ioredis'
 import { afterEach, describe, expect, it, vi } from 'vitest'
@@ -10,6 +10,8 @@ import { BUS_RESYNC_EVENT, BUS_SOURCE, WORKER_SOURCE } from '../../src/bus/event
 import { encodeEvent } from '../../src/bus/payload.js'
 import { RedisBus, type RedisBusOptions } from '../../src/bus/redis-bus.js'
 import { encodeFrame, FRAME_ALL, FRAME_HEARTBEAT } from '../../src/bus/redis-bus-wire.js'
+import { SharedDict } from '../../src/l2/shared-dict/shared-dict.js'
+import { MLCache } from '../../src/mlcache.js'
 import { redisServerInstalled, useRedisServer } from '../helpers/redis-server.js'
 
 /** One handler call. */
@@ -278,6 +280,33 @@ describe.runIf(redisServerInstalled)('RedisBus', () => {
     expect(subscriber.status).toBe('end')
     expect(await client.ping()).toBe('PONG')
     await expect(a.publish('all', 's', 'e')).rejects.toThrow(/bus is closed/)
+  })
+
+  it("MLCaches on a RedisBus: set() on one drops the key from the other's L1, and a lost subscription clears every L1", async () => {
+    // Two caches sharing L2 with an L1 each, as two processes on one Redis would.
+    const store = SharedDict.create({ size: '1m' })
+    const l1 = [new Map<string, unknown>(), new Map<string, unknown>()]
+    const [a, b] = [await member(), await member()]
+    const caches = [a, b].map((bus, i) => {
+      const map = l1[i] as Map<string, unknown>
+      const lru = { get: (k: string) => map.get(k), set: (k: string, v: unknown) => map.set(k, v), delete: (k: string) => map.delete(k), clear: () => map.clear() }
+      return new MLCache<string>('shared', { store, bus, lru })
+    })
+    const [first, second] = caches as [MLCache<string>, MLCache<string>]
+    try {
+      expect(await second.get('k', () => 'v1')).toBe('v1')
+      expect(l1[1]?.has('k')).toBe(true)
+      await first.set('k', 'v2')
+      await second.update()
+      expect(l1[1]?.has('k')).toBe(false)
+      expect(await second.get('k')).toBe('v2')
+      expect(await second.get('other', () => 'o')).toBe('o')
+      expect(l1[1]?.size).toBe(2)
+      await raw().client('KILL', 'TYPE', 'pubsub')
+      await vi.waitFor(() => expect([l1[0]?.size, l1[1]?.size]).toEqual([0, 0]), SETTLES)
+    } finally {
+      await Promise.all(caches.map((cache) => cache.close()))
+    }
   })
 
   it('the constructor rejects bad options with a TypeError or RangeError naming them', () => {
