@@ -76,7 +76,9 @@ interface DrainMark {
  * - **Starting.** The constructor returns at once; the bus is usable once
  *   its subscriber connection has subscribed. Publishes (and `drain()`)
  *   made before that wait for it, in order, at most `commandTimeout` each,
- *   then reject with `BusError`.
+ *   then reject with `BusError`. Events published on the bus before the
+ *   first subscription are not seen (and no resync is delivered for them):
+ *   create the bus before the caches on it serve anything.
  * - **Unique targets.** The publisher runs one script that opens the hash's
  *   window (`SET ${prefix}bus:u:<hash> NX PX uniqueTimeout`) and publishes
  *   the event only if it opened it: the dedup runs on Redis's clock, across
