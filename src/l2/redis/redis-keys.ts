@@ -1,23 +1,26 @@
 /**
- * The Redis keys and channel of one RedisStore prefix. Every name is the
- * prefix, a one-letter kind, then the namespace with its UTF-8 byte length
- * in front (`${prefix}e:${bytes}:${namespace}:${key}`): the length says
- * where the namespace ends, so no namespace or key, whatever it contains,
- * can spell another pair's name (`('a:b', 'c')` and `('a', 'b:c')` differ
- * in the length). Kinds:
+ * Where a RedisStore keeps things: every Redis name is the store's prefix,
+ * a one-letter kind, then the namespace behind its UTF-8 byte length:
  *
- * - `e:` an entry (a hash: value, flags, expiry, stale window, generation);
- * - `l:` a loader lock (a hash: owner token, generation, voided, waiters);
- * - `n:` a namespace's metadata (a hash: purge generation and instant).
+ * - `${prefix}e:${bytes}:${namespace}:${key}`: an entry (a hash: value,
+ *   flags, expiry instant, namespace generation);
+ * - `${prefix}l:${bytes}:${namespace}:${key}`: a loader lock (a hash: owner
+ *   token, namespace generation, voided mark, waiters mark);
+ * - `${prefix}n:${bytes}:${namespace}`: a namespace's metadata (a hash:
+ *   purge generation and the server instant of the last purge);
+ * - `${prefix}unlock`: the channel on which a release is announced.
  *
- * Two stores whose prefixes differ never see each other's keys unless one
- * prefix starts with the other followed by a kind and a length (`'app:'`
- * and `'app:e:3:'`), which no sensible pair of prefixes does.
+ * The length says where the namespace ends, so no namespace or key,
+ * whatever it contains, spells another pair's name: `('a:b', 'c')` and
+ * `('a', 'b:c')` differ in the length (upstream mlcache concatenated
+ * `name .. key` and let them collide). Two prefixes never see each other
+ * unless one is the other followed by a kind and a length (`'app:'` and
+ * `'app:e:3:'`), which no sensible pair of prefixes is.
  */
 
-/** The names a store uses for one namespace. */
+/** The Redis names of one RedisStore prefix. */
 export class RedisKeys {
-  /** The channel on which `unlock` announces a release (message: the lock's key). */
+  /** The channel on which `unlock` announces a release; the message is the lock's Redis key. */
   readonly unlockChannel: string
   readonly #prefix: string
 
@@ -36,12 +39,16 @@ export class RedisKeys {
     return `${this.#prefix}l:${scoped(namespace)}:${key}`
   }
 
-  /** The key of the metadata (purge generation) of `namespace`. */
+  /** The key of the metadata (purge generation and instant) of `namespace`. */
   meta(namespace: string): string {
     return `${this.#prefix}n:${scoped(namespace)}`
   }
 
-  /** A SCAN MATCH pattern matching the entry keys of `namespace` and nothing else. */
+  /**
+   * A SCAN MATCH pattern matching the entry keys of `namespace` and no
+   * other key of this prefix: the prefix and namespace are glob-escaped,
+   * and the byte length pins where the namespace ends.
+   */
   entryPattern(namespace: string): string {
     return `${escapeGlob(`${this.#prefix}e:${scoped(namespace)}:`)}*`
   }
@@ -52,7 +59,11 @@ function scoped(namespace: string): string {
   return `${Buffer.byteLength(namespace, 'utf8')}:${namespace}`
 }
 
-/** Escapes the characters that Redis's glob matcher (SCAN MATCH) treats specially: `*`, `?`, `[`, `]` and `\`. */
+/**
+ * Escapes what Redis's glob matcher (SCAN MATCH) treats specially: `*`, `?`,
+ * `[`, `]` and `\` (a `^` or `-` only means something inside brackets,
+ * which no escaped literal opens).
+ */
 export function escapeGlob(literal: string): string {
   return literal.replace(/[*?[\]\\]/g, '\\$&')
 }

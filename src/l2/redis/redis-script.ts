@@ -1,19 +1,23 @@
 /**
- * Server-side scripts, called by their SHA1 (EVALSHA) so that a call sends
- * a digest rather than the source, with the source sent once more (EVAL)
- * when Redis answers NOSCRIPT: its script cache is empty after a restart or
- * a `SCRIPT FLUSH`. Both attempts happen inside one {@link RedisLink.run},
- * so together they stay within one `commandTimeout`.
+ * A Lua script called by its SHA1 (EVALSHA), so that a call sends a digest
+ * rather than the source, and sent whole (EVAL) when Redis answers
+ * NOSCRIPT: its script cache is empty after a restart, a failover or a
+ * `SCRIPT FLUSH`. The EVAL also caches the script again, so the next call
+ * is an EVALSHA once more. Callers run a script inside one
+ * `RedisLink.run`, so both attempts together stay within one
+ * `commandTimeout`.
  */
 import { createHash } from 'node:crypto'
-import type { RedisLink } from '../../redis/redis-link.js'
+import type { Redis } from 'ioredis'
 
-/** What a script call sends besides keys: strings, numbers or bytes. */
-export type ScriptArgument = string | number | Buffer
+/** What a script call sends as a key or an argument. */
+export type ScriptArgument = string | Buffer
 
 /** One Lua script and its SHA1. */
 export class RedisScript {
+  /** The Lua source. */
   readonly source: string
+  /** The SHA1 of {@link RedisScript.source}, in hex, as EVALSHA wants it. */
   readonly sha: string
 
   constructor(source: string) {
@@ -22,23 +26,22 @@ export class RedisScript {
   }
 
   /**
-   * Runs the script on `link` with `keys` and `args`, answering its reply
-   * with bulk strings as Buffers (bytes round-trip exactly).
-   * @throws the link's errors ({@link RedisUnavailableError}, a ReplyError)
+   * Runs the script with `keys` and `args` on `client`, answering its reply
+   * with bulk strings as Buffers, so that bytes round-trip exactly.
+   * @throws (rejects) what the client rejects with: a ReplyError (a script
+   *   error, OOM...), a connection error
    */
-  run(link: RedisLink, keys: readonly string[], args: readonly ScriptArgument[]): Promise<unknown> {
-    return link.run(async (client) => {
-      try {
-        return await client.callBuffer('EVALSHA', this.sha, keys.length, ...keys, ...args)
-      } catch (error) {
-        if (!isNoScript(error)) throw error
-        return await client.callBuffer('EVAL', this.source, keys.length, ...keys, ...args)
-      }
-    })
+  async call(client: Redis, keys: readonly ScriptArgument[], args: readonly ScriptArgument[]): Promise<unknown> {
+    try {
+      return await client.callBuffer('EVALSHA', this.sha, keys.length, ...keys, ...args)
+    } catch (error) {
+      if (!isNoScript(error)) throw error
+      return await client.callBuffer('EVAL', this.source, keys.length, ...keys, ...args)
+    }
   }
 }
 
-/** Whether Redis refused an EVALSHA because it does not know the script. */
+/** Whether Redis refused an EVALSHA because its script cache does not hold the script. */
 function isNoScript(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith('NOSCRIPT')
 }

@@ -1,43 +1,43 @@
 /**
- * RedisStore: an {@link L2Store} on Redis, so that processes and hosts share
- * MLCache's L2 and its one-loader-per-key lock.
+ * RedisStore: an {@link L2Store} on Redis (7 or later), so that MLCache's
+ * shared level, loader locks and their fences span processes and hosts.
  *
- * - **One round trip per operation**: each is one Lua script (EVALSHA),
- *   atomic on the server; `readEntries` reads many keys in one.
- * - **Redis's clock**: expiry instants and TTLs are computed from `TIME` on
- *   the server, so hosts with skewed clocks agree on what is fresh. Lock
- *   leases are key expiries (PEXPIRE): real time, as the contract wants.
+ * - **One round trip per operation**: each is one Lua script (see
+ *   `store-scripts.ts`), atomic on the server; `readEntries` reads many
+ *   keys in one. Every call goes through the store's `RedisLink`, so it
+ *   settles within `commandTimeout` and fails at once while the circuit
+ *   breaker is open; every failure rejects with an {@link L2Error} whose
+ *   `cause` is the underlying error.
+ * - **Redis's clock**: expiry instants are taken and compared on the server
+ *   (`TIME`), never on the host, so hosts with skewed clocks agree on what
+ *   is fresh. Leases are key expiries, on the server's real time too.
  * - **Stale windows**: an entry written with `staleTtl` stays readable as
- *   stale (`stale: true`, `ttl <= 0`) for `staleTtl` ms after it expires,
- *   then Redis drops the key (its PEXPIRE is `ttl + staleTtl`); without one
- *   it is gone at expiry. `ttl` 0 never expires (its stale window then only
- *   matters after a purge).
- * - **Namespaces** are kept apart by length-prefixed key names (see
- *   redis-keys.ts); `purgeNamespace` is O(1) (a new generation), and with
- *   `flushExpired` frees the namespace's keys by SCAN batches of bounded
- *   cost, never KEYS, so other clients are never stalled for long.
- * - **Failures** (Redis down, slow, or refusing) reject with {@link L2Error}
- *   whose `cause` is the underlying error, within about `commandTimeout`,
- *   and at once while the circuit breaker is open. Redis at `maxmemory`
- *   with `noeviction` is no failure: writes and locks answer `'no memory'`.
- *
- * Needs Redis 7 or later (scripts declare their flags) and a single primary:
- * the keys of one operation may live in different cluster slots.
+ *   stale for that long after it expires, then Redis deletes it (its key
+ *   expires after `ttl + staleTtl`); without one it is deleted at expiry.
+ * - **Namespaces** are part of every key, behind their length (see
+ *   `redis-keys.ts`), and a purge is a generation bump: O(1) on the server,
+ *   then, with `flushExpired`, an incremental SCAN that frees the purged
+ *   entries in small batches, so a large namespace never stalls Redis.
+ * - **Memory**: when Redis refuses writes (`maxmemory` reached under the
+ *   `noeviction` policy), `writeEntry` and `tryLock` answer `'no memory'`.
+ *   Under an eviction policy Redis may evict locks as well as entries: an
+ *   evicted lock only costs deduplication (its fenced writes are refused).
  */
 import type { Redis } from 'ioredis'
 import { L2Error } from '../../errors.js'
 import { describe } from '../../internal/describe.js'
-import { assertDuration, assertKeyShape, assertOptionsObject, MAX_TIMER_MS } from '../../internal/validate.js'
-import { RedisLink, type RedisLinkOptions, resolveLinkOptions } from '../../redis/redis-link.js'
+import { assertDuration, assertKeyShape, MAX_TIMER_MS } from '../../internal/validate.js'
+import { RedisLink, type RedisConnection, type RedisLinkOptions, resolveLinkOptions } from '../../redis/redis-link.js'
 import type { L2Entry, L2Store, L2WriteOptions, L2WriteResult, LockResult } from '../l2-store.js'
-import { assertString, flagsArgument } from '../shared-dict/args.js'
 import { RedisKeys } from './redis-keys.js'
+import type { RedisScript, ScriptArgument } from './redis-script.js'
 import {
   DELETE_ENTRY,
   EXTEND_LOCK,
-  FLUSH_BATCH,
+  FLUSH_PURGED,
   PURGE_NAMESPACE,
   READ_ENTRIES,
+  READ_ENTRY,
   TRY_LOCK,
   UNLOCK,
   WATCH_LOCK,
@@ -45,35 +45,70 @@ import {
 } from './store-scripts.js'
 import { UnlockWaiters } from './unlock-waiters.js'
 
-/** The options of {@link RedisStore}: a connection (`url` or `client`), a `prefix` and a `commandTimeout`. */
-export type RedisStoreOptions = ({ url: string; client?: undefined } | { client: Redis; url?: undefined }) & RedisLinkOptions
+/** The options of a {@link RedisStore}: where to connect (`url` or `client`), plus `prefix` and `commandTimeout`. */
+export type RedisStoreOptions = RedisConnection & RedisLinkOptions
 
 const KNOWN_OPTIONS: ReadonlySet<string> = new Set(['url', 'client', 'prefix', 'commandTimeout'])
 
 /**
- * The longest TTL, stale window or lease sent to Redis (2^43 ms, about 278
- * years): longer ones are clamped, so that expiry instants stay exact
- * integers in Lua and within what PEXPIRE accepts.
+ * How many keys one SCAN of a purge asks for: each batch (a SCAN and a
+ * script unlinking what it found) keeps Redis busy well under a
+ * millisecond, so other clients barely notice a purge of any size.
  */
-const MAX_DURATION_MS = 2 ** 43
+const PURGE_BATCH = 500
 
-/** How many keys one SCAN step of a flushing purge asks for (and one batch script then examines). */
-const FLUSH_SCAN_COUNT = 500
+/**
+ * The longest TTL or stale window kept exactly (ms, about 31,700 years):
+ * expiry instants stay integers a Lua number holds exactly.
+ */
+const MAX_TTL = 1e15
 
-/** One entry as READ_ENTRIES answers it: `[]` or `[value, flags, ttl, stale]`. */
-type EntryReply = [] | [Buffer, number, number, number]
+/** A read script's answer for one entry: absent, or `[value, flags, ttl, stale (0|1)]`. */
+type EntryReply = [Buffer, number, number, number] | null
 
-/** A duration sent to Redis: whole milliseconds (rounded up, so a positive one stays positive), clamped. */
-function wholeMs(ms: number): number {
-  return Math.min(Math.ceil(ms), MAX_DURATION_MS)
+/** The entry an answer of `READ_ENTRY` describes, with a private copy of its bytes. */
+function entryOf(reply: EntryReply): L2Entry | undefined {
+  if (reply === null) return undefined
+  return { value: new Uint8Array(reply[0]), flags: reply[1], ttl: reply[2], stale: reply[3] === 1 }
 }
 
-/** Whether Redis refused a command for lack of memory (`maxmemory` with `noeviction`). */
+/** Whether Redis refused a script because it is out of memory (`maxmemory` under `noeviction`). */
 function isOutOfMemory(error: unknown): boolean {
-  return error instanceof Error && error.message.startsWith('OOM')
+  return error instanceof Error && error.message.startsWith('OOM ')
 }
 
-/** An L2 store on Redis; see the module documentation. */
+/** A whole number of ms Redis accepts for an expiry: rounded up, so a lease or TTL never ends early. */
+function wholeMs(ms: number): number {
+  return Math.min(Math.ceil(ms), MAX_TTL)
+}
+
+function assertNamespace(namespace: unknown): asserts namespace is string {
+  if (typeof namespace !== 'string') throw new TypeError('namespace must be a string')
+}
+
+function assertToken(token: unknown, name: string): asserts token is string {
+  if (typeof token !== 'string') throw new TypeError(`${name} must be a string`)
+}
+
+function assertFlags(flags: unknown): asserts flags is number {
+  if (typeof flags !== 'number') throw new TypeError('flags must be a number')
+  if (!Number.isInteger(flags) || flags < 0 || flags > 0xffff_ffff) throw new RangeError('flags must be an integer from 0 to 4294967295')
+}
+
+/**
+ * An {@link L2Store} on Redis: entries, loader locks and their fences
+ * shared by every process and host using the same server and prefix.
+ *
+ * @example
+ * ```ts
+ * import { RedisStore } from 'mlcache/redis'
+ *
+ * const store = new RedisStore({ url: 'redis://127.0.0.1:6379', prefix: 'app:' })
+ * const cache = new MLCache({ name: 'users', store })
+ * // ...
+ * await store.close()
+ * ```
+ */
 export class RedisStore implements L2Store {
   readonly #link: RedisLink
   readonly #keys: RedisKeys
@@ -81,11 +116,10 @@ export class RedisStore implements L2Store {
   #closing: Promise<void> | undefined
 
   /**
-   * @param options - `{ url }` (a connection this store makes and closes)
-   *   or `{ client }` (an ioredis client of the caller's, never closed; the
-   *   subscriber connection is its `duplicate()`), plus `prefix` (default
-   *   `'mlcache:'`) and `commandTimeout` (ms, default 1000)
-   * @throws {TypeError | RangeError} an option is unknown or invalid (the message names it)
+   * @param options - `{ url }` (the store makes and owns its connections) or
+   *   `{ client }` (an ioredis client the store uses and never closes), plus
+   *   `prefix` (default `'mlcache:'`) and `commandTimeout` (ms, default 1000)
+   * @throws {TypeError | RangeError} naming a missing, unknown or invalid option
    */
   constructor(options: RedisStoreOptions) {
     const { connection, prefix, commandTimeout } = resolveLinkOptions(options, KNOWN_OPTIONS)
@@ -94,175 +128,133 @@ export class RedisStore implements L2Store {
     this.#waiters = new UnlockWaiters(this.#link, this.#keys.unlockChannel)
   }
 
-  /** {@link L2Store.readEntry}: the entry, fresh or stale within its window, by Redis's clock. */
+  /** {@link L2Store.readEntry}, on the server's clock. */
   async readEntry(namespace: string, key: string): Promise<L2Entry | undefined> {
-    const [entry] = await this.readEntries(namespace, [key])
-    return entry
+    assertNamespace(namespace)
+    assertKeyShape(key)
+    const reply = await this.#run('readEntry', READ_ENTRY, [this.#keys.entry(namespace, key), this.#keys.meta(namespace)], [])
+    return entryOf(reply as EntryReply)
   }
 
-  /** {@link L2Store.readEntries}: {@link RedisStore.readEntry} of each key, in one round trip. */
+  /** {@link L2Store.readEntries}: one round trip for every key. */
   async readEntries(namespace: string, keys: readonly string[]): Promise<(L2Entry | undefined)[]> {
-    assertString(namespace, 'namespace')
+    assertNamespace(namespace)
     if (!Array.isArray(keys)) throw new TypeError('keys must be an array')
     for (const key of keys) assertKeyShape(key)
-    this.#assertOpen()
     if (keys.length === 0) return []
     const redisKeys = [this.#keys.meta(namespace), ...keys.map((key) => this.#keys.entry(namespace, key))]
-    const replies = (await this.#call(READ_ENTRIES.run(this.#link, redisKeys, []))) as EntryReply[]
-    return replies.map((reply) => {
-      if (reply.length === 0) return undefined
-      const [value, flags, ttl, stale] = reply
-      // A copy of its own: the reply's Buffer may share memory with the connection's.
-      return { value: new Uint8Array(value), flags, ttl, stale: stale === 1 }
-    })
+    const replies = (await this.#run('readEntries', READ_ENTRIES, redisKeys, [])) as EntryReply[]
+    return replies.map(entryOf)
   }
 
   /**
-   * {@link L2Store.writeEntry}. With `options.staleTtl`, the entry stays
-   * readable as stale that long after it expires, then Redis drops it.
-   * Answers `'no memory'` when Redis is at `maxmemory` with `noeviction`
-   * (nothing was changed then).
+   * {@link L2Store.writeEntry}. The entry expires `ttl` ms from now on the
+   * server's clock and Redis deletes it `ttl + staleTtl` ms from now (never
+   * when `ttl` is 0). Answers `'no memory'` when Redis is out of memory,
+   * having changed nothing.
    */
-  async writeEntry(
-    namespace: string,
-    key: string,
-    value: Uint8Array,
-    ttl: number,
-    flags: number,
-    options?: L2WriteOptions,
-  ): Promise<L2WriteResult> {
-    assertString(namespace, 'namespace')
+  async writeEntry(namespace: string, key: string, value: Uint8Array, ttl: number, flags: number, options?: L2WriteOptions): Promise<L2WriteResult> {
+    assertNamespace(namespace)
     assertKeyShape(key)
     if (!(value instanceof Uint8Array)) throw new TypeError('value must be a Uint8Array')
     assertDuration(ttl, 'ttl')
-    const userFlags = flagsArgument(flags)
-    assertOptionsObject(options)
+    assertFlags(flags)
     const staleTtl = options?.staleTtl ?? 0
     assertDuration(staleTtl, 'options.staleTtl')
     const fence = options?.fence
-    if (fence !== undefined) assertString(fence, 'options.fence')
-    this.#assertOpen()
-    const keys = [this.#keys.entry(namespace, key), this.#keys.lock(namespace, key), this.#keys.meta(namespace)]
-    // A copy: the caller may change its bytes before ioredis writes them to the socket.
-    const args = [Buffer.from(value), userFlags, wholeMs(ttl), wholeMs(staleTtl), fence === undefined ? '0' : '1', fence ?? '']
-    try {
-      const fenced = await this.#call(WRITE_ENTRY.run(this.#link, keys, args))
-      return fenced === 1 ? 'fenced' : 'ok'
-    } catch (error) {
-      if (isOutOfMemory((error as L2Error).cause)) return 'no memory'
-      throw error
-    }
+    if (fence !== undefined) assertToken(fence, 'options.fence')
+    const keep = ttl > 0 ? wholeMs(wholeMs(ttl) + wholeMs(staleTtl)) : 0
+    const args: ScriptArgument[] = [
+      // A copy: the caller may reuse its buffer before the command is written (queued while reconnecting).
+      Buffer.from(value),
+      String(flags),
+      String(wholeMs(ttl)),
+      String(keep),
+    ]
+    if (fence !== undefined) args.push(fence)
+    const keys = [this.#keys.entry(namespace, key), this.#keys.meta(namespace), this.#keys.lock(namespace, key)]
+    const stored = await this.#run('writeEntry', WRITE_ENTRY, keys, args, 'no memory')
+    return stored === 'no memory' ? stored : stored === 1 ? 'ok' : 'fenced'
   }
 
-  /** {@link L2Store.deleteEntry}: removes the entry and voids its lock's fence. */
+  /** {@link L2Store.deleteEntry}: also voids the fence of the key's loader lock. */
   async deleteEntry(namespace: string, key: string): Promise<void> {
-    assertString(namespace, 'namespace')
+    assertNamespace(namespace)
     assertKeyShape(key)
-    this.#assertOpen()
-    await this.#call(DELETE_ENTRY.run(this.#link, [this.#keys.entry(namespace, key), this.#keys.lock(namespace, key)], []))
+    await this.#run('deleteEntry', DELETE_ENTRY, [this.#keys.entry(namespace, key), this.#keys.lock(namespace, key)], [])
   }
 
   /**
-   * {@link L2Store.purgeNamespace}: one O(1) script starts a new generation
-   * of `namespace`, which expires every older entry at this instant
-   * (`flush_all`: they stay readable as stale within their window) and
-   * voids the fences of its locks. With `flushExpired`, the older entries
-   * are then unlinked by SCAN steps of about 500 keys, each followed by a
-   * script examining only the keys found; entries written meanwhile stay.
+   * {@link L2Store.purgeNamespace}: one O(1) script bumps the namespace's
+   * generation, which expires every entry written before (still readable
+   * as stale, as after `flush_all`) and voids the fences of its locks.
+   * With `flushExpired`, the purged entries are then unlinked by a SCAN of
+   * the namespace, a few hundred keys per step, never blocking Redis for
+   * long; entries written meanwhile stay. Resolves once that is done.
    */
   async purgeNamespace(namespace: string, flushExpired: boolean): Promise<void> {
-    assertString(namespace, 'namespace')
-    this.#assertOpen()
-    const generation = (await this.#call(PURGE_NAMESPACE.run(this.#link, [this.#keys.meta(namespace)], []))) as number
+    assertNamespace(namespace)
+    if (typeof flushExpired !== 'boolean') throw new TypeError('flushExpired must be a boolean')
+    const generation = String(await this.#run('purgeNamespace', PURGE_NAMESPACE, [this.#keys.meta(namespace)], []))
     if (!flushExpired) return
     const pattern = this.#keys.entryPattern(namespace)
     let cursor = '0'
     do {
-      const [next, found] = await this.#call(
-        this.#link.run((client) => client.scanBuffer(cursor, 'MATCH', pattern, 'COUNT', FLUSH_SCAN_COUNT)),
-      )
-      cursor = next.toString('latin1')
-      if (found.length > 0) {
-        await this.#call(FLUSH_BATCH.run(this.#link, found.map((key) => key.toString('utf8')), [generation]))
-      }
+      const [next, found] = await this.#command('purgeNamespace', (client) => client.scanBuffer(cursor, 'MATCH', pattern, 'COUNT', PURGE_BATCH))
+      if (found.length > 0) await this.#run('purgeNamespace', FLUSH_PURGED, found, [generation])
+      cursor = next.toString()
     } while (cursor !== '0')
   }
 
-  /**
-   * {@link L2Store.tryLock}: takes the lock for `lease` real ms (`0`: until
-   * unlocked), recording the namespace's generation so that a purge voids
-   * its fence. Answers `'no memory'` when Redis is at `maxmemory` with
-   * `noeviction`.
-   */
+  /** {@link L2Store.tryLock}: the lease is the lock key's expiry, on Redis's clock. */
   async tryLock(namespace: string, key: string, token: string, lease: number): Promise<LockResult> {
-    assertString(namespace, 'namespace')
+    assertNamespace(namespace)
     assertKeyShape(key)
-    assertString(token, 'token')
+    assertToken(token, 'token')
     assertDuration(lease, 'lease')
-    this.#assertOpen()
-    try {
-      const acquired = await this.#call(TRY_LOCK.run(this.#link, [this.#keys.lock(namespace, key), this.#keys.meta(namespace)], [token, wholeMs(lease)]))
-      return acquired === 1 ? 'acquired' : 'held'
-    } catch (error) {
-      if (isOutOfMemory((error as L2Error).cause)) return 'no memory'
-      throw error
-    }
+    const keys = [this.#keys.lock(namespace, key), this.#keys.meta(namespace)]
+    const acquired = await this.#run('tryLock', TRY_LOCK, keys, [token, String(Math.max(1, wholeMs(lease)))], 'no memory')
+    return acquired === 'no memory' ? acquired : acquired === 1 ? 'acquired' : 'held'
   }
 
-  /** {@link L2Store.extendLock}: renews the lease of a lock `token` holds; a voided fence stays void. */
+  /** {@link L2Store.extendLock}. */
   async extendLock(namespace: string, key: string, token: string, lease: number): Promise<boolean> {
-    assertString(namespace, 'namespace')
+    assertNamespace(namespace)
     assertKeyShape(key)
-    assertString(token, 'token')
+    assertToken(token, 'token')
     assertDuration(lease, 'lease')
-    this.#assertOpen()
-    return (await this.#call(EXTEND_LOCK.run(this.#link, [this.#keys.lock(namespace, key)], [token, wholeMs(lease)]))) === 1
+    const extended = await this.#run('extendLock', EXTEND_LOCK, [this.#keys.lock(namespace, key)], [token, String(Math.max(1, wholeMs(lease)))])
+    return extended === 1
   }
 
-  /**
-   * {@link L2Store.unlock}: compare-and-delete, then a message on the
-   * release channel (only when someone waited), which wakes the waiters of
-   * every store sharing the prefix.
-   */
+  /** {@link L2Store.unlock}: compare-and-delete, then a release message if anyone waits. */
   async unlock(namespace: string, key: string, token: string): Promise<boolean> {
-    assertString(namespace, 'namespace')
+    assertNamespace(namespace)
     assertKeyShape(key)
-    assertString(token, 'token')
-    this.#assertOpen()
-    return (await this.#call(UNLOCK.run(this.#link, [this.#keys.lock(namespace, key)], [token, this.#keys.unlockChannel]))) === 1
+    assertToken(token, 'token')
+    const released = await this.#run('unlock', UNLOCK, [this.#keys.lock(namespace, key)], [token, this.#keys.unlockChannel])
+    return released === 1
   }
 
   /**
    * {@link L2Store.waitForUnlock}: resolves on the release message of the
-   * lock, when its lease ends, or after `timeout` ms, whichever comes first;
-   * at once when no lock is held. While the release channel is not known to
-   * be subscribed (before the first subscription is confirmed, or after the
-   * subscriber connection dropped), it resolves within about 75 ms instead:
-   * the caller tries the lock again. Rejects with {@link L2Error} when Redis
-   * fails.
+   * lock, when its lease ends, or after `timeout` ms; while release
+   * messages cannot be trusted (not subscribed yet, subscriber connection
+   * lost) after at most 100 ms, so the caller polls. Never rejects but for
+   * bad arguments; once the store is closed it resolves at once (the
+   * caller's next `tryLock` rejects).
    */
   async waitForUnlock(namespace: string, key: string, timeout: number): Promise<void> {
-    assertString(namespace, 'namespace')
+    assertNamespace(namespace)
     assertKeyShape(key)
     assertDuration(timeout, 'timeout')
-    this.#assertOpen()
     const lockKey = this.#keys.lock(namespace, key)
-    // Waiting before looking: a release after the look is then never missed.
-    const { waiter, woken } = this.#waiters.add(lockKey, Math.min(timeout, MAX_TIMER_MS))
-    let leaseLeft: number
-    try {
-      leaseLeft = (await this.#call(WATCH_LOCK.run(this.#link, [lockKey], []))) as number
-    } catch (error) {
-      waiter.wake()
-      throw error
-    }
-    if (leaseLeft === -2) waiter.wake()
-    else if (leaseLeft >= 0 && leaseLeft < timeout) waiter.wakeWithin(leaseLeft)
-    await woken
+    const watch = async (): Promise<number> => (await this.#run('waitForUnlock', WATCH_LOCK, [lockKey], [])) as number
+    await this.#waiters.wait(lockKey, Math.min(timeout, MAX_TIMER_MS), watch)
   }
 
   /**
-   * {@link L2Store.onRecovered}: calls `listener` each time Redis answers
+   * {@link L2Store.onRecovered}: `listener` runs each time Redis answers
    * again after an outage. Answers the function that removes it.
    */
   onRecovered(listener: () => void): () => void {
@@ -270,9 +262,9 @@ export class RedisStore implements L2Store {
   }
 
   /**
-   * Wakes every waiter, then closes the connections this store made (a
-   * caller's client stays open). Idempotent; every later call rejects with
-   * {@link L2Error}.
+   * Wakes every waiter and closes the connections the store made (a
+   * caller's `client` stays open). Idempotent; every later call rejects
+   * with an {@link L2Error}.
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
@@ -282,16 +274,30 @@ export class RedisStore implements L2Store {
     return this.#closing
   }
 
-  #assertOpen(): void {
-    if (this.#closing !== undefined) throw new L2Error('the RedisStore is closed')
+  /**
+   * Runs `script` through the link.
+   * @param outOfMemory - what to answer when Redis refuses it for lack of memory (rejects otherwise)
+   * @throws {L2Error} (rejects) the store is closed, or the call failed
+   */
+  async #run<T = never>(method: string, script: RedisScript, keys: readonly ScriptArgument[], args: readonly ScriptArgument[], outOfMemory?: T): Promise<unknown> {
+    try {
+      return await this.#command(method, (client) => script.call(client, keys, args))
+    } catch (error) {
+      if (outOfMemory !== undefined && isOutOfMemory(error instanceof L2Error ? error.cause : error)) return outOfMemory
+      throw error
+    }
   }
 
-  /** `call`, with any failure as an {@link L2Error} whose `cause` is the underlying error. */
-  async #call<T>(call: Promise<T>): Promise<T> {
+  /**
+   * Runs one call through the link (timeout, breaker).
+   * @throws {L2Error} (rejects) the store is closed, or the call failed
+   */
+  async #command<T>(method: string, call: (client: Redis) => Promise<T>): Promise<T> {
+    if (this.#closing !== undefined) throw new L2Error(`RedisStore.${method}(): the store is closed`)
     try {
-      return await call
+      return await this.#link.run(call)
     } catch (error) {
-      throw new L2Error(`Redis failed: ${describe(error)}`, { cause: error })
+      throw new L2Error(`RedisStore.${method}() failed: ${describe(error)}`, { cause: error })
     }
   }
 }

@@ -1,152 +1,172 @@
 /**
- * The local side of `waitForUnlock`: callers waiting for a lock's release,
- * woken by the message `unlock` publishes on the store's release channel,
- * by their timeout, or, while that channel is not known to be subscribed,
- * by polling.
+ * The wake-ups of `RedisStore.waitForUnlock`. Redis has no futex: a waiter
+ * in another process learns of a release from a message. `unlock` publishes
+ * the lock's key on the store's release channel when the lock was marked as
+ * waited for; this module subscribes once (lazily, on the link's own
+ * subscriber connection) and wakes the local waiters of that key.
  *
- * The subscription is made once, lazily (on the first wait), on the link's
- * subscriber connection. Until Redis confirms it, and from the moment that
- * connection drops until it is confirmed again, a message could be missed:
- * every waiter is then woken every {@link POLL_INTERVAL} ms to try the lock
- * again (a spurious wake-up, which callers tolerate). While the
- * subscription holds, nobody polls.
+ * A wait never misses a release while the subscription works: the waiter
+ * registers locally, then marks the lock (one script); a release before the
+ * mark leaves no lock to mark and the wait ends at once, a release after it
+ * is published to a subscription that was confirmed before.
+ *
+ * When messages cannot be trusted (the subscription is not confirmed yet,
+ * or its connection dropped), waiters poll instead: each wait ends after
+ * {@link POLL_INTERVAL} at the latest, and the caller tries the lock again
+ * (lua-resty-lock itself only ever polled). Waking early is always allowed;
+ * waking late is bounded by the wait's timeout and by the lock's lease.
  */
 import type { Redis } from 'ioredis'
 import type { RedisLink } from '../../redis/redis-link.js'
+import { MAX_TIMER_MS } from '../../internal/validate.js'
 
-/** How often waiters are woken while the release channel is not known to be subscribed (ms). */
-export const POLL_INTERVAL = 75
+/** How long a wait lasts at most while release messages cannot be trusted (ms). */
+export const POLL_INTERVAL = 100
 
-/** One caller of `waitForUnlock`. */
-export interface UnlockWaiter {
-  /** Resolves the caller's promise (once) and forgets the waiter. */
-  wake(): void
-  /** Wakes the caller after `ms` at the latest (the lock's lease ends then). */
-  wakeWithin(ms: number): void
-}
-
-interface Waiter extends UnlockWaiter {
-  timer: ReturnType<typeof setTimeout> | undefined
-}
-
-/** The waiters of one store, by lock key, and its subscription to the release channel. */
+/** The local waiters of one store, woken by the release messages of its prefix. */
 export class UnlockWaiters {
   readonly #link: RedisLink
   readonly #channel: string
-  /** Waiters by the latin1 reading of their lock key's UTF-8 bytes (how messages arrive). */
-  readonly #waiters = new Map<string, Set<Waiter>>()
+  /** The wake-ups of each waited-for lock, by the lock's Redis key. */
+  readonly #waiters = new Map<string, Set<() => void>>()
   #subscriber: Redis | undefined
-  #confirmed = false
-  #pollTimer: ReturnType<typeof setInterval> | undefined
+  /** `'on'` once Redis confirmed the subscription and until its connection drops. */
+  #state: 'off' | 'subscribing' | 'on' = 'off'
+  /** Which subscription attempt is current: a late answer to an older one changes nothing. */
+  #attempt = 0
   #closed = false
 
-  readonly #onMessage = (channel: Buffer, message: Buffer) => {
-    if (channel.toString('utf8') !== this.#channel) return
-    const waiters = this.#waiters.get(message.toString('latin1'))
-    if (waiters !== undefined) for (const waiter of [...waiters]) waiter.wake()
-  }
-  readonly #onClose = () => {
-    this.#confirmed = false
-    this.#updatePolling()
-  }
-  readonly #onReady = () => {
-    this.#subscribe()
+  readonly #onMessage = (channel: string, lockKey: string): void => {
+    if (channel !== this.#channel) return
+    const wakes = this.#waiters.get(lockKey)
+    if (wakes === undefined) return
+    for (const wake of [...wakes]) wake()
   }
 
+  readonly #onLost = (): void => {
+    // Releases published while the connection is down are lost: let every
+    // waiter try its lock again now, and poll until subscribed again.
+    this.#state = 'off'
+    this.#attempt += 1
+    this.#wakeAll()
+  }
+
+  /**
+   * @param link - whose subscriber connection carries the messages
+   * @param channel - the release channel (`${prefix}unlock`)
+   */
   constructor(link: RedisLink, channel: string) {
     this.#link = link
     this.#channel = channel
   }
 
   /**
-   * Adds a waiter for the release of `lockKey`, woken after `timeout` ms at
-   * the latest; answers it and the promise its caller awaits.
+   * Resolves when a release of `lockKey` is announced, when `watch` says no
+   * lock is held or once the lease it answers has run out, after `timeout`
+   * ms, or after {@link POLL_INTERVAL} while messages cannot be trusted;
+   * never rejects.
+   * @param watch - marks the lock as waited for; answers the ms left of its
+   *   lease, `0` if it is not held, `-1` if it has no lease
    */
-  add(lockKey: string, timeout: number): { waiter: UnlockWaiter; woken: Promise<void> } {
-    this.#ensureSubscriber()
-    const id = Buffer.from(lockKey, 'utf8').toString('latin1')
-    let set = this.#waiters.get(id)
-    if (set === undefined) {
-      set = new Set()
-      this.#waiters.set(id, set)
-    }
-    const waiters = set
-    let resolve!: () => void
-    const woken = new Promise<void>((done) => {
-      resolve = done
-    })
-    const waiter: Waiter = {
-      timer: undefined,
-      wake: () => {
-        if (!waiters.delete(waiter)) return
-        clearTimeout(waiter.timer)
-        if (waiters.size === 0) this.#waiters.delete(id)
-        this.#updatePolling()
+  wait(lockKey: string, timeout: number, watch: () => Promise<number>): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const deadline = performance.now() + timeout
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const wake = (): void => {
+        clearTimeout(timer)
+        this.#remove(lockKey, wake)
         resolve()
-      },
-      wakeWithin: (ms) => {
-        if (!waiters.has(waiter)) return
-        clearTimeout(waiter.timer)
-        waiter.timer = setTimeout(waiter.wake, ms)
-      },
-    }
-    waiters.add(waiter)
-    waiter.wakeWithin(timeout)
-    this.#updatePolling()
-    return { waiter, woken }
+      }
+      /** Ends the wait after `ms`, or at the deadline if sooner. */
+      const wakeWithin = (ms: number): void => {
+        clearTimeout(timer)
+        timer = setTimeout(wake, Math.min(ms, Math.max(0, deadline - performance.now()), MAX_TIMER_MS))
+      }
+      if (this.#closed || timeout <= 0) {
+        resolve()
+        return
+      }
+      this.#add(lockKey, wake)
+      wakeWithin(timeout)
+      if (this.#state !== 'on') {
+        this.#subscribe()
+        wakeWithin(POLL_INTERVAL)
+        return
+      }
+      watch().then(
+        (left) => {
+          if (left === 0) wake()
+          // The lease ends on Redis's clock: a timer a millisecond past it wakes at worst a little early.
+          else if (left > 0) wakeWithin(left + 1)
+        },
+        () => {
+          // The lock could not be marked, so its release may go unannounced: poll.
+          wakeWithin(POLL_INTERVAL)
+        },
+      )
+    })
   }
 
-  /** Wakes every waiter and stops listening (the link closes the subscriber connection). */
+  /** Wakes every waiter and stops listening; the link closes the connection. */
   close(): void {
     this.#closed = true
-    for (const waiters of [...this.#waiters.values()]) for (const waiter of [...waiters]) waiter.wake()
-    clearInterval(this.#pollTimer)
-    this.#pollTimer = undefined
+    this.#attempt += 1
+    this.#wakeAll()
     const subscriber = this.#subscriber
     if (subscriber !== undefined) {
-      subscriber.off('messageBuffer', this.#onMessage)
-      subscriber.off('close', this.#onClose)
-      subscriber.off('ready', this.#onReady)
+      subscriber.off('message', this.#onMessage)
+      subscriber.off('close', this.#onLost)
     }
   }
 
-  #ensureSubscriber(): void {
-    if (this.#subscriber !== undefined || this.#closed) return
-    const subscriber = this.#link.subscriber()
-    this.#subscriber = subscriber
-    subscriber.on('messageBuffer', this.#onMessage)
-    subscriber.on('close', this.#onClose)
-    // ioredis subscribes again by itself after a reconnect; asking again tells us when it is done.
-    subscriber.on('ready', this.#onReady)
-    this.#subscribe()
-  }
-
+  /** Subscribes to the release channel unless that is done or under way. Never rejects. */
   #subscribe(): void {
-    const subscriber = this.#subscriber
-    if (subscriber === undefined || this.#closed) return
-    subscriber.subscribe(this.#channel).then(
-      () => {
-        // A reply that raced a disconnect does not count: 'close' came after it, or the status says so.
-        if (this.#closed || subscriber.status !== 'ready') return
-        this.#confirmed = true
-        this.#updatePolling()
-      },
-      () => {
-        // The connection failed; 'close' switched to polling and 'ready' will ask again.
-      },
-    )
+    if (this.#state !== 'off' || this.#closed) return
+    let subscriber = this.#subscriber
+    if (subscriber === undefined) {
+      subscriber = this.#link.subscriber()
+      subscriber.on('message', this.#onMessage)
+      subscriber.on('close', this.#onLost)
+      this.#subscriber = subscriber
+    }
+    this.#state = 'subscribing'
+    const attempt = ++this.#attempt
+    const settled = (state: 'on' | 'off') => {
+      if (attempt === this.#attempt) this.#state = state
+    }
+    // Bounded like a command, but apart from the link's breaker: a slow
+    // subscriber connection says nothing about the command connection.
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('SUBSCRIBE timed out')), this.#link.commandTimeout)
+    })
+    Promise.race([subscriber.subscribe(this.#channel), timedOut])
+      .then(
+        () => settled('on'),
+        () => settled('off'),
+      )
+      .finally(() => clearTimeout(timer))
   }
 
-  /** Polls while someone waits and the subscription is not confirmed; stops otherwise. */
-  #updatePolling(): void {
-    const needed = !this.#confirmed && !this.#closed && this.#waiters.size > 0
-    if (needed && this.#pollTimer === undefined) {
-      this.#pollTimer = setInterval(() => {
-        for (const waiters of [...this.#waiters.values()]) for (const waiter of [...waiters]) waiter.wake()
-      }, POLL_INTERVAL)
-    } else if (!needed && this.#pollTimer !== undefined) {
-      clearInterval(this.#pollTimer)
-      this.#pollTimer = undefined
+  #add(lockKey: string, wake: () => void): void {
+    let wakes = this.#waiters.get(lockKey)
+    if (wakes === undefined) {
+      wakes = new Set()
+      this.#waiters.set(lockKey, wakes)
+    }
+    wakes.add(wake)
+  }
+
+  #remove(lockKey: string, wake: () => void): void {
+    const wakes = this.#waiters.get(lockKey)
+    if (wakes === undefined) return
+    wakes.delete(wake)
+    if (wakes.size === 0) this.#waiters.delete(lockKey)
+  }
+
+  #wakeAll(): void {
+    for (const wakes of [...this.#waiters.values()]) {
+      for (const wake of [...wakes]) wake()
     }
   }
 }

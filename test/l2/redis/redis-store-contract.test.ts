@@ -1,22 +1,23 @@
 /**
- * The store contract suites against RedisStore on a real redis-server:
- * registerL2StoreContract registers the ValueStore and LockStore suites
- * too, then what needs both halves. The store runs on Redis's clock
- * (`supportsClock: false`); each test gets a store with a prefix of its
- * own, closed after the test.
+ * The store contract suites against RedisStore on a real redis-server: on
+ * the server's own time (`supportsClock: false`), one store per test, all
+ * on one server, each test under namespaces of its own.
  */
-import { randomUUID } from 'node:crypto'
 import { describe } from 'vitest'
 import { RedisStore } from '../../../src/l2/redis/redis-store.js'
 import { registerL2StoreContract } from '../../../src/testing/l2-store-contract.js'
+import { registerLockStoreContract } from '../../../src/testing/lock-store-contract.js'
+import { registerValueStoreContract } from '../../../src/testing/value-store-contract.js'
 import { redisServerInstalled, useRedisServer } from '../../helpers/redis-server.js'
 
-describe.runIf(redisServerInstalled)('RedisStore contract', () => {
+describe.runIf(redisServerInstalled)('RedisStore contracts', () => {
   const server = useRedisServer()
-  registerL2StoreContract({
-    name: 'RedisStore',
+  const options = {
     supportsClock: false,
-    create: () => new RedisStore({ url: server().url, prefix: `test:${randomUUID()}:` }),
-    cleanup: (store) => store.close(),
-  })
+    create: () => new RedisStore({ url: server().url, prefix: 'contract:' }),
+    cleanup: (store: RedisStore) => store.close(),
+  }
+  registerValueStoreContract({ name: 'RedisStore (values only)', ...options })
+  registerLockStoreContract({ name: 'RedisStore (locks only)', ...options })
+  registerL2StoreContract({ name: 'RedisStore', ...options })
 })
