@@ -55,7 +55,7 @@ const KNOWN_OPTIONS: ReadonlySet<string> = new Set(['url', 'client', 'prefix', '
  * script unlinking what it found) keeps Redis busy well under a
  * millisecond, so other clients barely notice a purge of any size.
  */
-const PURGE_BATCH = 500
+const PURGE_BATCH = 100
 
 /**
  * The longest TTL or stale window kept exactly (ms, about 31,700 years):
