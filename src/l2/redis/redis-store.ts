@@ -1,6 +1,9 @@
 /**
- * RedisStore: an {@link L2Store} on Redis (7 or later), so that MLCache's
- * shared level, loader locks and their fences span processes and hosts.
+ * RedisStore: an {@link L2Store} on Redis (7 or later; a standalone server
+ * or a primary with replicas, not Redis Cluster: a script touches an
+ * entry, its lock and its namespace's metadata, which a cluster would put
+ * in different slots), so that MLCache's shared level, loader locks and
+ * their fences span processes and hosts.
  *
  * - **One round trip per operation**: each is one Lua script (see
  *   `store-scripts.ts`), atomic on the server; `readEntries` reads many
@@ -279,7 +282,7 @@ export class RedisStore implements L2Store {
    * @param outOfMemory - what to answer when Redis refuses it for lack of memory (rejects otherwise)
    * @throws {L2Error} (rejects) the store is closed, or the call failed
    */
-  async #run<T = never>(method: string, script: RedisScript, keys: readonly ScriptArgument[], args: readonly ScriptArgument[], outOfMemory?: T): Promise<unknown> {
+  async #run(method: string, script: RedisScript, keys: readonly ScriptArgument[], args: readonly ScriptArgument[], outOfMemory?: 'no memory'): Promise<unknown> {
     try {
       return await this.#command(method, (client) => script.call(client, keys, args))
     } catch (error) {

@@ -21,7 +21,7 @@ import type { RedisLink } from '../../redis/redis-link.js'
 import { MAX_TIMER_MS } from '../../internal/validate.js'
 
 /** How long a wait lasts at most while release messages cannot be trusted (ms). */
-export const POLL_INTERVAL = 100
+const POLL_INTERVAL = 100
 
 /** The local waiters of one store, woken by the release messages of its prefix. */
 export class UnlockWaiters {
@@ -72,13 +72,16 @@ export class UnlockWaiters {
     return new Promise<void>((resolve) => {
       const deadline = performance.now() + timeout
       let timer: ReturnType<typeof setTimeout> | undefined
+      let done = false
       const wake = (): void => {
+        done = true
         clearTimeout(timer)
         this.#remove(lockKey, wake)
         resolve()
       }
       /** Ends the wait after `ms`, or at the deadline if sooner. */
       const wakeWithin = (ms: number): void => {
+        if (done) return
         clearTimeout(timer)
         timer = setTimeout(wake, Math.min(ms, Math.max(0, deadline - performance.now()), MAX_TIMER_MS))
       }
