@@ -107,7 +107,7 @@ function assertFlags(flags: unknown): asserts flags is number {
  * import { RedisStore } from 'mlcache/redis'
  *
  * const store = new RedisStore({ url: 'redis://127.0.0.1:6379', prefix: 'app:' })
- * const cache = new MLCache({ name: 'users', store })
+ * const users = new MLCache('users', { store })
  * // ...
  * await store.close()
  * ```
@@ -126,6 +126,12 @@ export class RedisStore implements L2Store {
    */
   constructor(options: RedisStoreOptions) {
     const { connection, prefix, commandTimeout } = resolveLinkOptions(options, KNOWN_OPTIONS)
+    // ioredis would prefix the keys of a script but neither a SCAN pattern
+    // nor a key the script publishes: purges would find nothing, and
+    // release messages would name keys nobody waits for.
+    if (connection.client !== undefined && connection.client.options.keyPrefix) {
+      throw new TypeError('options.client must not have a keyPrefix (use options.prefix instead)')
+    }
     this.#link = new RedisLink(connection, commandTimeout)
     this.#keys = new RedisKeys(prefix)
     this.#waiters = new UnlockWaiters(this.#link, this.#keys.unlockChannel)
@@ -192,8 +198,11 @@ export class RedisStore implements L2Store {
    * generation, which expires every entry written before (still readable
    * as stale, as after `flush_all`) and voids the fences of its locks.
    * With `flushExpired`, the purged entries are then unlinked by a SCAN of
-   * the namespace, a few hundred keys per step, never blocking Redis for
+   * the namespace, a hundred keys per step, never blocking Redis for
    * long; entries written meanwhile stay. Resolves once that is done.
+   * Without it, purged entries keep their memory until their keys expire,
+   * they are written again or a flushing purge frees them, as `flush_all`
+   * keeps it until `flush_expired`.
    */
   async purgeNamespace(namespace: string, flushExpired: boolean): Promise<void> {
     assertNamespace(namespace)

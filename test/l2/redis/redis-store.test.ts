@@ -464,6 +464,9 @@ describe.runIf(redisServerInstalled)('RedisStore', () => {
       expect(() => new RedisStore({ url, commandTimeout: -1 })).toThrow(/options\.commandTimeout/)
       expect(() => new RedisStore({ url, commandTimeout: 0 })).toThrow(/options\.commandTimeout/)
       expect(() => new RedisStore(undefined as unknown as RedisStoreOptions)).toThrow(TypeError)
+      const prefixed = new Redis(url, { keyPrefix: 'app:', lazyConnect: true })
+      expect(() => new RedisStore({ client: prefixed })).toThrow(/options\.client must not have a keyPrefix/)
+      prefixed.disconnect()
     })
 
     it('bad arguments reject with a TypeError or RangeError naming them', async () => {
