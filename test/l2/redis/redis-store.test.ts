@@ -357,14 +357,13 @@ describe.runIf(redisServerInstalled)('RedisStore', () => {
       expect(await settles(again)).toBe('settled')
     })
 
-    it('waiters poll while the subscriber connection cannot come back, and acquire after an unlock', async () => {
+    it('waiters keep waking while the subscriber connection cannot come back, and acquire after an unlock', async () => {
       const { store } = open()
       expect(await store.tryLock('ns', 'key', 'owner', LONG)).toBe('acquired')
       await trustedWait(store, 'ns', 'key')
       const [, maxclients] = (await raw.config('GET', 'maxclients')) as [string, string]
-      const connected = Number(/connected_clients:(\d+)/.exec(await raw.info('clients'))?.[1])
-      // No room for the subscriber to reconnect once killed.
-      await raw.config('SET', 'maxclients', String(connected - 1))
+      // No room for the subscriber to reconnect once killed (the connections already open stay).
+      await raw.config('SET', 'maxclients', '1')
       try {
         await raw.client('KILL', 'TYPE', 'pubsub')
         for (let i = 0; i < 3; i++) expect(await settles(store.waitForUnlock('ns', 'key', 10_000))).toBe('settled')
