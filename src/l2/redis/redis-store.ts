@@ -75,9 +75,15 @@ function entryOf(reply: EntryReply): L2Entry | undefined {
   return { value: new Uint8Array(reply[0]), flags: reply[1], ttl: reply[2], stale: reply[3] === 1 }
 }
 
-/** Whether Redis refused a script because it is out of memory (`maxmemory` under `noeviction`). */
-function isOutOfMemory(error: unknown): boolean {
-  return error instanceof Error && error.message.startsWith('OOM ')
+/**
+ * Answers `'no memory'` for an L2Error caused by Redis refusing a script
+ * for lack of memory (`maxmemory` reached under `noeviction`), rethrows
+ * anything else.
+ */
+function noMemory(error: unknown): 'no memory' {
+  const cause = error instanceof L2Error ? error.cause : undefined
+  if (cause instanceof Error && cause.message.startsWith('OOM ')) return 'no memory'
+  throw error
 }
 
 /** A whole number of ms Redis accepts for an expiry: rounded up, so a lease or TTL never ends early. */
@@ -182,7 +188,7 @@ export class RedisStore implements L2Store {
     ]
     if (fence !== undefined) args.push(fence)
     const keys = [this.#keys.entry(namespace, key), this.#keys.meta(namespace), this.#keys.lock(namespace, key)]
-    const stored = await this.#run('writeEntry', WRITE_ENTRY, keys, args, 'no memory')
+    const stored = await this.#run('writeEntry', WRITE_ENTRY, keys, args).catch(noMemory)
     return stored === 'no memory' ? stored : stored === 1 ? 'ok' : 'fenced'
   }
 
@@ -225,7 +231,7 @@ export class RedisStore implements L2Store {
     assertToken(token, 'token')
     assertDuration(lease, 'lease')
     const keys = [this.#keys.lock(namespace, key), this.#keys.meta(namespace)]
-    const acquired = await this.#run('tryLock', TRY_LOCK, keys, [token, String(Math.max(1, wholeMs(lease)))], 'no memory')
+    const acquired = await this.#run('tryLock', TRY_LOCK, keys, [token, String(Math.max(1, wholeMs(lease)))]).catch(noMemory)
     return acquired === 'no memory' ? acquired : acquired === 1 ? 'acquired' : 'held'
   }
 
@@ -287,29 +293,22 @@ export class RedisStore implements L2Store {
   }
 
   /**
-   * Runs `script` through the link.
-   * @param outOfMemory - what to answer when Redis refuses it for lack of memory (rejects otherwise)
+   * Runs `script` through the link (timeout, breaker). Not async: the L2
+   * hit goes through here, and each async layer costs a promise.
    * @throws {L2Error} (rejects) the store is closed, or the call failed
    */
-  async #run(method: string, script: RedisScript, keys: readonly ScriptArgument[], args: readonly ScriptArgument[], outOfMemory?: 'no memory'): Promise<unknown> {
-    try {
-      return await this.#command(method, (client) => script.call(client, keys, args))
-    } catch (error) {
-      if (outOfMemory !== undefined && isOutOfMemory(error instanceof L2Error ? error.cause : error)) return outOfMemory
-      throw error
-    }
+  #run(method: string, script: RedisScript, keys: readonly ScriptArgument[], args: readonly ScriptArgument[]): Promise<unknown> {
+    return this.#command(method, (client) => script.call(client, keys, args))
   }
 
   /**
    * Runs one call through the link (timeout, breaker).
    * @throws {L2Error} (rejects) the store is closed, or the call failed
    */
-  async #command<T>(method: string, call: (client: Redis) => Promise<T>): Promise<T> {
-    if (this.#closing !== undefined) throw new L2Error(`RedisStore.${method}(): the store is closed`)
-    try {
-      return await this.#link.run(call)
-    } catch (error) {
+  #command<T>(method: string, call: (client: Redis) => Promise<T>): Promise<T> {
+    if (this.#closing !== undefined) return Promise.reject(new L2Error(`RedisStore.${method}(): the store is closed`))
+    return this.#link.run(call).catch((error: unknown) => {
       throw new L2Error(`RedisStore.${method}() failed: ${describe(error)}`, { cause: error })
-    }
+    })
   }
 }
