@@ -99,7 +99,8 @@ export class UnlockWaiters {
       watch().then(
         (left) => {
           if (left === 0) wake()
-          // The lease ends on Redis's clock: a timer a millisecond past it wakes at worst a little early.
+          // A holder that died frees the lock when its lease ends (on Redis's
+          // clock: waking a little early is only a spurious wake-up).
           else if (left > 0) wakeWithin(left + 1)
         },
         () => {
