@@ -64,6 +64,6 @@ function scoped(namespace: string): string {
  * `[`, `]` and `\` (a `^` or `-` only means something inside brackets,
  * which no escaped literal opens).
  */
-export function escapeGlob(literal: string): string {
+function escapeGlob(literal: string): string {
   return literal.replace(/[*?[\]\\]/g, '\\$&')
 }
