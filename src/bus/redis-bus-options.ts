@@ -43,10 +43,16 @@ const KNOWN = new Set([...LINK_OPTION_NAMES, 'heartbeatInterval', ...BUS_OPTION_
 
 /**
  * Validates a RedisBus's options, before any connection is made.
- * @throws {TypeError | RangeError} an option is invalid or unknown, or not exactly one of `url` and `client` is given; the message names it
+ * @throws {TypeError | RangeError} an option is invalid or unknown, not exactly one of `url` and `client` is given, or the client has a
+ *   `keyPrefix`; the message names it
  */
 export function resolveRedisBusOptions(options: unknown): ResolvedRedisBusOptions {
   const { connection, prefix, commandTimeout } = resolveLinkOptions(options, KNOWN)
+  // ioredis would prefix the unique windows and claims (keys) but not the channel: members whose
+  // clients differ in keyPrefix would share events and not their dedup.
+  if (connection.client !== undefined && connection.client.options.keyPrefix) {
+    throw new TypeError('options.client must not have a keyPrefix (use options.prefix instead)')
+  }
   const { heartbeatInterval = DEFAULT_HEARTBEAT_INTERVAL, ...rest } = options as RedisBusOptions
   const busOptions: Record<string, unknown> = { ...rest }
   for (const name of LINK_OPTION_NAMES) delete busOptions[name]

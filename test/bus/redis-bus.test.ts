@@ -311,6 +311,8 @@ describe.runIf(redisServerInstalled)('RedisBus', () => {
 
   it('the constructor rejects bad options with a TypeError or RangeError naming them', () => {
     const url = server().url
+    const prefixed = new Redis(url, { lazyConnect: true, keyPrefix: 'k:' })
+    raws.push(prefixed)
     const cases: Array<[unknown, ErrorConstructor, RegExp]> = [
       [undefined, TypeError, /^options must be an object/],
       [{ prefix: 'x:' }, TypeError, /exactly one of url and client/],
@@ -319,6 +321,7 @@ describe.runIf(redisServerInstalled)('RedisBus', () => {
       [{ url, commandTimeout: -1 }, RangeError, /^options\.commandTimeout/],
       [{ url, uniqueTimeout: 0 }, RangeError, /^options\.uniqueTimeout/],
       [{ url, heartbeat: 100 }, TypeError, /^options\.heartbeat is not a known option/],
+      [{ client: prefixed }, TypeError, /^options\.client must not have a keyPrefix/],
     ]
     for (const [options, type, message] of cases) {
       expect(() => new RedisBus(options as never)).toThrow(type)
