@@ -51,9 +51,18 @@ export class RedisBusMembers {
     this.#ownHeard = now
   }
 
-  /** This member's first subscription is in force: its silence is counted from `now`. */
+  /** This member's subscription is in force (again): its silence is counted from `now`. */
   subscribed(now: number): void {
     this.#ownHeard = now
+  }
+
+  /**
+   * A resync covers every frame published before it: the next frame of each
+   * publisher starts its sequence afresh instead of showing the frames lost
+   * before the resync as a gap (and a second resync).
+   */
+  resynced(): void {
+    this.#lastSeq.clear()
   }
 
   /** Records a frame of `publisher` with sequence number `seq`, read at `now`. */

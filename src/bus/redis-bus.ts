@@ -252,7 +252,13 @@ export class RedisBus implements EventBus {
   /** The subscription is in force: the first time, start; after a lost connection, resync. */
   #subscribed(again: boolean): void {
     if (this.#stop.signal.aborted) return
-    if (again) return this.#resync('reconnect')
+    if (again) {
+      // The resync of the reconnect covers the silence and whatever was lost before it.
+      this.#silent = false
+      this.#members.resynced()
+      this.#members.subscribed(performance.now())
+      return this.#resync('reconnect')
+    }
     this.#members.subscribed(performance.now())
     this.#sender.open()
     this.#heartbeat() // announces this member at once
@@ -283,12 +289,13 @@ export class RedisBus implements EventBus {
   #received(bytes: Buffer): void {
     const members = this.#members
     if (this.#stop.signal.aborted) return
-    if (this.#silent) {
+    const frame = decodeFrame(bytes)
+    if (frame === undefined) return this.#resync('unreadable')
+    // Only this member's own frames end its silence: others' frames may arrive while its own publishes still fail.
+    if (this.#silent && frame.publisher === this.workerId) {
       this.#silent = false
       this.#resync('silence')
     }
-    const frame = decodeFrame(bytes)
-    if (frame === undefined) return this.#resync('unreadable')
     const { gap, joined } = members.heard(frame.publisher, frame.seq, performance.now())
     if (gap) this.#resync('gap')
     if (joined) this.#lifecycle('start', frame.publisher, false)

@@ -122,7 +122,7 @@ export class RedisLink {
       this.client = connection.client
       this.#owned = false
     } else {
-      this.client = new (loadIoredis())(connection.url, OWNED_CLIENT_OPTIONS)
+      this.client = new (loadIoredis())(connection.url, { ...OWNED_CLIENT_OPTIONS, disconnectTimeout: commandTimeout })
       this.#owned = true
       this.client.on('error', this.#onOwnedError)
     }
@@ -157,7 +157,9 @@ export class RedisLink {
    */
   subscriber(): Redis {
     if (this.#subscriber === undefined) {
-      this.#subscriber = this.client.duplicate()
+      // ioredis leaves a `disconnectTimeout` timer behind when it closes a connection whose socket is already
+      // gone; close() waits one commandTimeout for such a connection, so that this timer has run by then.
+      this.#subscriber = this.client.duplicate({ disconnectTimeout: this.commandTimeout })
       this.#subscriber.on('error', this.#onOwnedError)
     }
     return this.#subscriber

@@ -20,6 +20,8 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import ts from 'typescript'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startRedisServer } from '../../bench/redis-server.js'
+import { redisServerInstalled } from '../helpers/redis-server.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const require = createRequire(import.meta.url)
@@ -34,8 +36,8 @@ function write(name: string, text: string): void {
 }
 
 /** Runs a Node process in the app; returns its stdout, or throws with its stderr. */
-function node(args: string[]): string {
-  const run = spawnSync(process.execPath, ['--no-warnings', ...args], { cwd: app, encoding: 'utf8' })
+function node(args: string[], env: Record<string, string> = {}): string {
+  const run = spawnSync(process.execPath, ['--no-warnings', ...args], { cwd: app, encoding: 'utf8', env: { ...process.env, ...env } })
   if (run.status !== 0) throw new Error(`node ${args.join(' ')} exited with ${run.status}:\n${run.stderr}`)
   return run.stdout.trim()
 }
@@ -164,4 +166,35 @@ describe('the packed package', () => {
     write('threads/worker.js', transpile(worker))
     expect(() => node(['threads/main.js'])).not.toThrow()
   })
+  it('mlcache/redis loads without ioredis (an optional peer) installed, and a RedisStore or RedisBus made from a url says what to install', () => {
+    const probe = (make: string) => `
+      import * as redis from 'mlcache/redis'
+      try { ${make}; console.log('made') } catch (error) { console.log(Object.keys(redis).sort().join(',') + ' | ' + error.message) }
+    `
+    write('no-ioredis-store.mjs', probe("new redis.RedisStore({ url: 'redis://127.0.0.1:1' })"))
+    write('no-ioredis-bus.mjs', probe("new redis.RedisBus({ url: 'redis://127.0.0.1:1' })"))
+    const expected = "RedisBus,RedisStore | mlcache/redis needs the 'ioredis' package (an optional peer dependency of mlcache): npm install ioredis"
+    expect(node(['no-ioredis-store.mjs'])).toBe(expected)
+    expect(node(['no-ioredis-bus.mjs'])).toBe(expected)
+    write('no-ioredis.cjs', "const { RedisStore } = require('mlcache/redis'); console.log(typeof RedisStore)")
+    expect(node(['no-ioredis.cjs'])).toBe('function')
+  })
+
+  it.runIf(redisServerInstalled)("the README's Redis quick start runs as pasted once ioredis is installed, against a real redis-server", async () => {
+    execFileSync(npm, ['install', 'ioredis', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: app, encoding: 'utf8' })
+    const server = await startRedisServer()
+    if (server === undefined) throw new Error('redis-server is not installed (apt-get install -y redis-server)')
+    try {
+      write('redis-quick-start.mjs', transpile(readmeBlock('Across processes and hosts \\(Redis\\)')))
+      expect(() => node(['redis-quick-start.mjs'], { REDIS_URL: server.url })).not.toThrow()
+      write('redis-typed.ts', "import { RedisBus, RedisStore } from 'mlcache/redis'\nexport const made: [RedisStore, RedisBus] | undefined = undefined\n")
+      const options = { strict: true, skipLibCheck: true, noEmit: true, types: ['node'], typeRoots: [join(root, 'node_modules/@types')] }
+      write('tsconfig.redis.json', JSON.stringify({ compilerOptions: { ...options, module: 'nodenext', moduleResolution: 'nodenext' }, files: ['redis-typed.ts'] }))
+      write('tsconfig.redis10.json', JSON.stringify({ compilerOptions: { ...options, module: 'commonjs', moduleResolution: 'node10' }, files: ['redis-typed.ts'] }))
+      expect(tsc('tsconfig.redis.json')).toBe('')
+      expect(tsc('tsconfig.redis10.json')).toBe('')
+    } finally {
+      await server.stop()
+    }
+  }, 60_000)
 })
