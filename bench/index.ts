@@ -31,6 +31,7 @@ import { l1Hit, l2Hit, missPath, sharedDict } from './scenarios/in-process.js'
 import { hitRate } from './scenarios/hitrate.js'
 import { invalidation } from './scenarios/invalidation.js'
 import { l2Mix } from './scenarios/l2-mix.js'
+import { redisL2Hit } from './scenarios/redis-l2.js'
 import { stampede } from './scenarios/stampede.js'
 import { threadsL1Hit, threadsL2Hit } from './scenarios/threads.js'
 
@@ -38,6 +39,7 @@ const SCENARIOS: Record<string, (report: Report) => Promise<void>> = {
   l1: l1Hit,
   l2: l2Hit,
   'l2-mix': l2Mix,
+  'redis-l2': redisL2Hit,
   dict: sharedDict,
   miss: missPath,
   'threads-l1': threadsL1Hit,
