@@ -32,6 +32,7 @@ import { hitRate } from './scenarios/hitrate.js'
 import { invalidation } from './scenarios/invalidation.js'
 import { l2Mix } from './scenarios/l2-mix.js'
 import { redisL2Hit } from './scenarios/redis-l2.js'
+import { redisStampede } from './scenarios/redis-stampede.js'
 import { stampede } from './scenarios/stampede.js'
 import { threadsL1Hit, threadsL2Hit } from './scenarios/threads.js'
 
@@ -45,6 +46,7 @@ const SCENARIOS: Record<string, (report: Report) => Promise<void>> = {
   'threads-l1': threadsL1Hit,
   'threads-l2': threadsL2Hit,
   stampede,
+  'redis-stampede': redisStampede,
   invalidation,
   hitrate: hitRate,
 }
