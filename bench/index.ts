@@ -1,11 +1,12 @@
 /**
  * `npm run bench`: mlcache on the embedded default (SharedDict, no server)
  * against the physical floor (Map, raw lru-cache, msgpackr) and its peers
- * (bentocache, cache-manager, cacheable; over Redis for the L2 rows when
- * `redis-server` is installed): first in one thread (each scenario's tasks
- * measured side by side), then across worker_threads (scaling, stampede
- * protection, invalidation latency), then hit rates on real traces. Prints
- * ops/s, counts and ratios.
+ * (bentocache, cache-manager, cacheable), and, when `redis-server` is
+ * installed, mlcache over RedisStore against the peers over the same Redis:
+ * first in one thread (each scenario's tasks measured side by side), then
+ * across worker_threads and processes (scaling, stampede protection,
+ * invalidation latency), then hit rates on real traces. Prints ops/s,
+ * counts and ratios.
  *
  * By default only the HEADLINE scenarios run, 3 rounds each instead of 7
  * (about 1½ minutes), and the results go to the untracked `bench/.results/`;
@@ -53,11 +54,13 @@ const SCENARIOS: Record<string, (report: Report) => Promise<void>> = {
 
 /**
  * The default run: the scenarios of the headline targets (L1 hit against
- * lru-cache and the peers, L2 hit against msgpackr, SharedDict against Map,
- * L1 hits scaling over workers, one loader call per stampede, invalidation
- * latency). The rest, the L2 scaling target among them, only come with `--full`.
+ * lru-cache and the peers, L2 hit against msgpackr, the Redis L2 hit against
+ * bentocache's, SharedDict against Map, L1 hits scaling over workers, one
+ * loader call per stampede across threads and across processes over Redis,
+ * invalidation latency). The rest, the L2 scaling target among them, only
+ * come with `--full`.
  */
-const HEADLINE = ['l1', 'l2', 'dict', 'threads-l1', 'stampede', 'invalidation']
+const HEADLINE = ['l1', 'l2', 'redis-l2', 'dict', 'threads-l1', 'stampede', 'redis-stampede', 'invalidation']
 
 /** Where a run writes: the tracked tables and charts on `--update` only. */
 const TRACKED = new URL('./results/', import.meta.url)

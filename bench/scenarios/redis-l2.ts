@@ -52,7 +52,7 @@ export async function redisL2Hit(report: Report): Promise<void> {
     report.compare(measured, name, mlcache.task(label), bento.task(label), 1)
     report.compare(measured, name, mlcache.task(label), cacheManager.task(label), 0)
     report.notes.push(
-      `*L2 hit over Redis (L1 missed)*: redis-server ${redis.version} started by the bench (as for the uniform and Zipf rows), ` +
+      `*L2 hit over Redis (L1 missed)*: redis-server ${redis.version} started by the bench on a free loopback port, without persistence, ` +
         'filled with the 10k keys of the L2 scenario and the ~100-byte object, read in order through an L1 of 1,000 entries: every read ' +
         `misses L1 and is one Redis GET, a decode and the L1 write (checked over ${REPLAY_READS.toLocaleString('en-US')} reads after the run: ` +
         'none hit L1). MLCache: `new MLCache(name, { lruSize: 1_000, store: new RedisStore({ url }), ttl: 0 })`, msgpack; bentocache: ' +

@@ -60,13 +60,14 @@ function send(message: FromChild): void {
   process.send?.(message)
 }
 
-/** Waits until the epoch instant `at`: a timer for most of the wait, then a short spin for the last millisecond. */
+/**
+ * Waits until the epoch instant `at` on a timer. No busy-wait for the last
+ * millisecond: 4 processes spinning on 2 cores would take turns by whole
+ * scheduler slices, starting later than a timer does.
+ */
 async function until(at: number): Promise<void> {
-  const wait = at - epochNow() - 1
+  const wait = at - epochNow()
   if (wait > 0) await sleep(wait)
-  while (epochNow() < at) {
-    // spin: a timer alone fires up to a millisecond late
-  }
 }
 
 async function main(url: string): Promise<void> {
