@@ -255,23 +255,28 @@ function isConnectionFailure(error: unknown): boolean {
   return true
 }
 
-/** Closes a connection politely, or drops it if the server does not answer. */
+/**
+ * Closes a connection politely, or drops it if the server does not answer
+ * within `timeout`, and waits until it has ended (at most `timeout` more: a
+ * connection between two reconnect attempts has no socket left to emit
+ * `'end'`, and is over once its reconnect timer is cleared).
+ */
 async function quit(client: Redis, timeout: number): Promise<void> {
   if (client.status === 'end') return
-  if (client.status !== 'ready') {
-    client.disconnect()
-    return
-  }
   let timer: ReturnType<typeof setTimeout> | undefined
-  const dropped = new Promise<void>((resolve) => {
-    timer = setTimeout(() => {
+  const ended = new Promise<void>((resolve) => {
+    client.once('end', () => resolve())
+    if (client.status === 'ready') {
+      client.quit().catch(() => client.disconnect())
+      timer = setTimeout(() => {
+        client.disconnect()
+        timer = setTimeout(resolve, timeout)
+      }, timeout)
+    } else {
       client.disconnect()
-      resolve()
-    }, timeout)
+      timer = setTimeout(resolve, timeout)
+    }
   })
-  try {
-    await Promise.race([client.quit().then(() => undefined, () => client.disconnect()), dropped])
-  } finally {
-    clearTimeout(timer)
-  }
+  await ended
+  clearTimeout(timer)
 }

@@ -456,7 +456,9 @@ describe('a store that announces its recovery (onRecovered)', () => {
     const { store, clock, recover } = recoveringStore()
     const cache = new MLCache('c', { store, clock: clock.now, lru: testLru(clock) })
     const other = new MLCache('d', { store, clock: clock.now, lru: testLru(clock) })
-    onTestFinished(() => Promise.all([cache.close(), other.close()]))
+    onTestFinished(async () => {
+      await Promise.all([cache.close(), other.close()])
+    })
     await cache.get('k', () => 'v')
     await other.get('k', () => 'w')
     expect((await cache.lookup('k')).hitLevel).toBe(1)
