@@ -9,7 +9,7 @@
  * counts and ratios.
  *
  * By default only the HEADLINE scenarios run, 3 rounds each instead of 7
- * (about 1½ minutes), and the results go to the untracked `bench/.results/`;
+ * (about 1¾ minutes), and the results go to the untracked `bench/.results/`;
  * `--full` runs every scenario, 7 rounds (about 5 minutes), into
  * `bench/.results/` too. `--update` (`npm run bench:update`) is a full run
  * that rewrites the tracked `bench/results/latest.{md,json}` and hit-rate
@@ -124,7 +124,7 @@ async function main(args: string[]): Promise<void> {
   }
   process.stdout.write(`mlcache benchmark: Node ${meta.node}, ${meta.cpus}, commit ${meta.commit}; each scenario in a fresh process\n`)
   if (only.length === 0 && !full && !SMOKE) {
-    // Fewer rounds in the headline run, inherited by the scenario processes: it stays about 1½ minutes.
+    // Fewer rounds in the headline run, inherited by the scenario processes: it stays under 2 minutes.
     process.env.MLCACHE_BENCH_QUICK = '1'
     process.stdout.write(`Headline scenarios (${HEADLINE.join(', ')}), ${measureRounds()} rounds each; every scenario, 7 rounds: npm run bench -- --full\n`)
   }
