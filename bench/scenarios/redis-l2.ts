@@ -5,9 +5,11 @@
  * trip to a redis-server the scenario starts (and always stops): MLCache
  * over RedisStore against bentocache (memory L1 + Redis L2) and
  * cache-manager (an LRU + Redis through Keyv, its LRU emptied after the
- * fill: its `get()` never copies a Redis hit into it). Without
+ * fill: its `get()` never copies a Redis hit into it), beside the floor
+ * of one round trip: a bare ioredis GET of the same value's JSON. Without
  * `redis-server` on PATH the scenario is skipped with a notice.
  */
+import { Redis } from 'ioredis'
 import { encodeValue } from '../../src/codec/codec.js'
 import { USER, l2Keys } from '../fixtures.js'
 import { scaled } from '../harness.js'
@@ -23,9 +25,13 @@ export async function redisL2Hit(report: Report): Promise<void> {
   const name = `L2 hit over Redis (L1 missed), ~100-byte object (${encodeValue(USER).length} bytes of msgpack)`
   let redis: RedisServer | undefined
   const readers: RedisReader[] = []
+  let raw: Redis | undefined
   try {
     redis = await startBenchRedis(report)
     if (redis === undefined) return
+    raw = new Redis(redis.url)
+    const rawKey = (key: string) => `bench:raw:${key}`
+    await raw.mset(Object.fromEntries(keys.map((key) => [rawKey(key), JSON.stringify(USER)])))
     const fill = { keys, value: USER }
     const mlcache = await mlcacheReader(redis, 'bench-redis-l2', fill)
     readers.push(mlcache)
@@ -35,7 +41,10 @@ export async function redisL2Hit(report: Report): Promise<void> {
     readers.push(cacheManager)
     const label = 'in-order'
     const cursors = new Map<RedisReader, { next: number }>()
-    const tasks: Record<string, () => unknown> = {}
+    const floor = 'ioredis GET (raw round trip, no cache), in-order keys'
+    let rawNext = 0
+    const rawClient = raw
+    const tasks: Record<string, () => unknown> = { [floor]: () => rawClient.get(rawKey(keys[rawNext++ % keys.length] as string)) }
     for (const reader of readers) {
       const cursor = { next: 0 }
       cursors.set(reader, cursor)
@@ -51,16 +60,19 @@ export async function redisL2Hit(report: Report): Promise<void> {
     // Issue 11's target: MLCache's Redis L2 hit at least as fast as bentocache's.
     report.compare(measured, name, mlcache.task(label), bento.task(label), 1)
     report.compare(measured, name, mlcache.task(label), cacheManager.task(label), 0)
+    report.compare(measured, name, mlcache.task(label), floor, 0)
     report.notes.push(
       `*L2 hit over Redis (L1 missed)*: redis-server ${redis.version} started by the bench on a free loopback port, without persistence, ` +
         'filled with the 10k keys of the L2 scenario and the ~100-byte object, read in order through an L1 of 1,000 entries: every read ' +
         `misses L1 and is one Redis GET, a decode and the L1 write (checked over ${REPLAY_READS.toLocaleString('en-US')} reads after the run: ` +
         'none hit L1). MLCache: `new MLCache(name, { lruSize: 1_000, store: new RedisStore({ url }), ttl: 0 })`, msgpack; bentocache: ' +
         'memory L1 of 1,000 items + Redis L2 over ioredis, JSON; cache-manager: its LRU of 1,000 emptied after the fill (its get() never ' +
-        'backfills it), so it reads the LRU, misses, then Redis through @keyv/redis, JSON.',
+        'backfills it), so it reads the LRU, misses, then Redis through @keyv/redis, JSON. The floor: a bare ioredis `GET` of the same ' +
+        'value\'s JSON, not parsed, one round trip and nothing else.',
     )
   } finally {
     await Promise.allSettled(readers.map((reader) => reader.close()))
+    raw?.disconnect()
     await redis?.stop()
   }
 }

@@ -59,11 +59,12 @@ describe.runIf(redisServerInstalled)('bench Redis scenarios (smoke counts)', { t
     expect(children().filter((line) => line.includes('redis-stampede') || line.includes('redis-server'))).toEqual([])
   })
 
-  it('redis-l2: every reader over Redis measured, MLCache against bentocache with the target 1x', async () => {
+  it('redis-l2: the round-trip floor and every reader over Redis measured, MLCache against bentocache with the target 1x', async () => {
     const report = await quietly(redisL2Hit)
     const [[title, measured] = []] = [...report.results]
     expect(title).toMatch(/^L2 hit over Redis/)
     expect([...(measured?.keys() ?? [])]).toEqual([
+      'ioredis GET (raw round trip, no cache), in-order keys',
       'MLCache.get (L1 1k + RedisStore), in-order keys',
       'bentocache get (memory L1 1k + Redis L2), in-order keys',
       'cache-manager get (LRU 1k + Redis), in-order keys',
