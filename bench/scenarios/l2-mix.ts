@@ -14,7 +14,7 @@
 import { MLCache, SharedDict } from '../../src/index.js'
 import { L2_LRU_SIZE, USER, keySequence, l2Keys } from '../fixtures.js'
 import { formatOps, scaled } from '../harness.js'
-import { type RedisReader, bentocacheReader, cacheManagerReader, mlcacheReader, startBenchRedis } from '../redis-peers.js'
+import { type RedisReader, bentocacheReader, cacheManagerReader, mlcacheReader, startBenchRedis } from '../redis-readers.js'
 import type { RedisServer } from '../redis-server.js'
 import type { Report } from '../report.js'
 

@@ -13,7 +13,7 @@ import { Redis } from 'ioredis'
 import { encodeValue } from '../../src/codec/codec.js'
 import { USER, l2Keys } from '../fixtures.js'
 import { scaled } from '../harness.js'
-import { type RedisReader, bentocacheReader, cacheManagerReader, mlcacheReader, startBenchRedis } from '../redis-peers.js'
+import { type RedisReader, bentocacheReader, cacheManagerReader, mlcacheReader, startBenchRedis } from '../redis-readers.js'
 import type { RedisServer } from '../redis-server.js'
 import type { Report } from '../report.js'
 

@@ -18,7 +18,7 @@ import { REQUIRE_REDIS_ENV } from '../redis-setup.js'
 const smokeBefore = process.env.MLCACHE_BENCH_SMOKE
 process.env.MLCACHE_BENCH_SMOKE = '1'
 const { Report } = await import('../../bench/report.js')
-const { startBenchRedis } = await import('../../bench/redis-peers.js')
+const { startBenchRedis } = await import('../../bench/redis-readers.js')
 const { redisL2Hit } = await import('../../bench/scenarios/redis-l2.js')
 const { redisStampede } = await import('../../bench/scenarios/redis-stampede.js')
 
