@@ -1,14 +1,15 @@
 /**
  * `npm run bench`: mlcache on the embedded default (SharedDict, no server)
  * against the physical floor (Map, raw lru-cache, msgpackr) and its peers
- * (bentocache, cache-manager, cacheable; over Redis for the L2 rows when
- * `redis-server` is installed): first in one thread (each scenario's tasks
- * measured side by side), then across worker_threads (scaling, stampede
- * protection, invalidation latency), then hit rates on real traces. Prints
- * ops/s, counts and ratios.
+ * (bentocache, cache-manager, cacheable), and, when `redis-server` is
+ * installed, mlcache over RedisStore against the peers over the same Redis:
+ * first in one thread (each scenario's tasks measured side by side), then
+ * across worker_threads and processes (scaling, stampede protection,
+ * invalidation latency), then hit rates on real traces. Prints ops/s,
+ * counts and ratios.
  *
  * By default only the HEADLINE scenarios run, 3 rounds each instead of 7
- * (about 1½ minutes), and the results go to the untracked `bench/.results/`;
+ * (about 1¾ minutes), and the results go to the untracked `bench/.results/`;
  * `--full` runs every scenario, 7 rounds (about 5 minutes), into
  * `bench/.results/` too. `--update` (`npm run bench:update`) is a full run
  * that rewrites the tracked `bench/results/latest.{md,json}` and hit-rate
@@ -31,6 +32,8 @@ import { l1Hit, l2Hit, missPath, sharedDict } from './scenarios/in-process.js'
 import { hitRate } from './scenarios/hitrate.js'
 import { invalidation } from './scenarios/invalidation.js'
 import { l2Mix } from './scenarios/l2-mix.js'
+import { redisL2Hit } from './scenarios/redis-l2.js'
+import { redisStampede } from './scenarios/redis-stampede.js'
 import { stampede } from './scenarios/stampede.js'
 import { threadsL1Hit, threadsL2Hit } from './scenarios/threads.js'
 
@@ -38,22 +41,26 @@ const SCENARIOS: Record<string, (report: Report) => Promise<void>> = {
   l1: l1Hit,
   l2: l2Hit,
   'l2-mix': l2Mix,
+  'redis-l2': redisL2Hit,
   dict: sharedDict,
   miss: missPath,
   'threads-l1': threadsL1Hit,
   'threads-l2': threadsL2Hit,
   stampede,
+  'redis-stampede': redisStampede,
   invalidation,
   hitrate: hitRate,
 }
 
 /**
  * The default run: the scenarios of the headline targets (L1 hit against
- * lru-cache and the peers, L2 hit against msgpackr, SharedDict against Map,
- * L1 hits scaling over workers, one loader call per stampede, invalidation
- * latency). The rest, the L2 scaling target among them, only come with `--full`.
+ * lru-cache and the peers, L2 hit against msgpackr, the Redis L2 hit against
+ * bentocache's, SharedDict against Map, L1 hits scaling over workers, one
+ * loader call per stampede across threads and across processes over Redis,
+ * invalidation latency). The rest, the L2 scaling target among them, only
+ * come with `--full`.
  */
-const HEADLINE = ['l1', 'l2', 'dict', 'threads-l1', 'stampede', 'invalidation']
+const HEADLINE = ['l1', 'l2', 'redis-l2', 'dict', 'threads-l1', 'stampede', 'redis-stampede', 'invalidation']
 
 /** Where a run writes: the tracked tables and charts on `--update` only. */
 const TRACKED = new URL('./results/', import.meta.url)
@@ -117,7 +124,7 @@ async function main(args: string[]): Promise<void> {
   }
   process.stdout.write(`mlcache benchmark: Node ${meta.node}, ${meta.cpus}, commit ${meta.commit}; each scenario in a fresh process\n`)
   if (only.length === 0 && !full && !SMOKE) {
-    // Fewer rounds in the headline run, inherited by the scenario processes: it stays about 1½ minutes.
+    // Fewer rounds in the headline run, inherited by the scenario processes: it stays under 2 minutes.
     process.env.MLCACHE_BENCH_QUICK = '1'
     process.stdout.write(`Headline scenarios (${HEADLINE.join(', ')}), ${measureRounds()} rounds each; every scenario, 7 rounds: npm run bench -- --full\n`)
   }
