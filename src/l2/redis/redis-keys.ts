@@ -2,11 +2,11 @@
  * Where a RedisStore keeps things: every Redis name is the store's prefix,
  * a one-letter kind, then the namespace behind its UTF-8 byte length:
  *
- * - `${prefix}e:${bytes}:${namespace}:${key}`: an entry (a hash: value,
- *   flags, expiry instant, namespace generation);
+ * - `${prefix}e:${bytes}:${namespace}:${key}`: an entry (a string: header
+ *   and value, see `entry-format.ts`);
  * - `${prefix}l:${bytes}:${namespace}:${key}`: a loader lock (a hash: owner
  *   token, namespace generation, voided mark, waiters mark);
- * - `${prefix}n:${bytes}:${namespace}`: a namespace's metadata (a hash:
+ * - `${prefix}n:${bytes}:${namespace}`: a namespace's metadata (a string:
  *   purge generation and the server instant of the last purge);
  * - `${prefix}unlock`: the channel on which a release is announced.
  *

@@ -5,15 +5,18 @@
  * in different slots), so that MLCache's shared level, loader locks and
  * their fences span processes and hosts.
  *
- * - **One round trip per operation**: each is one Lua script (see
- *   `store-scripts.ts`), atomic on the server; `readEntries` reads many
- *   keys in one. Every call goes through the store's `RedisLink`, so it
+ * - **One round trip per operation**: a read is one plain `MGET` of the
+ *   entry and its namespace's metadata (`readEntries` reads many keys in
+ *   one), every other operation one Lua script (see `store-scripts.ts`),
+ *   atomic on the server. Every call goes through the store's `RedisLink`, so it
  *   settles within `commandTimeout` and fails at once while the circuit
  *   breaker is open; every failure rejects with an {@link L2Error} whose
  *   `cause` is the underlying error.
- * - **Redis's clock**: expiry instants are taken and compared on the server
- *   (`TIME`), never on the host, so hosts with skewed clocks agree on what
- *   is fresh. Leases are key expiries, on the server's real time too.
+ * - **Redis's clock**: expiry instants are taken on the server (`TIME` in
+ *   the write script) and compared with the server's time, measured once a
+ *   second (see `server-clock.ts`), never the host's: hosts with skewed
+ *   clocks agree on what is fresh. Leases are key expiries, on the
+ *   server's real time too.
  * - **Stale windows**: an entry written with `staleTtl` stays readable as
  *   stale for that long after it expires, then Redis deletes it (its key
  *   expires after `ttl + staleTtl`); without one it is deleted at expiry.
@@ -39,13 +42,13 @@ import {
   EXTEND_LOCK,
   FLUSH_PURGED,
   PURGE_NAMESPACE,
-  READ_ENTRIES,
-  READ_ENTRY,
   TRY_LOCK,
   UNLOCK,
   WATCH_LOCK,
   WRITE_ENTRY,
 } from './store-scripts.js'
+import { decodeEntry } from './entry-format.js'
+import { ServerClock } from './server-clock.js'
 import { UnlockWaiters } from './unlock-waiters.js'
 
 /** The options of a {@link RedisStore}: where to connect (`url` or `client`), plus `prefix` and `commandTimeout`. */
@@ -65,15 +68,6 @@ const PURGE_BATCH = 100
  * expiry instants stay integers a Lua number holds exactly.
  */
 const MAX_TTL = 1e15
-
-/** A read script's answer for one entry: absent, or `[value, flags, ttl, stale (0|1)]`. */
-type EntryReply = [Buffer, number, number, number] | null
-
-/** The entry an answer of `READ_ENTRY` describes, with a private copy of its bytes. */
-function entryOf(reply: EntryReply): L2Entry | undefined {
-  if (reply === null) return undefined
-  return { value: new Uint8Array(reply[0]), flags: reply[1], ttl: reply[2], stale: reply[3] === 1 }
-}
 
 /**
  * Answers `'no memory'` for an L2Error caused by Redis refusing a script
@@ -122,6 +116,7 @@ export class RedisStore implements L2Store {
   readonly #link: RedisLink
   readonly #keys: RedisKeys
   readonly #waiters: UnlockWaiters
+  readonly #clock = new ServerClock()
   #closing: Promise<void> | undefined
 
   /**
@@ -143,23 +138,29 @@ export class RedisStore implements L2Store {
     this.#waiters = new UnlockWaiters(this.#link, this.#keys.unlockChannel)
   }
 
-  /** {@link L2Store.readEntry}, on the server's clock. */
+  /**
+   * {@link L2Store.readEntry}, on the server's clock: one plain `MGET` of
+   * the entry and its namespace's metadata (see `entry-format.ts`), plus a
+   * `TIME` once a second (see `server-clock.ts`).
+   */
   async readEntry(namespace: string, key: string): Promise<L2Entry | undefined> {
     assertNamespace(namespace)
     assertKeyShape(key)
-    const reply = await this.#run('readEntry', READ_ENTRY, [this.#keys.entry(namespace, key), this.#keys.meta(namespace)], [])
-    return entryOf(reply as EntryReply)
+    const entryKey = this.#keys.entry(namespace, key)
+    const [entry, meta] = await this.#command('readEntry', (client) => client.mgetBuffer(entryKey, this.#keys.meta(namespace)))
+    return decodeEntry(entry ?? null, meta ?? null, this.#clock.now() ?? (await this.#serverNow('readEntry')))
   }
 
-  /** {@link L2Store.readEntries}: one round trip for every key. */
+  /** {@link L2Store.readEntries}: one `MGET` for every key. */
   async readEntries(namespace: string, keys: readonly string[]): Promise<(L2Entry | undefined)[]> {
     assertNamespace(namespace)
     if (!Array.isArray(keys)) throw new TypeError('keys must be an array')
     for (const key of keys) assertKeyShape(key)
     if (keys.length === 0) return []
     const redisKeys = [this.#keys.meta(namespace), ...keys.map((key) => this.#keys.entry(namespace, key))]
-    const replies = (await this.#run('readEntries', READ_ENTRIES, redisKeys, [])) as EntryReply[]
-    return replies.map(entryOf)
+    const [meta = null, ...entries] = await this.#command('readEntries', (client) => client.mgetBuffer(...redisKeys))
+    const now = this.#clock.now() ?? (await this.#serverNow('readEntries'))
+    return entries.map((entry) => decodeEntry(entry, meta, now))
   }
 
   /**
@@ -293,8 +294,19 @@ export class RedisStore implements L2Store {
   }
 
   /**
-   * Runs `script` through the link (timeout, breaker). Not async: the L2
-   * hit goes through here, and each async layer costs a promise.
+   * The server's time, measuring the clock offset first when it is due.
+   * Measured after the read it serves: an entry can then only look older
+   * than it was when Redis read it, never fresher.
+   * @throws {L2Error} (rejects) the `TIME` failed
+   */
+  async #serverNow(method: string): Promise<number> {
+    await this.#command(method, (client) => this.#clock.sync(() => client.time()))
+    return this.#clock.now() ?? Number.NaN
+  }
+
+  /**
+   * Runs `script` through the link (timeout, breaker). Not async: each
+   * async layer costs a promise.
    * @throws {L2Error} (rejects) the store is closed, or the call failed
    */
   #run(method: string, script: RedisScript, keys: readonly ScriptArgument[], args: readonly ScriptArgument[]): Promise<unknown> {
