@@ -3,10 +3,12 @@
  * the tests kill (SIGKILL), pause (SIGSTOP) and restart on the same port,
  * and whose pub/sub clients they kick (`CLIENT KILL TYPE pubsub`). The
  * caches use a short `commandTimeout`, so that a call that would hang shows
- * as one that does not settle within a generous bound.
+ * as one that does not settle within a generous bound. No test may leave
+ * an unhandled rejection (vitest fails the run on one) or an ioredis
+ * `'error'` event without a listener (checked after each test).
  */
 import { Redis } from 'ioredis'
-import { afterEach, describe, expect, it, vi } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } from 'vitest'
 import { RedisBus } from '../../src/bus/redis-bus.js'
 import { L2Error } from '../../src/errors.js'
 import { RedisStore } from '../../src/l2/redis/redis-store.js'
@@ -49,7 +51,15 @@ describe.runIf(redisServerInstalled)('MLCache over Redis during an outage', () =
   const server = useRedisServer()
   let run = 0
   const opened: { close(): Promise<void> }[] = []
+  // ioredis prints an 'error' event that has no listener to console.error: none may happen.
+  let consoleError: MockInstance<typeof console.error>
+  beforeEach(() => {
+    consoleError = vi.spyOn(console, 'error')
+  })
   afterEach(async () => {
+    const unheard = consoleError.mock.calls.filter((call) => String(call[0]).includes('Unhandled error event'))
+    consoleError.mockRestore()
+    expect(unheard).toEqual([])
     server().resume()
     // Caches first, then their buses and stores.
     for (const resource of opened.splice(0)) await resource.close()
