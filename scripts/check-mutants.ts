@@ -42,6 +42,11 @@ const LIVENESS_TESTS = ['test/l2/shared-dict/liveness.test.ts', 'test/internal/r
 /** Bad input and the encoder's limits. */
 const INPUT_TESTS = ['test/mlcache/bad-input-hardening.test.ts', 'test/codec/limits.test.ts']
 
+/** RedisStore's own tests and its contract suites, on a real redis-server. */
+const REDIS_STORE_TESTS = ['test/l2/redis/redis-store.test.ts', 'test/l2/redis/redis-store-contract.test.ts']
+/** MLCache over Redis through outages, and the bus's own tests. */
+const REDIS_OUTAGE_TESTS = ['test/redis/outage.test.ts', 'test/redis/redis-link.test.ts', 'test/bus/redis-bus.test.ts', 'test/bus/redis-bus-outage.test.ts']
+
 const MUTANTS: Mutant[] = [
   {
     name: 'no L2 re-read after the lock is acquired',
@@ -224,6 +229,41 @@ const MUTANTS: Mutant[] = [
     find: 'if (created) {',
     replace: 'if (!created && created) {',
     tests: ['test/mlcache/default-store.test.ts'],
+  },
+  {
+    name: "a fenced RedisStore write ignores a purge since its lock was taken",
+    file: 'src/l2/redis/store-scripts.ts',
+    find: 'or tonumber(lock[2]) ~= gen',
+    replace: '',
+    tests: REDIS_STORE_TESTS,
+  },
+  {
+    name: 'a RedisStore entry written before a purge reads fresh',
+    file: 'src/l2/redis/entry-format.ts',
+    find: 'if (raw.readDoubleBE(12) !== generation) {',
+    replace: 'if (false) {',
+    tests: REDIS_STORE_TESTS,
+  },
+  {
+    name: 'RedisBus delivers no resync after resubscribing',
+    file: 'src/bus/redis-bus.ts',
+    find: "return this.#resync('reconnect')",
+    replace: 'return',
+    tests: REDIS_OUTAGE_TESTS,
+  },
+  {
+    name: 'the Redis circuit breaker never opens',
+    file: 'src/redis/redis-link.ts',
+    find: 'if (isConnectionFailure(error)) this.#open(error)',
+    replace: '',
+    tests: REDIS_OUTAGE_TESTS,
+  },
+  {
+    name: "MLCache keeps its L1 when its store recovers from an outage",
+    file: 'src/mlcache.ts',
+    find: 'l2.onRecovered?.(() => this.#dropAll(this.#page))',
+    replace: 'undefined',
+    tests: ['test/mlcache/l2-failures.test.ts', 'test/redis/outage.test.ts'],
   },
 ]
 
