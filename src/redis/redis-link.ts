@@ -153,13 +153,20 @@ export class RedisLink {
 
   /**
    * The subscriber connection, made on first use as a `duplicate()` of the
-   * command connection and closed by {@link RedisLink.close}.
+   * command connection and closed by {@link RedisLink.close}. It does not
+   * resubscribe by itself after a reconnect: its user subscribes again on
+   * `'ready'` (or when next needed).
    */
   subscriber(): Redis {
     if (this.#subscriber === undefined) {
-      // ioredis leaves a `disconnectTimeout` timer behind when it closes a connection whose socket is already
-      // gone; close() waits one commandTimeout for such a connection, so that this timer has run by then.
-      this.#subscriber = this.client.duplicate({ disconnectTimeout: this.commandTimeout })
+      this.#subscriber = this.client.duplicate({
+        // ioredis leaves a `disconnectTimeout` timer behind when it closes a connection whose socket is
+        // already gone; close() waits one commandTimeout for such a connection, so this timer has run by then.
+        disconnectTimeout: this.commandTimeout,
+        // ioredis resubscribes on 'ready' without handling the command's rejection: a server dying right
+        // then would leave an unhandled rejection. The subscriber's owner subscribes again itself.
+        autoResubscribe: false,
+      })
       this.#subscriber.on('error', this.#onOwnedError)
     }
     return this.#subscriber

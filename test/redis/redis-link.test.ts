@@ -141,4 +141,25 @@ describe.runIf(redisServerInstalled)('RedisLink', () => {
       raw.disconnect()
     }
   })
+
+  it('subscriber() turns off ioredis\'s own resubscription, whose promise nobody handles: its owner resubscribes', async () => {
+    const link = open(150)
+    const subscriber = link.subscriber()
+    // ioredis resubscribes on 'ready' without a rejection handler: a server dying right then would
+    // leave an unhandled rejection. RedisBus and RedisStore subscribe again themselves instead.
+    expect(subscriber.options.autoResubscribe).toBe(false)
+    expect(subscriber.options.disconnectTimeout).toBe(150)
+    await subscriber.subscribe('link:channel')
+    await server().kill()
+    await server().restart()
+    await vi.waitFor(() => expect(subscriber.status).toBe('ready'), { timeout: 5_000, interval: 10 })
+    const raw = new Redis(server().url)
+    try {
+      // Not subscribed again by ioredis: the connection answers a plain PING, as no subscriber can.
+      expect(await subscriber.ping()).toBe('PONG')
+      expect(await raw.pubsub('NUMSUB', 'link:channel')).toEqual(['link:channel', 0])
+    } finally {
+      raw.disconnect()
+    }
+  })
 })
