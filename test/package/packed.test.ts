@@ -185,11 +185,14 @@ describe('the packed package', () => {
     const server = await startRedisServer()
     if (server === undefined) throw new Error('redis-server is not installed (apt-get install -y redis-server)')
     try {
-      write('redis-quick-start.mjs', transpile(readmeBlock('Across processes and hosts \\(Redis\\)')))
-      expect(() => node(['redis-quick-start.mjs'], { REDIS_URL: server.url })).not.toThrow()
+      const quickStart = readmeBlock('Across processes and hosts \\(Redis\\)')
+      write('redis-quick-start.mjs', transpile(quickStart))
+      expect(node(['redis-quick-start.mjs'], { REDIS_URL: server.url })).toBe("{ id: 42, name: 'Ada' }")
+      // As pasted into a TypeScript module of the app, it type-checks too.
+      write('redis-quick-start.ts', `${quickStart}export {}\n`)
       write('redis-typed.ts', "import { RedisBus, RedisStore } from 'mlcache/redis'\nexport const made: [RedisStore, RedisBus] | undefined = undefined\n")
       const options = { strict: true, skipLibCheck: true, noEmit: true, types: ['node'], typeRoots: [join(root, 'node_modules/@types')] }
-      write('tsconfig.redis.json', JSON.stringify({ compilerOptions: { ...options, module: 'nodenext', moduleResolution: 'nodenext' }, files: ['redis-typed.ts'] }))
+      write('tsconfig.redis.json', JSON.stringify({ compilerOptions: { ...options, target: 'es2022', module: 'nodenext', moduleResolution: 'nodenext' }, files: ['redis-typed.ts', 'redis-quick-start.ts'] }))
       write('tsconfig.redis10.json', JSON.stringify({ compilerOptions: { ...options, module: 'commonjs', moduleResolution: 'node10' }, files: ['redis-typed.ts'] }))
       expect(tsc('tsconfig.redis.json')).toBe('')
       expect(tsc('tsconfig.redis10.json')).toBe('')
