@@ -209,12 +209,23 @@ function runStore(dict: SharedDict, model: Model, cmd: Extract<Command, { value:
 function runIncr(dict: SharedDict, model: Model, cmd: Extract<Command, { kind: 'incr' }>): void {
   const k = cmd.key
   const initTtl = cmd.init === undefined ? undefined : cmd.initTtl
-  const result = dict.incr(k, cmd.step, cmd.init, initTtl)
+  // A sum that is not finite is refused with a RangeError and changes nothing (nginx would store inf).
+  let result: ReturnType<SharedDict['incr']> | RangeError
+  try {
+    result = dict.incr(k, cmd.step, cmd.init, initTtl)
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error
+    result = error
+  }
   model.sweep()
   const { entry, live } = model.lookup(k)
   if (live && entry !== undefined) {
     if (typeof entry.value !== 'number') {
       expect(result).toEqual({ err: 'not a number', forcible: false })
+      return
+    }
+    if (!Number.isFinite(entry.value + cmd.step)) {
+      expect(result).toBeInstanceOf(RangeError)
       return
     }
     entry.value += cmd.step
@@ -225,6 +236,11 @@ function runIncr(dict: SharedDict, model: Model, cmd: Extract<Command, { kind: '
     expect(result).toEqual({ err: 'not found', forcible: false })
     return
   }
+  if (!Number.isFinite(cmd.step + cmd.init)) {
+    expect(result).toBeInstanceOf(RangeError)
+    return
+  }
+  if (result instanceof RangeError) throw result
   const fresh = { value: cmd.step + cmd.init, flags: 0, expiresAt: model.expiry(initTtl ?? 0), valueLength: 8 }
   if (entry !== undefined && entry.valueLength === 8) {
     expect(result).toEqual({ value: fresh.value, forcible: false })
