@@ -9,7 +9,7 @@
  */
 
 /** How many heartbeat intervals of silence make a member dead (or this member's subscription suspect). */
-export const SILENT_INTERVALS = 3
+const SILENT_INTERVALS = 3
 
 /**
  * How many crashed members' sequence numbers are remembered, so that one

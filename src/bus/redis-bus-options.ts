@@ -8,7 +8,7 @@ import { type RedisConnection, type RedisLinkOptions, resolveLinkOptions } from 
 import { assertTimerDuration } from '../internal/validate.js'
 
 /** How often a member sends a heartbeat when none is given (ms). */
-export const DEFAULT_HEARTBEAT_INTERVAL = 1_000
+const DEFAULT_HEARTBEAT_INTERVAL = 1_000
 
 /** The options of a RedisBus besides its connection. */
 export interface RedisBusOptions extends EventBusOptions, RedisLinkOptions {

@@ -20,7 +20,7 @@
  */
 
 /** The format this code writes and reads; a frame of another version is unreadable. */
-export const WIRE_VERSION = 1
+const WIRE_VERSION = 1
 
 /** An event for every member (`'all'`). */
 export const FRAME_ALL = 1

@@ -23,9 +23,9 @@ import { assertKnownOptions, assertOptionsObject, assertTimerDuration } from '..
 import { loadIoredis } from './load-ioredis.js'
 
 /** The prefix of every key and channel when none is given. */
-export const DEFAULT_PREFIX = 'mlcache:'
+const DEFAULT_PREFIX = 'mlcache:'
 /** How long a Redis call may take before it fails (ms). */
-export const DEFAULT_COMMAND_TIMEOUT = 1_000
+const DEFAULT_COMMAND_TIMEOUT = 1_000
 /** The longest pause between two probes of a server behind an open breaker (ms). */
 const MAX_PROBE_INTERVAL = 1_000
 /** The shortest pause between two probes (ms). */

@@ -14,7 +14,7 @@
 import type { L2Entry } from '../l2-store.js'
 
 /** The size of an entry's header. */
-export const ENTRY_HEADER_BYTES = 20
+const ENTRY_HEADER_BYTES = 20
 
 /**
  * The entry `raw` describes at server time `now` (ms), given its

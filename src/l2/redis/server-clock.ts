@@ -12,7 +12,7 @@
  * a fraction of a millisecond on a local network.
  */
 /** How long an offset is trusted before the next read asks for `TIME` again (ms). */
-export const SYNC_INTERVAL = 1_000
+const SYNC_INTERVAL = 1_000
 
 /** The offset between Redis's clock and this process's monotonic clock. */
 export class ServerClock {
