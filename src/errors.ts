@@ -27,6 +27,7 @@ export type MLCacheErrorCode =
   | 'E_BUS'
   | 'E_BUSY'
   | 'E_CLOSED'
+  | 'E_PAGE_RETIRED'
 
 /** Base class of every runtime failure; test `error.code` or `instanceof`. */
 export class MLCacheError extends Error {
@@ -99,11 +100,7 @@ export class BusError extends MLCacheError {
   }
 }
 
-/**
- * A page swap is already running. Reserved: page swapping is not
- * implemented yet, so nothing throws it; it is exported now so that code
- * catching it (and the `E_BUSY` code) keeps compiling when swapping lands.
- */
+/** A page swap of this cache is already running, in this worker or another sharing the store. */
 export class BusyError extends MLCacheError {
   constructor(message: string, options: MLCacheErrorOptions = {}) {
     super('E_BUSY', message, options)
@@ -114,5 +111,16 @@ export class BusyError extends MLCacheError {
 export class ClosedError extends MLCacheError {
   constructor(message: string, options: MLCacheErrorOptions = {}) {
     super('E_CLOSED', message, options)
+  }
+}
+
+/**
+ * A snapshot read needed L2, but the snapshot's page was retired: a later
+ * swap reclaimed its entries (the swap's `grace` ended, or the next swap
+ * started). Take a new snapshot.
+ */
+export class PageRetiredError extends MLCacheError {
+  constructor(message: string, options: MLCacheErrorOptions = {}) {
+    super('E_PAGE_RETIRED', message, options)
   }
 }

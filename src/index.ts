@@ -32,6 +32,7 @@ export {
   LockTimeoutError,
   MLCacheError,
   NoMemoryError,
+  PageRetiredError,
   SerializerError,
 } from './errors.js'
 export type { MLCacheErrorCode, MLCacheErrorOptions } from './errors.js'
@@ -47,10 +48,17 @@ export type {
   Lookup,
   MLCacheOptions,
   MLCacheStats,
+  PageWriter,
+  PageWriterOptions,
   Peek,
   PeekOptions,
   PurgeOptions,
   SetOptions,
   StatsOptions,
+  SwapOptions,
+  WarmupOptions,
+  WarmupReport,
 } from './types.js'
+export { CacheSnapshot } from './pages/snapshot.js'
+export type { WarmupSource } from './pages/warmup.js'
 export { WorkerBus, type WorkerBusAttachOptions, type WorkerBusHandle, type WorkerBusOptions } from './bus/worker-bus.js'

@@ -16,15 +16,31 @@ import { type DefaultStoreOptions, configureDefaultStore, defaultStore } from '.
 import { BUS_RESYNC_EVENT, BUS_SOURCE, type EventBus } from './bus/event-bus.js'
 import { LocalBus } from './bus/local-bus.js'
 import { FLAG_RESURRECTED, encodeValue, entryFlags } from './codec/codec.js'
-import { ClosedError, LockTimeoutError, NoMemoryError } from './errors.js'
-import { MAX_KEY_BYTES, assertIntegerAtLeast, assertKey, assertKeyShape, assertOptionsObject, assertTimerDuration, assertWellFormed } from './internal/validate.js'
+import { ClosedError, LockTimeoutError, NoMemoryError, PageRetiredError } from './errors.js'
+import {
+  MAX_KEY_BYTES,
+  assertFunction,
+  assertIntegerAtLeast,
+  assertKey,
+  assertKeyShape,
+  assertKnownOptions,
+  assertOptionsObject,
+  assertTimerDuration,
+  assertWellFormed,
+} from './internal/validate.js'
 import { NEGATIVE, fromL1Form, toL1Form } from './l1/l1-cache.js'
 import type { L2Store, LockStore } from './l2/l2-store.js'
 import { type L2Read, L2Tier } from './l2/l2-tier.js'
 import { LoaderLock } from './l3/loader-lock.js'
 import { type Loaded, runLoader } from './l3/run-loader.js'
 import { DEFAULTS, type ResolvedOptions, mergeCallOptions, resolveCacheOptions } from './options.js'
-import { type Page, acquirePage } from './page.js'
+import type { Page } from './pages/page.js'
+import { CACHE_EVENT_SOURCE, PAGE_RELEASED_EVENT, type PageReleased, answerPageEvents } from './pages/page-events.js'
+import { type PageSet, acquirePageSet } from './pages/page-set.js'
+import { BulkWriter } from './pages/page-writer.js'
+import { CacheSnapshot, type PageReads } from './pages/snapshot.js'
+import { type Reclamation, swapPages } from './pages/swap.js'
+import { type WarmupSource, warmUp } from './pages/warmup.js'
 import { StatsCounters } from './stats.js'
 import type {
   BulkOp,
@@ -37,13 +53,18 @@ import type {
   MLCacheStats,
   Peek,
   PeekOptions,
+  PageWriter,
   PurgeOptions,
   SetOptions,
   StatsOptions,
+  SwapOptions,
+  WarmupOptions,
+  WarmupReport,
 } from './types.js'
 
-/** The bus source of MLCache's events (Kong used `"mlcache"` too). */
-const BUS_EVENT_SOURCE = 'mlcache'
+const BUS_EVENT_SOURCE = CACHE_EVENT_SOURCE
+const SWAP_OPTIONS: ReadonlySet<string> = new Set(['timeout', 'grace'])
+const WARMUP_OPTIONS: ReadonlySet<string> = new Set(['concurrency', 'ttl', 'negTtl'])
 /** The longest key that needs no UTF-8 length check on the L1 fast path (a UTF-16 unit is at most 3 UTF-8 bytes). */
 const FAST_KEY_LENGTH = Math.floor(MAX_KEY_BYTES / 3)
 
@@ -97,11 +118,16 @@ export class MLCache<V = unknown, L1 = V> {
   readonly name: string
   readonly #options: ResolvedOptions<V>
   readonly #l2: L2Tier<V>
+  readonly #store: L2Store
   readonly #lockStore: LockStore
   readonly #bus: EventBus
-  /** The page every operation starts on (captured once per operation). */
-  readonly #page: Page
-  readonly #releasePage: () => void
+  /** Its pages in this thread: every operation starts on the current one (captured once per operation). */
+  readonly #pages: PageSet
+  readonly #releasePages: () => void
+  /** What snapshots read through. */
+  readonly #pageReads: PageReads<V, L1>
+  /** Old pages a swap of this cache reclaims once their snapshots let go; finished on close. */
+  readonly #reclamations = new Set<Reclamation>()
   readonly #invalidateEvent: string
   readonly #purgeEvent: string
   readonly #subscriptions: number[]
@@ -148,24 +174,41 @@ export class MLCache<V = unknown, L1 = V> {
     const lru = given.lru === undefined ? undefined : assertImplements(given.lru, L1_METHODS, 'options.lru', 'an L1 store')
     this.#stats = new StatsCounters([store, missStore])
     this.#l2 = new L2Tier<V>(store, missStore, this.#stats)
-    const { page, release } = acquirePage(store, name, given.lruSize ?? DEFAULTS.lruSize, clock, lru)
-    this.#page = page
-    this.#releasePage = release
+    this.#store = store
+    // Answer page flips before reading which page is current: a swap committing meanwhile is then seen either way.
+    answerPageEvents(this.#bus)
+    const { pages, release } = acquirePageSet(store, name, given.lruSize ?? DEFAULTS.lruSize, clock, lru)
+    this.#pages = pages
+    this.#releasePages = release
+    this.#pageReads = {
+      get: (page, key, loader, opts) => this.#serve(page, key, loader, opts, VALUE, undefined) as Promise<L1 | undefined>,
+      lookup: (page, key, loader, opts) => this.#serve(page, key, loader, opts, LOOKUP, undefined) as Promise<Lookup<L1>>,
+      getBulk: (page, ops, opts) => this.#getBulk(page, ops, opts),
+      peek: (page, key, opts) => this.#peek(page, key, opts),
+      release: (page) => this.#unpinned(page),
+    }
     this.#invalidateEvent = `invalidate:${name}`
     this.#purgeEvent = `purge:${name}`
     this.#subscriptions = [
       this.#bus.subscribe(BUS_EVENT_SOURCE, this.#invalidateEvent, (data) => {
         const event = data as CacheEvent
-        if (event.origin !== this.#page.origin && typeof event.key === 'string') this.#dropKey(this.#page, event.key)
+        const page = this.#pages.current
+        if (event.origin !== page.origin && typeof event.key === 'string') this.#dropKey(page, event.key)
       }),
       this.#bus.subscribe(BUS_EVENT_SOURCE, this.#purgeEvent, (data) => {
-        if ((data as CacheEvent).origin !== this.#page.origin) this.#dropAll(this.#page)
+        const page = this.#pages.current
+        if ((data as CacheEvent).origin !== page.origin) this.#dropAll(page)
       }),
-      // A bus that may have lost events asks for a full L1 purge.
-      this.#bus.subscribe(BUS_SOURCE, BUS_RESYNC_EVENT, () => this.#dropAll(this.#page)),
+      // A bus that may have lost events asks for a full L1 purge, and the page may have changed.
+      this.#bus.subscribe(BUS_SOURCE, BUS_RESYNC_EVENT, () => this.#resync()),
     ]
-    // So does a store that failed and answers again: writes and invalidations may have been lost meanwhile.
-    this.#stopRecoveryWatch = this.#l2.stores.map((l2) => l2.onRecovered?.(() => this.#dropAll(this.#page)))
+    // So does a store that failed and answers again: writes, invalidations and swaps may have been missed meanwhile.
+    this.#stopRecoveryWatch = this.#l2.stores.map((l2) => l2.onRecovered?.(() => this.#resync()))
+  }
+
+  /** The number of the current page: 1 at first, plus one per committed swap. */
+  get page(): number {
+    return this.#pages.current.number
   }
 
   /**
@@ -177,9 +220,9 @@ export class MLCache<V = unknown, L1 = V> {
     // The L1 hit is the hot path: a call that needs no more than two comparisons to validate
     // reads the LRU here, without another frame; anything else takes lookup()'s path.
     if (this.#closed || typeof key !== 'string' || key.length === 0 || key.length > FAST_KEY_LENGTH || (loader !== undefined && typeof loader !== 'function')) {
-      return this.#serve(key, loader, options, VALUE, undefined) as Promise<L1 | undefined>
+      return this.#serve(this.#pages.current, key, loader, options, VALUE, undefined) as Promise<L1 | undefined>
     }
-    const page = this.#page
+    const page = this.#pages.current
     const cached = page.l1.lru.get(key)
     if (cached !== undefined) return Promise.resolve(this.#l1Hit(cached))
     return this.#fromL2(page, key, loader, options, VALUE, undefined) as Promise<L1 | undefined>
@@ -190,7 +233,7 @@ export class MLCache<V = unknown, L1 = V> {
    * (`hitLevel`) and whether it is stale.
    */
   lookup(key: string, loader?: Loader<V>, options?: GetOptions<V, L1>): Promise<Lookup<L1>> {
-    return this.#serve(key, loader, options, LOOKUP, undefined) as Promise<Lookup<L1>>
+    return this.#serve(this.#pages.current, key, loader, options, LOOKUP, undefined) as Promise<Lookup<L1>>
   }
 
   /**
@@ -200,13 +243,17 @@ export class MLCache<V = unknown, L1 = V> {
    * `readEntries`). A failing op (bad options included) carries its
    * `error`; the call itself rejects only for a bad `ops` array or options.
    */
-  async getBulk(ops: readonly BulkOp<V, L1>[], options?: BulkOptions): Promise<BulkResult<L1>[]> {
+  getBulk(ops: readonly BulkOp<V, L1>[], options?: BulkOptions): Promise<BulkResult<L1>[]> {
+    return this.#getBulk(this.#pages.current, ops, options)
+  }
+
+  async #getBulk(page: Page, ops: readonly BulkOp<V, L1>[], options: BulkOptions | undefined): Promise<BulkResult<L1>[]> {
     if (!Array.isArray(ops)) throw new TypeError('ops must be an array')
     assertOptionsObject(options)
     const concurrency = options?.concurrency ?? 3
     assertIntegerAtLeast(concurrency, 'options.concurrency', 1)
     this.#assertOpen()
-    const page = this.#page
+    await page.opening
     const slots = new Semaphore(concurrency)
     const results: (BulkResult<L1> | undefined)[] = []
     const missed: { index: number; op: BulkOp<V, L1>; opts: ResolvedOptions<V> }[] = []
@@ -226,6 +273,7 @@ export class MLCache<V = unknown, L1 = V> {
       }
     }
     if (missed.length === 0) return results as BulkResult<L1>[]
+    if (page.retired) throw retiredError(page)
     const epoch = page.epoch
     const reads = await this.#l2.readMany(page.namespace, missed.map(({ op }) => op.key))
     const current = page.epoch === epoch
@@ -249,11 +297,17 @@ export class MLCache<V = unknown, L1 = V> {
    * @throws {DecodeError} the stored bytes are corrupt (rejects)
    * @throws {L2Error} the store failed (rejects)
    */
-  async peek(key: string, options?: PeekOptions): Promise<Peek<V> | undefined> {
+  peek(key: string, options?: PeekOptions): Promise<Peek<V> | undefined> {
+    return this.#peek(this.#pages.current, key, options)
+  }
+
+  async #peek(page: Page, key: string, options: PeekOptions | undefined): Promise<Peek<V> | undefined> {
     assertKey(key)
     assertOptionsObject(options)
     this.#assertOpen()
-    const read = await this.#l2.read(this.#page.namespace, key, 'peek')
+    await page.opening
+    if (page.retired) throw retiredError(page)
+    const read = await this.#l2.read(page.namespace, key, 'peek')
     if (read === undefined || (read.entry.stale && options?.stale !== true)) return undefined
     const { ttl, stale } = read.entry
     // A stale entry reads as expired a moment ago, never as 0 ("never expires").
@@ -273,7 +327,7 @@ export class MLCache<V = unknown, L1 = V> {
     assertKey(key)
     const opts = mergeCallOptions(this.#options, options, 'set')
     this.#assertOpen()
-    const page = this.#page
+    const page = await this.#currentPage()
     const negative = value === undefined || value === null
     const bytes = encodeValue(value, key)
     const ttl = negative ? opts.negTtl : opts.ttl
@@ -307,7 +361,7 @@ export class MLCache<V = unknown, L1 = V> {
   async delete(key: string): Promise<void> {
     assertKey(key)
     this.#assertOpen()
-    const page = this.#page
+    const page = await this.#currentPage()
     await this.#changed(page, key, await failureOf(this.#l2.delete(page.namespace, key)))
   }
 
@@ -323,7 +377,7 @@ export class MLCache<V = unknown, L1 = V> {
     const flushExpired = options?.flushExpired ?? false
     if (typeof flushExpired !== 'boolean') throw new TypeError('options.flushExpired must be a boolean')
     this.#assertOpen()
-    const page = this.#page
+    const page = await this.#currentPage()
     await this.#changed(page, undefined, await failureOf(this.#l2.purge(page.namespace, flushExpired)))
   }
 
@@ -338,6 +392,85 @@ export class MLCache<V = unknown, L1 = V> {
     this.#assertOpen()
     if (this.#bus.drain !== undefined) await this.#bus.drain(timeout)
     else await new Promise((resolve) => setImmediate(resolve))
+  }
+
+  /**
+   * Replaces the whole cache with a new generation (page swapping, Kong's
+   * DB-less reload). `fill` writes it through `page.set` into a shadow page
+   * no reader sees, never evicting anything; meanwhile reads and loads keep
+   * using the current page. When `fill` resolves the new page is committed
+   * in the store, every worker on the bus switches to it (each operation
+   * reading wholly from one page), and the old page's entries go. Resolves
+   * once every live worker of the bus has switched.
+   * @param fill - writes the new generation; `page.set` without options uses the cache's `ttl`/`negTtl`
+   * @param options - `timeout` (default 60_000 ms) to wait for the workers; `grace` (default 10_000 ms) the old page stays readable for snapshots still pinned to it
+   * @throws {BusyError} a swap of this cache is already running, here or in another worker (rejects)
+   * @throws {NoMemoryError} the new page does not fit in L2: the current page stays, the shadow page is reclaimed (rejects)
+   * @throws {BusError} a live worker did not switch within `timeout`: the switch itself is done (rejects)
+   * @throws what `fill` threw: the current page stays, the shadow page is reclaimed (rejects)
+   * @example
+   * ```ts
+   * await routes.swap(async (page) => {
+   *   for (const route of await db.allRoutes()) page.set(route.path, route)
+   * })
+   * ```
+   */
+  async swap(fill: (page: PageWriter<V>) => void | Promise<void>, options?: SwapOptions): Promise<void> {
+    assertFunction(fill, 'fill')
+    assertOptionsObject(options)
+    if (options !== undefined) assertKnownOptions(options, SWAP_OPTIONS)
+    const timeout = options?.timeout ?? 60_000
+    const grace = options?.grace ?? 10_000
+    assertTimerDuration(timeout, 'options.timeout')
+    assertTimerDuration(grace, 'options.grace')
+    this.#assertOpen()
+    const { ttl, negTtl } = this.#options
+    const later = (reclamation: Reclamation): void => {
+      this.#reclamations.add(reclamation)
+      void reclamation.done.then(() => this.#reclamations.delete(reclamation))
+    }
+    const context = { name: this.name, store: this.#store, tier: this.#l2, bus: this.#bus, pages: this.#pages, defaults: { ttl, negTtl }, later }
+    await swapPages(context, fill, timeout, grace)
+  }
+
+  /**
+   * A read view pinned to the current page, for a unit of work (a request)
+   * that must not mix two generations across a swap: its reads keep using
+   * that page until `release()`, and the page stays readable meanwhile
+   * (until the swap's `grace` ends or the next swap starts).
+   * @throws {ClosedError} the cache is closed
+   */
+  snapshot(): CacheSnapshot<V, L1> {
+    this.#assertOpen()
+    return new CacheSnapshot(this.#pages.current, this.#pageReads)
+  }
+
+  /**
+   * Bulk-loads `entries` (`[key, value]` pairs, from an iterable or an async
+   * iterable) into L2 on the current page, as Kong warms its cache at
+   * startup: no loader, no lock, nothing evicted. Stops at the first entry
+   * L2 has no room for (`full: true` in the report) and keeps what it wrote.
+   * Then every L1 of this name is cleared, so none keeps an older value of
+   * a warmed key.
+   * @throws {EncodeError | TypeError | L2Error} an entry is not a `[key, value]` pair or cannot be encoded, or the store failed; what was written stays (rejects)
+   */
+  async warmup(entries: WarmupSource<V>, options?: WarmupOptions): Promise<WarmupReport> {
+    if (typeof entries !== 'object' || entries === null || !(Symbol.iterator in entries || Symbol.asyncIterator in entries)) {
+      throw new TypeError('entries must be an iterable or an async iterable')
+    }
+    assertOptionsObject(options)
+    if (options !== undefined) assertKnownOptions(options, WARMUP_OPTIONS)
+    const concurrency = options?.concurrency ?? 16
+    assertIntegerAtLeast(concurrency, 'options.concurrency', 1)
+    const opts = mergeCallOptions(this.#options, { ttl: options?.ttl, negTtl: options?.negTtl }, 'set')
+    this.#assertOpen()
+    const page = await this.#currentPage()
+    const writer = new BulkWriter<V>(this.#l2, page.namespace, { ttl: opts.ttl, negTtl: opts.negTtl })
+    try {
+      return await warmUp(writer, entries, concurrency)
+    } finally {
+      if (writer.entries > 0) await this.#changed(page, undefined, undefined).catch(() => undefined)
+    }
   }
 
   /**
@@ -365,7 +498,9 @@ export class MLCache<V = unknown, L1 = V> {
     this.#closed = true
     for (const id of this.#subscriptions) this.#bus.unsubscribe(id)
     for (const stop of this.#stopRecoveryWatch) stop?.()
-    this.#releasePage()
+    // Old pages this cache's swaps were keeping for snapshots go now: nothing runs after close().
+    await Promise.all([...this.#reclamations].map((reclamation) => reclamation.finish()))
+    this.#releasePages()
   }
 
   // ------------------------------------------------------------ the data path
@@ -377,7 +512,7 @@ export class MLCache<V = unknown, L1 = V> {
    * without any await, which is most of the cost of an L2 hit besides
    * decoding. `slots` bounds the loads of a `getBulk`.
    */
-  #serve(key: string, loader: Loader<V> | undefined, options: GetOptions<V, L1> | undefined, shape: Shape, slots: Semaphore | undefined): Promise<unknown> {
+  #serve(page: Page, key: string, loader: Loader<V> | undefined, options: GetOptions<V, L1> | undefined, shape: Shape, slots: Semaphore | undefined): Promise<unknown> {
     try {
       // Well-formedness is #fromL2's to check: an L1 hit does not need it.
       assertKeyShape(key)
@@ -386,7 +521,6 @@ export class MLCache<V = unknown, L1 = V> {
     } catch (error) {
       return Promise.reject(error)
     }
-    const page = this.#page
     // 1. L1 (no option validation on a hit, as upstream).
     const cached = page.l1.get(key)
     if (cached !== undefined) {
@@ -403,6 +537,9 @@ export class MLCache<V = unknown, L1 = V> {
       // only keys that passed this check. L2 keeps keys as UTF-8, where ill-formed ones would collide.
       assertWellFormed(key, 'key')
       const opts = mergeCallOptions(this.#options, options, 'get')
+      // A page still reading which page is current (an asynchronous store), or one a swap retired.
+      if (page.opening !== undefined) return page.opening.then(() => this.#fromL2(page, key, loader, options, shape, slots))
+      if (page.retired) throw retiredError(page)
       const read = this.#l2.read(page.namespace, key, loader === undefined ? 'serve' : 'load')
       if (!(read instanceof Promise)) return this.#afterL2(page, key, loader, opts, read, shape, slots, true)
       const epoch = page.epoch
@@ -558,6 +695,27 @@ export class MLCache<V = unknown, L1 = V> {
     return undefined
   }
 
+  /** The current page, once it knows its number. */
+  async #currentPage(): Promise<Page> {
+    await this.#pages.current.opening
+    return this.#pages.current
+  }
+
+  /** Events or store writes may have been missed: clears L1 and reads which page is current. */
+  #resync(): void {
+    this.#dropAll(this.#pages.current)
+    this.#pages.refresh().catch(() => undefined)
+  }
+
+  /** A snapshot let go of `page`: once no snapshot of this thread reads an old page, the swap that replaced it may reclaim it. */
+  #unpinned(page: Page): void {
+    const pages = this.#pages
+    if (page.pins > 0 || page === pages.current || page.retired) return
+    pages.unpinned(page)
+    const released: PageReleased = { name: this.name, page: page.number }
+    if (!pages.pinsOlder()) this.#bus.publish('all', BUS_EVENT_SOURCE, PAGE_RELEASED_EVENT, released).catch(() => undefined)
+  }
+
   #assertOpen(): void {
     if (this.#closed) throw new ClosedError(`cache '${this.name}' is closed`)
   }
@@ -608,6 +766,10 @@ function failureOf(change: Promise<unknown>): Promise<unknown> {
     () => undefined,
     (error: unknown) => error,
   )
+}
+
+function retiredError(page: Page): PageRetiredError {
+  return new PageRetiredError(`page ${page.number} of cache '${page.name}' was retired by a swap: take a new snapshot`)
 }
 
 function valueOf<T>(found: Lookup<T>): T | undefined {

@@ -78,6 +78,67 @@ export interface BulkOptions {
   concurrency?: number | undefined
 }
 
+/** What {@link PageWriter.set} accepts besides the key and value. */
+export interface PageWriterOptions {
+  /** Time to live of a value, ms (`0`: never expires). Default: the cache's `ttl`. */
+  ttl?: number
+  /** Time to live of a "not found" (`null`/`undefined`), ms. Default: the cache's `negTtl`. */
+  negTtl?: number
+}
+
+/**
+ * Writes the entries of a new page during `MLCache.swap` (and of a
+ * warmup). Nothing written is visible to readers before the swap commits.
+ * On a synchronous store (SharedDict) `set` answers synchronously.
+ */
+export interface PageWriter<V> {
+  /**
+   * Writes `key` into the page, never evicting another entry: a page that
+   * does not fit throws (or rejects with) `NoMemoryError`, and the swap
+   * fails with it even if `fill` catches it.
+   */
+  set(key: string, value: V | null | undefined, options?: PageWriterOptions): void | Promise<void>
+}
+
+/** Options of `MLCache.swap`. */
+export interface SwapOptions {
+  /**
+   * How long, in ms, to wait for every live worker of the bus to switch
+   * before rejecting with `BusError` (the switch itself stays done).
+   * @defaultValue 60000
+   */
+  timeout?: number
+  /**
+   * How long, in ms, the old page stays readable for snapshots still pinned
+   * to it once every worker switched; it is reclaimed earlier when the last
+   * one is released, and at the latest when the next swap starts.
+   * @defaultValue 10000
+   */
+  grace?: number
+}
+
+/** Options of `MLCache.warmup`. */
+export interface WarmupOptions {
+  /** Writes in flight at once on an asynchronous store (Redis). @defaultValue 16 */
+  concurrency?: number
+  /** Time to live of the values, ms. Default: the cache's `ttl`. */
+  ttl?: number
+  /** Time to live of the "not found" entries, ms. Default: the cache's `negTtl`. */
+  negTtl?: number
+}
+
+/** What `MLCache.warmup` loaded. */
+export interface WarmupReport {
+  /** Entries written. */
+  entries: number
+  /** Bytes of encoded values written. */
+  bytes: number
+  /** How long it took, ms. */
+  duration: number
+  /** L2 had no room for the next entry: the warmup stopped there instead of evicting. */
+  full: boolean
+}
+
 /** Options of {@link MLCache.peek}. */
 export interface PeekOptions {
   /** Also answer an expired entry still in L2 (`stale: true`, negative `ttl`). @defaultValue false */

@@ -18,6 +18,7 @@ import { Subscriptions } from './subscriptions.js'
 import { BusError } from '../errors.js'
 import { assertTimerDuration } from '../internal/validate.js'
 import { RedisLink, type RedisConnection } from '../redis/redis-link.js'
+import { answerPageEvents } from '../pages/page-events.js'
 
 export type { RedisBusOptions } from './redis-bus-options.js'
 
@@ -156,6 +157,8 @@ export class RedisBus implements EventBus {
       subscribed: (again) => this.#subscribed(again),
       message: (bytes) => this.#received(bytes),
     })
+    // A member answers page swaps even in a process without caches.
+    answerPageEvents(this)
   }
 
   /**

@@ -43,6 +43,7 @@ import { type RollCall, RollCallAnswerer, rollCall, stillSilent } from './worker
 import { type Blocker, RingRoom, sameBlocker, signalProgress, storeCursor, waitForProgress } from './worker-bus-room.js'
 import { supervise, type SupervisingMember, unsupervise } from './worker-bus-supervisor.js'
 import { claimUniqueHash } from './worker-bus-unique.js'
+import { answerPageEvents } from '../pages/page-events.js'
 
 export type { WorkerBusHandle } from './worker-bus-layout.js'
 export type { WorkerBusAttachOptions, WorkerBusOptions } from './worker-bus-options.js'
@@ -225,6 +226,8 @@ export class WorkerBus implements EventBus {
     supervise(this.#supervisor)
     this.#rollCalls.start()
     this.#schedule()
+    // A member answers page swaps even in a thread without caches (the main thread, often).
+    answerPageEvents(this)
   }
 
   /**

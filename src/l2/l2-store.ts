@@ -58,6 +58,14 @@ export interface L2WriteOptions {
    * it read before a `set`, `delete` or `purge` that raced it.
    */
   readonly fence?: string | undefined
+  /**
+   * Never evict another entry to make room: answer `'no memory'` instead
+   * (lua_shared_dict's `safe_set`). Bulk writes (a page swap's fill, a
+   * warmup) use it so that what they wrote, and the page being served, are
+   * never pushed out by their own writes. A store that never evicts on its
+   * own (Redis, where the server's `maxmemory-policy` decides) may ignore it.
+   */
+  readonly noEvict?: boolean | undefined
 }
 
 /** The answer of {@link ValueStore.writeEntry}. */
@@ -112,6 +120,21 @@ export interface ValueStore {
    * namespaces are untouched.
    */
   purgeNamespace(namespace: string, flushExpired: boolean): MaybePromise<void>
+
+  /**
+   * Optional: reads the record `key` of `namespace` written by {@link ValueStore.writeRecord}
+   * (`undefined` when there is none). Records are kept apart from entries: `readEntry` never sees them.
+   */
+  readRecord?(namespace: string, key: string): MaybePromise<string | undefined>
+
+  /**
+   * Optional: stores a small string record that the store keeps until it is overwritten: never evicted,
+   * never expired, untouched by `purgeNamespace`, `flushAll`, `flushExpired`, `keys` and by the death of the
+   * thread that wrote it. MLCache keeps the current page of a swapped cache there (Kong kept it in a
+   * shared dict key, `declarative:page`). Answers `false`, changing nothing, when there is no memory for it.
+   * Stores without these methods get the record kept as an ordinary entry with no TTL.
+   */
+  writeRecord?(namespace: string, key: string, value: string): MaybePromise<boolean>
 
   /**
    * Optional: registers `listener`, called each time a store that failed

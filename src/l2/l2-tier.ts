@@ -119,6 +119,26 @@ export class L2Tier<V> {
     return result
   }
 
+  /**
+   * One write of a bulk load (a page swap's fill, a warmup): one try that
+   * never evicts another entry (`safe_set`), answered synchronously by a
+   * synchronous store.
+   * @throws {L2Error} the store failed (throws or rejects)
+   */
+  writeNoEvict(namespace: string, key: string, bytes: Uint8Array, ttl: number, flags: number): MaybePromise<L2WriteResult> {
+    const store = (flags & FLAG_NEGATIVE) !== 0 && this.#missStore !== undefined ? this.#missStore : this.#store
+    let result: MaybePromise<L2WriteResult>
+    try {
+      result = store.writeEntry(namespace, key, bytes, ttl, flags, { staleTtl: ttl, noEvict: true })
+    } catch (error) {
+      throw l2Error(error, key, namespace)
+    }
+    if (!(result instanceof Promise)) return result
+    return result.catch((error: unknown) => {
+      throw l2Error(error, key, namespace)
+    })
+  }
+
   /** {@link L2Tier.write} for a load: a failing store answers `'failed'` instead of rejecting. */
   async storeLoaded(namespace: string, key: string, bytes: Uint8Array, ttl: number, flags: number, tries: number, fence: string | undefined): Promise<LoadedWriteResult> {
     try {

@@ -2,12 +2,13 @@
  * Plain JavaScript workers for the tests that need many threads: a worker
  * booted through ts-worker.mjs registers tsx first, which costs a quarter of
  * a second of CPU each, too much for a hundred. These tests instead compile
- * `src/bus/worker-bus.ts` and the modules it imports (only `node:`
- * built-ins beyond the repository) with TypeScript's own transpiler into a
- * temporary directory, once per test file, and run `.mjs` entries that
- * import the compiled module: the same code, without the loader.
+ * `src/bus/worker-bus.ts` and the modules it imports with TypeScript's own
+ * transpiler into a temporary directory (which links the repository's
+ * `node_modules` for the packages they import), once per test file, and
+ * run `.mjs` entries that import the compiled module: the same code,
+ * without the loader.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -26,6 +27,7 @@ export interface CompiledBus {
 export function compileWorkerBus(): CompiledBus {
   const out = mkdtempSync(join(tmpdir(), 'mlcache-bus-'))
   writeFileSync(join(out, 'package.json'), '{ "type": "module" }')
+  symlinkSync(fileURLToPath(new URL('../../node_modules', import.meta.url)), join(out, 'node_modules'), 'dir')
   const pending = [join(SRC, 'bus/worker-bus.ts')]
   const done = new Set<string>()
   for (let file = pending.pop(); file !== undefined; file = pending.pop()) {

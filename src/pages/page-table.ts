@@ -1,0 +1,77 @@
+/**
+ * Where the pages of a cache live in its store, and which one is current.
+ *
+ * Page `n` of cache `name` keeps its entries and loader locks under the
+ * namespace {@link pageNamespace}`(name, n)`. The current page's number is a
+ * record in the store (Kong kept it in the shared dict key
+ * `declarative:page`, so that a respawned worker opens on the live page):
+ * writing it is the one commit point of a swap, and a worker that starts or
+ * resyncs reads it instead of relying on having seen the swap's event. The
+ * lock that makes swaps of a name exclusive across workers lives beside it
+ * (Kong: `declarative:lock`, taken with `add`).
+ */
+import type { L2Store, MaybePromise } from '../l2/l2-store.js'
+
+/**
+ * The namespace of the page table. Page namespaces that contain NUL end
+ * with NUL and digits, so this one is never a page's.
+ */
+export const PAGE_TABLE_NAMESPACE = '\u0000pages'
+
+/**
+ * The L2 namespace of page `page` of cache `name`. Page 1 of a name without
+ * NUL is the name itself, so a cache that never swaps keeps its entries
+ * where they always were. Every other page appends NUL and the number: a
+ * name containing NUL always gets the suffix, which keeps the mapping
+ * one-to-one (the suffix parses back from the last NUL).
+ */
+export function pageNamespace(name: string, page: number): string {
+  return page === 1 && !name.includes('\u0000') ? name : `${name}\u0000${page}`
+}
+
+/** The key of the record holding the current page of `name`. */
+function recordKey(name: string): string {
+  return `page:${name}`
+}
+
+/** The key of the lock held by a swap of `name`. */
+export function swapLockKey(name: string): string {
+  return `swap:${name}`
+}
+
+/**
+ * The current page of `name` in `store`: `1` when no swap ever committed.
+ * A record the store cannot read answers `undefined` (the caller keeps the
+ * page it has and reads again after a resync or the store's recovery).
+ */
+export function readCurrentPage(store: L2Store, name: string): MaybePromise<number | undefined> {
+  try {
+    const record = store.readRecord === undefined ? readAsEntry(store, name) : store.readRecord(PAGE_TABLE_NAMESPACE, recordKey(name))
+    return record instanceof Promise ? record.then(pageOf, () => undefined) : pageOf(record)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Commits `page` as the current page of `name`: `false` when the store had
+ * no memory for the record.
+ * @throws the store's failure (rejects)
+ */
+export async function writeCurrentPage(store: L2Store, name: string, page: number): Promise<boolean> {
+  if (store.writeRecord !== undefined) return store.writeRecord(PAGE_TABLE_NAMESPACE, recordKey(name), String(page))
+  // A store without records keeps it as an entry that never expires (an evicting store may lose it: see the README).
+  const written = await store.writeEntry(PAGE_TABLE_NAMESPACE, recordKey(name), new TextEncoder().encode(String(page)), 0, 0)
+  return written === 'ok'
+}
+
+function readAsEntry(store: L2Store, name: string): MaybePromise<string | undefined> {
+  const entry = store.readEntry(PAGE_TABLE_NAMESPACE, recordKey(name))
+  const text = (found: Awaited<typeof entry>): string | undefined => (found === undefined ? undefined : new TextDecoder().decode(found.value))
+  return entry instanceof Promise ? entry.then(text) : text(entry)
+}
+
+function pageOf(record: string | undefined): number {
+  const page = record === undefined ? 1 : Number(record)
+  return Number.isSafeInteger(page) && page >= 1 ? page : 1
+}
