@@ -37,6 +37,7 @@ import { DEFAULTS, type ResolvedOptions, mergeCallOptions, resolveCacheOptions }
 import type { Page } from './pages/page.js'
 import { CACHE_EVENT_SOURCE, PAGE_RELEASED_EVENT, type PageReleased, answerPageEvents } from './pages/page-events.js'
 import { type PageSet, acquirePageSet } from './pages/page-set.js'
+import { readOldestPage } from './pages/page-table.js'
 import { BulkWriter } from './pages/page-writer.js'
 import { CacheSnapshot, type PageReads } from './pages/snapshot.js'
 import { type Reclamation, swapPages } from './pages/swap.js'
@@ -308,6 +309,7 @@ export class MLCache<V = unknown, L1 = V> {
     await page.opening
     if (page.retired) throw retiredError(page)
     const read = await this.#l2.read(page.namespace, key, 'peek')
+    if ((read === undefined || read.entry.stale) && page !== this.#pages.current) await this.#assertNotReclaimed(page)
     if (read === undefined || (read.entry.stale && options?.stale !== true)) return undefined
     const { ttl, stale } = read.entry
     // A stale entry reads as expired a moment ago, never as 0 ("never expires").
@@ -566,10 +568,30 @@ export class MLCache<V = unknown, L1 = V> {
   ): Promise<unknown> {
     let found: Lookup<L1> | Promise<Lookup<L1>>
     if (read !== undefined && !read.entry.stale) found = this.#answer(page, key, promoted(read), opts, current)
+    else if (page !== this.#pages.current) found = this.#missedOnOldPage(page, key, loader, opts, read, slots)
     else if (loader === undefined) found = this.#answered({ value: undefined, hitLevel: -1, stale: false })
     else found = this.#load(page, key, loader, opts, read, slots)
     if (found instanceof Promise) return shape === VALUE ? found.then(valueOf) : found
     return Promise.resolve(shape === VALUE ? found.value : found)
+  }
+
+  /**
+   * A miss on a page that is no longer current (a snapshot's): it may be
+   * being reclaimed, in which case the miss is a hole, not the page's
+   * answer, and the read rejects instead.
+   */
+  async #missedOnOldPage(page: Page, key: string, loader: Loader<V> | undefined, opts: ResolvedOptions<V>, read: L2Read<V> | undefined, slots: Semaphore | undefined): Promise<Lookup<L1>> {
+    await this.#assertNotReclaimed(page)
+    if (loader === undefined) return this.#answered({ value: undefined, hitLevel: -1, stale: false })
+    return this.#load(page, key, loader, opts, read, slots)
+  }
+
+  /** Rejects with `PageRetiredError` once the page table says `page` is gone (a store that fails to answer is trusted). */
+  async #assertNotReclaimed(page: Page): Promise<void> {
+    const oldest = await readOldestPage(this.#store, this.name)
+    if (oldest === undefined || page.number >= oldest) return
+    page.retired = true
+    throw retiredError(page)
   }
 
   /**

@@ -30,8 +30,18 @@ export function pageNamespace(name: string, page: number): string {
 }
 
 /** The key of the record holding the current page of `name`. */
-function recordKey(name: string): string {
+function currentKey(name: string): string {
   return `page:${name}`
+}
+
+/**
+ * The key of the record holding the oldest page of `name` still readable:
+ * raised before an old page's entries are purged, so a read of an old page
+ * that found nothing can tell a key the page never had from a page being
+ * reclaimed.
+ */
+function oldestKey(name: string): string {
+  return `oldest:${name}`
 }
 
 /** The key of the lock held by a swap of `name`. */
@@ -45,12 +55,12 @@ export function swapLockKey(name: string): string {
  * page it has and reads again after a resync or the store's recovery).
  */
 export function readCurrentPage(store: L2Store, name: string): MaybePromise<number | undefined> {
-  try {
-    const record = store.readRecord === undefined ? readAsEntry(store, name) : store.readRecord(PAGE_TABLE_NAMESPACE, recordKey(name))
-    return record instanceof Promise ? record.then(pageOf, () => undefined) : pageOf(record)
-  } catch {
-    return undefined
-  }
+  return readPage(store, currentKey(name))
+}
+
+/** The oldest page of `name` whose entries are still in `store` (`undefined`: the store failed). */
+export function readOldestPage(store: L2Store, name: string): MaybePromise<number | undefined> {
+  return readPage(store, oldestKey(name))
 }
 
 /**
@@ -58,15 +68,39 @@ export function readCurrentPage(store: L2Store, name: string): MaybePromise<numb
  * no memory for the record.
  * @throws the store's failure (rejects)
  */
-export async function writeCurrentPage(store: L2Store, name: string, page: number): Promise<boolean> {
-  if (store.writeRecord !== undefined) return store.writeRecord(PAGE_TABLE_NAMESPACE, recordKey(name), String(page))
+export function writeCurrentPage(store: L2Store, name: string, page: number): Promise<boolean> {
+  return writeRecord(store, currentKey(name), String(page))
+}
+
+/**
+ * Declares the pages of `name` below `page` gone, before their entries are
+ * purged; never lowers it.
+ * @throws the store's failure (rejects)
+ */
+export async function raiseOldestPage(store: L2Store, name: string, page: number): Promise<boolean> {
+  const oldest = await readOldestPage(store, name)
+  if (oldest !== undefined && oldest >= page) return true
+  return writeRecord(store, oldestKey(name), String(page))
+}
+
+function readPage(store: L2Store, key: string): MaybePromise<number | undefined> {
+  try {
+    const record = store.readRecord === undefined ? readAsEntry(store, key) : store.readRecord(PAGE_TABLE_NAMESPACE, key)
+    return record instanceof Promise ? record.then(pageOf, () => undefined) : pageOf(record)
+  } catch {
+    return undefined
+  }
+}
+
+async function writeRecord(store: L2Store, key: string, value: string): Promise<boolean> {
+  if (store.writeRecord !== undefined) return store.writeRecord(PAGE_TABLE_NAMESPACE, key, value)
   // A store without records keeps it as an entry that never expires (an evicting store may lose it: see the README).
-  const written = await store.writeEntry(PAGE_TABLE_NAMESPACE, recordKey(name), new TextEncoder().encode(String(page)), 0, 0)
+  const written = await store.writeEntry(PAGE_TABLE_NAMESPACE, key, new TextEncoder().encode(value), 0, 0)
   return written === 'ok'
 }
 
-function readAsEntry(store: L2Store, name: string): MaybePromise<string | undefined> {
-  const entry = store.readEntry(PAGE_TABLE_NAMESPACE, recordKey(name))
+function readAsEntry(store: L2Store, key: string): MaybePromise<string | undefined> {
+  const entry = store.readEntry(PAGE_TABLE_NAMESPACE, key)
   const text = (found: Awaited<typeof entry>): string | undefined => (found === undefined ? undefined : new TextDecoder().decode(found.value))
   return entry instanceof Promise ? entry.then(text) : text(entry)
 }

@@ -33,7 +33,7 @@ import {
   type PageSwitched,
 } from './page-events.js'
 import type { PageSet } from './page-set.js'
-import { PAGE_TABLE_NAMESPACE, pageNamespace, readCurrentPage, swapLockKey, writeCurrentPage } from './page-table.js'
+import { PAGE_TABLE_NAMESPACE, pageNamespace, raiseOldestPage, readCurrentPage, swapLockKey, writeCurrentPage } from './page-table.js'
 import { BulkWriter } from './page-writer.js'
 
 /** The lease of the swap lock, ms (renewed every third of it while the swap runs). */
@@ -106,9 +106,13 @@ async function commit<V>(context: SwapContext<V>, fill: (page: PageWriter<V>) =>
   if (recorded === undefined) throw new L2Error(`L2 failed for cache '${name}': could not read its current page`)
   const current = Math.max(recorded, pages.current.number)
   const shadow = pageNamespace(name, current + 1)
-  // Leftovers of a swap that died midway (Kong purged the shadow page before each load).
+  // Leftovers of a swap that died midway (Kong purged the shadow page before each load), and the
+  // page before the current one, declared gone first so that its snapshots fail rather than read holes.
   await tier.purge(shadow, true)
-  if (current > 1) await tier.purge(pageNamespace(name, current - 1), true)
+  if (current > 1) {
+    await l2Call(name, () => raiseOldestPage(store, name, current))
+    await tier.purge(pageNamespace(name, current - 1), true)
+  }
   const writer = new BulkWriter<V>(tier, shadow, context.defaults)
   try {
     await fill(writer)
@@ -195,7 +199,7 @@ async function waitForWorkers(
  * tells every worker it is retired.
  */
 function reclaimWhenReleased<V>(context: SwapContext<V>, old: number, pinned: Set<number>, grace: number): Reclamation {
-  const { name, bus, tier } = context
+  const { name, bus, tier, store } = context
   let release: () => void = () => undefined
   const released = new Promise<void>((resolve) => (release = resolve))
   const subscription = bus.subscribe(CACHE_EVENT_SOURCE, PAGE_RELEASED_EVENT, (data, _event, _source, workerId) => {
@@ -218,6 +222,7 @@ function reclaimWhenReleased<V>(context: SwapContext<V>, old: number, pinned: Se
     (finished ??= (async () => {
       release()
       bus.unsubscribe(subscription)
+      await raiseOldestPage(store, name, old + 1).catch(() => undefined)
       await tier.purge(pageNamespace(name, old), true).catch(() => undefined)
       await bus.publish('all', CACHE_EVENT_SOURCE, PAGE_RETIRED_EVENT, { name, page: old } satisfies PageReleased).catch(() => undefined)
     })())
