@@ -208,9 +208,10 @@ function reclaimWhenReleased<V>(context: SwapContext<V>, old: number, pinned: Se
     pinned.delete(workerId)
     if (pinned.size === 0) release()
   })
+  let over = false
   const watch = async (): Promise<void> => {
     const deadline = performance.now() + grace
-    while (pinned.size > 0 && performance.now() < deadline) {
+    while (!over && pinned.size > 0 && performance.now() < deadline) {
       const live = new Set(bus.workers())
       for (const id of pinned) if (!live.has(id)) pinned.delete(id)
       if (pinned.size === 0) break
@@ -220,6 +221,7 @@ function reclaimWhenReleased<V>(context: SwapContext<V>, old: number, pinned: Se
   let finished: Promise<void> | undefined
   const finish = (): Promise<void> =>
     (finished ??= (async () => {
+      over = true
       release()
       bus.unsubscribe(subscription)
       await raiseOldestPage(store, name, old + 1).catch(() => undefined)

@@ -69,6 +69,8 @@ describe('snapshot()', () => {
     expect(keysOf(dict, 'cfg')).toEqual(['k'])
     await a!.close()
     expect(keysOf(dict, 'cfg')).toEqual([])
+    // Nothing of the swap keeps running (or spinning) after close(): timers still fire.
+    await new Promise((resolve) => setTimeout(resolve, 5))
     view.release()
   })
 
