@@ -78,7 +78,6 @@ const TYPES = `
 
 const LOADED = { value: { ok: true }, testing: ['checkSharedDictInvariants', 'registerEventBusContract', 'registerL2StoreContract', 'registerLockStoreContract', 'registerValueStoreContract'] }
 
-/** The code block under the README's "## Quick start" heading: its first ```ts fence. */
 /** The first ```ts block under the README heading `heading`. */
 function readmeBlock(heading: string): string {
   const readme = readFileSync(join(root, 'README.md'), 'utf8')
@@ -154,6 +153,11 @@ describe('the packed package', () => {
   it("the README's quick start runs as pasted in an app that installed the package", () => {
     write('quick-start.mjs', transpile(readmeBlock('Quick start')))
     expect(() => node(['quick-start.mjs'])).not.toThrow()
+  })
+
+  it("the README's configuration reload example runs as pasted: the snapshot reads page 2 after warmup and one swap", () => {
+    write('reload.mjs', transpile(readmeBlock('Swapping the whole cache \\(configuration reloads\\)')))
+    expect(node(['reload.mjs'])).toMatch(/path: '\/a'.*upstream: 'http:\/\/a:8080'.* 2$/s)
   })
 
   it("the README's worker_threads example (main.ts and worker.ts) runs as pasted: four workers attach and exit cleanly", () => {
