@@ -58,6 +58,14 @@ export interface L2WriteOptions {
    * it read before a `set`, `delete` or `purge` that raced it.
    */
   readonly fence?: string | undefined
+  /**
+   * Never evict another entry to make room: answer `'no memory'` instead
+   * (lua_shared_dict's `safe_set`). Bulk writes (a page swap's fill, a
+   * warmup) use it so that what they wrote, and the page being served, are
+   * never pushed out by their own writes. A store that never evicts on its
+   * own (Redis, where the server's `maxmemory-policy` decides) may ignore it.
+   */
+  readonly noEvict?: boolean | undefined
 }
 
 /** The answer of {@link ValueStore.writeEntry}. */

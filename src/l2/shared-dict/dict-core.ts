@@ -435,9 +435,10 @@ export class DictCore {
    * L2Store `writeEntry`: with a fence (see {@link DictCore.prepareFence}),
    * stores only while the key's lock holds that token, unvoided and within
    * its lease (`leaseNow`, real time); without one, voids the lock's fence
-   * first. Then `set` of the current key and value.
+   * first. Then `set` of the current key and value, or `safe_set` when
+   * `noEvict`.
    */
-  writeEntry(now: number, leaseNow: number, ttl: number, flags: number, keepStale: boolean): L2WriteResult {
+  writeEntry(now: number, leaseNow: number, ttl: number, flags: number, keepStale: boolean, noEvict: boolean): L2WriteResult {
     const lock = this.#index.find(this.#keyHash, this.#key, this.#keyLength, EF_PINNED)
     if (this.#fenceLength >= 0) {
       if (lock === 0 || !this.#holdsFence(lock, leaseNow)) return 'fenced'
@@ -446,7 +447,7 @@ export class DictCore {
     }
     this.#valueEntryFlags = keepStale ? EF_KEEP_STALE : 0
     try {
-      return this.store(MODE_SET, now, ttl, flags).ok ? 'ok' : 'no memory'
+      return this.store(noEvict ? MODE_SET | MODE_SAFE : MODE_SET, now, ttl, flags).ok ? 'ok' : 'no memory'
     } finally {
       this.#valueEntryFlags = 0
     }

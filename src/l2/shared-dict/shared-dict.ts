@@ -462,6 +462,9 @@ export class SharedDict implements L2Store {
    * with `options.fence` lands only while the key's loader lock in this dict
    * holds that token within its lease, and no other write, delete or purge
    * of the key voided it; a write without one voids that lock's fence.
+   * With `options.noEvict` it is a `safeSet`: it evicts no live entry and
+   * answers 'no memory' instead (the sweep before it may still free up to
+   * two expired entries from the LRU tail, as before any `set`).
    */
   writeEntry(namespace: string, key: string, value: Uint8Array, ttl: number, flags: number, options?: L2WriteOptions): L2WriteResult {
     assertString(namespace, 'namespace')
@@ -474,12 +477,14 @@ export class SharedDict implements L2Store {
     const keepStale = (options?.staleTtl ?? 0) > 0
     const fence = options?.fence
     if (fence !== undefined) assertString(fence, 'options.fence')
+    const noEvict = options?.noEvict
+    if (noEvict !== undefined && typeof noEvict !== 'boolean') throw new TypeError('options.noEvict must be a boolean')
     const now = this.#clock()
     const core = this.#core
     core.encodeNamespaced(namespace, key)
     core.prepareValue(value, false)
     core.prepareFence(fence)
-    return this.#mutate(now, () => core.writeEntry(now, realTime(), ttlMs, userFlags, keepStale))
+    return this.#mutate(now, () => core.writeEntry(now, realTime(), ttlMs, userFlags, keepStale, noEvict === true))
   }
 
   /** {@link L2Store.deleteEntry}: `delete` of the namespaced key; voids the fence of its lock. */
