@@ -122,6 +122,21 @@ export interface ValueStore {
   purgeNamespace(namespace: string, flushExpired: boolean): MaybePromise<void>
 
   /**
+   * Optional: reads the record `key` of `namespace` written by {@link ValueStore.writeRecord}
+   * (`undefined` when there is none). Records are kept apart from entries: `readEntry` never sees them.
+   */
+  readRecord?(namespace: string, key: string): MaybePromise<string | undefined>
+
+  /**
+   * Optional: stores a small string record that the store keeps until it is overwritten: never evicted,
+   * never expired, untouched by `purgeNamespace`, `flushAll`, `flushExpired`, `keys` and by the death of the
+   * thread that wrote it. MLCache keeps the current page of a swapped cache there (Kong kept it in a
+   * shared dict key, `declarative:page`). Answers `false`, changing nothing, when there is no memory for it.
+   * Stores without these methods get the record kept as an ordinary entry with no TTL.
+   */
+  writeRecord?(namespace: string, key: string, value: string): MaybePromise<boolean>
+
+  /**
    * Optional: registers `listener`, called each time a store that failed
    * (a networked store that lost its server) answers again. Writes and
    * invalidations may have been lost meanwhile, so MLCache clears its L1
