@@ -544,11 +544,10 @@ export class DictCore {
   /**
    * L2Store `purgeNamespace`: every value whose key starts with the current
    * key (a namespace prefix) expires as in `flushAll`, or with `free` is
-   * freed; every loader lock of the namespace has its fence voided (its
-   * records are left alone). Locks
-   * are outside the LRU, so this walks every block in address order, then
-   * frees what it found (freeing during the walk would coalesce the blocks
-   * ahead).
+   * freed; every loader lock of the namespace has its fence voided, and its
+   * records are left alone. Locks are outside the LRU, so this walks every
+   * block in address order, then frees what it found (freeing during the
+   * walk would coalesce the blocks ahead).
    */
   purgePrefix(now: number, free: boolean): void {
     const expiresAt = pastExpiry(now)
@@ -560,8 +559,7 @@ export class DictCore {
       if ((this.#u8[p * 8 + E_ENTRY_FLAGS]! & EF_PINNED) !== 0) {
         // A record has no fence to void, and a purge leaves it as it was.
         if (this.#u32[(p << 1) + E_USER_FLAGS] !== RECORD_OWNER) this.#voidFence(p)
-      }
-      else if (free) found.push(p)
+      } else if (free) found.push(p)
       else this.#f64[p + E_EXPIRES_AT] = expiresAt
     }
     for (const p of found) {
