@@ -38,6 +38,8 @@ const STORE_TESTS = [
 ]
 
 /** Who may take the dict mutex over, and what a paused owner does when it resumes. */
+/** SharedDict records: pinned strings that eviction, flushes, purges and reaping leave alone. */
+const RECORD_TESTS = ['test/l2/shared-dict/records.test.ts']
 const LIVENESS_TESTS = ['test/l2/shared-dict/liveness.test.ts', 'test/internal/robust-mutex.test.ts']
 /** Bad input and the encoder's limits. */
 const INPUT_TESTS = ['test/mlcache/bad-input-hardening.test.ts', 'test/codec/limits.test.ts']
@@ -128,8 +130,8 @@ const MUTANTS: Mutant[] = [
   {
     name: 'a purge leaves the fences valid',
     file: 'src/l2/shared-dict/dict-core.ts',
-    find: 'EF_PINNED) !== 0) this.#voidFence(p)',
-    replace: 'EF_PINNED) !== 0) continue',
+    find: 'if (this.#u32[(p << 1) + E_USER_FLAGS] !== RECORD_OWNER) this.#voidFence(p)',
+    replace: 'continue',
     tests: STORE_TESTS,
   },
   {
@@ -149,9 +151,44 @@ const MUTANTS: Mutant[] = [
   {
     name: "reaping a thread deletes every thread's locks",
     file: 'src/l2/shared-dict/dict-core.ts',
-    find: 'this.#u32[(p << 1) + E_USER_FLAGS] === threadId',
-    replace: 'true',
+    find: 'isPinned && owner === threadId && owner !== RECORD_OWNER',
+    replace: 'isPinned',
     tests: STORE_TESTS,
+  },
+  {
+    name: 'a noEvict write evicts',
+    file: 'src/l2/shared-dict/dict-core.ts',
+    find: 'noEvict ? MODE_SET | MODE_SAFE : MODE_SET',
+    replace: 'MODE_SET',
+    tests: ['test/l2/shared-dict/l2-store.test.ts'],
+  },
+  {
+    name: 'reaping the thread id of the record owner deletes records',
+    file: 'src/l2/shared-dict/dict-core.ts',
+    find: 'owner === threadId && owner !== RECORD_OWNER',
+    replace: 'owner === threadId',
+    tests: RECORD_TESTS,
+  },
+  {
+    name: 'a purge voids the records of its namespace',
+    file: 'src/l2/shared-dict/dict-core.ts',
+    find: 'if (this.#u32[(p << 1) + E_USER_FLAGS] !== RECORD_OWNER) this.#voidFence(p)',
+    replace: 'this.#voidFence(p)',
+    tests: RECORD_TESTS,
+  },
+  {
+    name: 'a record write evicts values to make room',
+    file: 'src/l2/shared-dict/dict-core.ts',
+    find: 'const q = this.#allocLock(now)\n    if (q === 0) return false',
+    replace: 'const q = this.#alloc(now, true)\n    if (q === 0) return false',
+    tests: RECORD_TESTS,
+  },
+  {
+    name: 'a record write that finds no memory has removed the old record',
+    file: 'src/l2/shared-dict/dict-core.ts',
+    find: 'const q = this.#allocLock(now)\n    if (q === 0) return false\n    if (p !== 0) this.#removeEntry(p)',
+    replace: 'if (p !== 0) this.#removeEntry(p)\n    const q = this.#allocLock(now)\n    if (q === 0) return false',
+    tests: RECORD_TESTS,
   },
   {
     name: 'a supervised mutex owner is presumed dead after ownerDeadAfter',

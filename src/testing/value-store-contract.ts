@@ -2,8 +2,9 @@
  * The contract test suite of {@link ValueStore}: what every store of cached
  * entries must do for MLCache to behave. It checks the interface's
  * documented behaviour only, and never calls a lock method, so a store
- * without locks can pass it; eviction and "no memory" answers are
- * store-specific and left to each store's own tests.
+ * without locks can pass it; eviction and "no memory" answers (including
+ * what `noEvict` refuses) are store-specific and left to each store's own
+ * tests.
  */
 import { describe, expect, it, vi } from 'vitest'
 import type { L2Entry, L2WriteOptions, ValueStore } from '../l2/l2-store.js'
@@ -155,6 +156,15 @@ export function registerValueStoreContract<S extends ValueStore>(options: ValueS
         const bytes = pattern(100 * 1024, 13)
         expect(await store.writeEntry(ns, 'big', bytes, 0, 0)).toBe('ok')
         expectBytes(await store.readEntry(ns, 'big'), bytes)
+      })
+
+      it('writeEntry() with noEvict stores the entry when there is room, keeping the entries written before', async () => {
+        const { store, prefix } = await setup()
+        const ns = `${prefix}cache`
+        for (let i = 0; i < 4; i++) expect(await store.writeEntry(ns, `key${i}`, pattern(100, i), 0, i)).toBe('ok')
+        expect(await store.writeEntry(ns, 'bulk', pattern(100, 7), 0, 7, { noEvict: true })).toBe('ok')
+        expectBytes(await store.readEntry(ns, 'bulk'), pattern(100, 7))
+        for (let i = 0; i < 4; i++) expectBytes(await store.readEntry(ns, `key${i}`), pattern(100, i))
       })
 
       it('readEntry() returns the uint32 flags written, from 0 to 0xffffffff', async () => {

@@ -167,7 +167,8 @@ export class RedisStore implements L2Store {
    * {@link L2Store.writeEntry}. The entry expires `ttl` ms from now on the
    * server's clock and Redis deletes it `ttl + staleTtl` ms from now (never
    * when `ttl` is 0). Answers `'no memory'` when Redis is out of memory,
-   * having changed nothing.
+   * having changed nothing. `options.noEvict` changes nothing: this store
+   * never evicts on its own, Redis's `maxmemory-policy` decides what goes.
    */
   async writeEntry(namespace: string, key: string, value: Uint8Array, ttl: number, flags: number, options?: L2WriteOptions): Promise<L2WriteResult> {
     assertNamespace(namespace)
@@ -179,6 +180,9 @@ export class RedisStore implements L2Store {
     assertDuration(staleTtl, 'options.staleTtl')
     const fence = options?.fence
     if (fence !== undefined) assertToken(fence, 'options.fence')
+    if (options?.noEvict !== undefined && typeof options.noEvict !== 'boolean') {
+      throw new TypeError('options.noEvict must be a boolean')
+    }
     const keep = ttl > 0 ? wholeMs(wholeMs(ttl) + wholeMs(staleTtl)) : 0
     const args: ScriptArgument[] = [
       // A copy: the caller may reuse its buffer before the command is written (queued while reconnecting).

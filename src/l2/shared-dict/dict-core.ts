@@ -44,6 +44,7 @@ import {
   H_SEED,
   H_USED_BYTES,
   H_WAIT_CELLS,
+  RECORD_OWNER,
   VT_BOOLEAN,
   VT_BYTES,
   VT_NUMBER,
@@ -435,9 +436,10 @@ export class DictCore {
    * L2Store `writeEntry`: with a fence (see {@link DictCore.prepareFence}),
    * stores only while the key's lock holds that token, unvoided and within
    * its lease (`leaseNow`, real time); without one, voids the lock's fence
-   * first. Then `set` of the current key and value.
+   * first. Then `set` of the current key and value, or `safe_set` when
+   * `noEvict`.
    */
-  writeEntry(now: number, leaseNow: number, ttl: number, flags: number, keepStale: boolean): L2WriteResult {
+  writeEntry(now: number, leaseNow: number, ttl: number, flags: number, keepStale: boolean, noEvict: boolean): L2WriteResult {
     const lock = this.#index.find(this.#keyHash, this.#key, this.#keyLength, EF_PINNED)
     if (this.#fenceLength >= 0) {
       if (lock === 0 || !this.#holdsFence(lock, leaseNow)) return 'fenced'
@@ -446,7 +448,7 @@ export class DictCore {
     }
     this.#valueEntryFlags = keepStale ? EF_KEEP_STALE : 0
     try {
-      return this.store(MODE_SET, now, ttl, flags).ok ? 'ok' : 'no memory'
+      return this.store(noEvict ? MODE_SET | MODE_SAFE : MODE_SET, now, ttl, flags).ok ? 'ok' : 'no memory'
     } finally {
       this.#valueEntryFlags = 0
     }
@@ -542,10 +544,10 @@ export class DictCore {
   /**
    * L2Store `purgeNamespace`: every value whose key starts with the current
    * key (a namespace prefix) expires as in `flushAll`, or with `free` is
-   * freed; every loader lock of the namespace has its fence voided. Locks
-   * are outside the LRU, so this walks every block in address order, then
-   * frees what it found (freeing during the walk would coalesce the blocks
-   * ahead).
+   * freed; every loader lock of the namespace has its fence voided, and its
+   * records are left alone. Locks are outside the LRU, so this walks every
+   * block in address order, then frees what it found (freeing during the
+   * walk would coalesce the blocks ahead).
    */
   purgePrefix(now: number, free: boolean): void {
     const expiresAt = pastExpiry(now)
@@ -554,8 +556,10 @@ export class DictCore {
     for (let p = arena.first; p !== 0; p = arena.next(p)) {
       this.#step()
       if (!arena.isUsed(p) || !this.#hasKeyPrefix(p)) continue
-      if ((this.#u8[p * 8 + E_ENTRY_FLAGS]! & EF_PINNED) !== 0) this.#voidFence(p)
-      else if (free) found.push(p)
+      if ((this.#u8[p * 8 + E_ENTRY_FLAGS]! & EF_PINNED) !== 0) {
+        // A record has no fence to void, and a purge leaves it as it was.
+        if (this.#u32[(p << 1) + E_USER_FLAGS] !== RECORD_OWNER) this.#voidFence(p)
+      } else if (free) found.push(p)
       else this.#f64[p + E_EXPIRES_AT] = expiresAt
     }
     for (const p of found) {
@@ -619,8 +623,10 @@ export class DictCore {
     const found: number[] = []
     for (let p = arena.first; p !== 0; p = arena.next(p)) {
       this.#step()
-      const isLock = arena.isUsed(p) && (this.#u8[p * 8 + E_ENTRY_FLAGS]! & EF_PINNED) !== 0
-      if (isLock && this.#u32[(p << 1) + E_USER_FLAGS] === threadId) found.push(p)
+      const isPinned = arena.isUsed(p) && (this.#u8[p * 8 + E_ENTRY_FLAGS]! & EF_PINNED) !== 0
+      const owner = this.#u32[(p << 1) + E_USER_FLAGS]
+      // A record belongs to no thread, whatever id the caller passes.
+      if (isPinned && owner === threadId && owner !== RECORD_OWNER) found.push(p)
     }
     for (const p of found) {
       // The hash first: freeing the block overwrites it with free-list links.
@@ -628,6 +634,43 @@ export class DictCore {
       this.#removeEntry(p)
       wakeCell(this.#i32, cell)
     }
+  }
+
+  /**
+   * L2Store `readRecord`: the string of the current key's record, or
+   * `undefined` when the key has none (a loader lock on the key is not a
+   * record). Bytes with `DEFERRED_STRING` for a large one, or `undefined`
+   * with `DEFERRED_BUFFER` (see {@link LARGE_VALUE_BYTES}). A voided fence
+   * bit, which a write or delete of an entry of the same key sets on any
+   * pinned entry, does not matter to a record.
+   */
+  readRecord(): DictValue | undefined {
+    const p = this.#index.find(this.#keyHash, this.#key, this.#keyLength, EF_PINNED)
+    if (p === 0 || this.#u32[(p << 1) + E_USER_FLAGS] !== RECORD_OWNER) return undefined
+    return this.#readValue(p)
+  }
+
+  /**
+   * L2Store `writeRecord`: makes the current value (a string) the record of
+   * the current key, a pinned entry owned by {@link RECORD_OWNER} that never
+   * expires. Rewritten in place when its length is unchanged; otherwise the
+   * new block is allocated before the old one is freed, so that a write
+   * without memory answers `false` with the old record intact (it needs room
+   * for both at once). Allocates as a lock does (#allocLock): never evicts
+   * a value, may reclaim expired ones.
+   */
+  writeRecord(now: number): boolean {
+    const p = this.#index.find(this.#keyHash, this.#key, this.#keyLength, EF_PINNED)
+    if (p !== 0 && this.#u32[(p << 1) + E_VALUE_LEN] === this.#valueLength) {
+      this.#writeValue(p, 0, 0, RECORD_OWNER)
+      this.#u8[p * 8 + E_ENTRY_FLAGS] = EF_PINNED
+      return true
+    }
+    const q = this.#allocLock(now)
+    if (q === 0) return false
+    if (p !== 0) this.#removeEntry(p)
+    this.#initEntry(q, 0, 0, RECORD_OWNER, EF_PINNED)
+    return true
   }
 
   /**

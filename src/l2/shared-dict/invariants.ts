@@ -50,6 +50,7 @@ import {
   LAYOUT_VERSION,
   MAGIC,
   MIN_BLOCK_UNITS,
+  RECORD_OWNER,
   SL_LOG2,
   TAG_PREV_USED,
   TAG_USED,
@@ -68,7 +69,7 @@ export interface InspectedEntry {
   readonly blockBytes: number
   /** The key (for L2Store entries, the internal namespaced key). */
   readonly key: string
-  /** Whether this is a pinned entry (a loader lock, outside the LRU). */
+  /** Whether this is a pinned entry (a loader lock or a record, outside the LRU). */
   readonly pinned: boolean
   /** For a lock: whether its fence is void (a write, delete or purge of its key happened since it was taken). */
   readonly revoked: boolean
@@ -78,7 +79,7 @@ export interface InspectedEntry {
   readonly value: string | number | boolean | Uint8Array
   /** Value length in bytes. */
   readonly valueLength: number
-  /** User flags. */
+  /** User flags: for a lock, its owner's thread id; for a record, `RECORD_OWNER`. */
   readonly flags: number
   /** Absolute expiry in ms, 0 = never: on the dict clock for a value, on real time (a lease) for a lock. */
   readonly expiresAt: number
@@ -174,14 +175,15 @@ export function inspectSharedDict(dict: SharedDict): InspectedDict {
  * every free block is in the list of its size class and the bitmaps match
  * the lists; every entry is reachable from exactly its bucket, with the
  * right hash and no duplicate key; the LRU list is consistent both ways and
- * holds exactly the unpinned entries; the entry counter matches.
+ * holds exactly the unpinned entries; a record never expires; the entry
+ * counter matches.
  *
  * Read-only and lock-free: call it only while no thread is inside a dict
  * operation (e.g. in `afterEach`).
  */
 export function checkSharedDictInvariants(dict: SharedDict): void {
   const views = new DictViews(dict.handle.buffer)
-  const { i32, u32, u8 } = views
+  const { i32, u32, u8, f64 } = views
   if (Atomics.load(i32, H_MAGIC) !== MAGIC || u32[H_VERSION] !== LAYOUT_VERSION) bad('bad magic or layout version')
   const mutex = Atomics.load(i32, H_MUTEX)
   if (mutex !== 0) bad(`the mutex is held (word ${mutex})`)
@@ -276,6 +278,9 @@ export function checkSharedDictInvariants(dict: SharedDict): void {
       if ((entryFlags & EF_KEEP_STALE) !== 0 && pinned) bad(`lock at unit ${p} is marked keep-stale`)
       if ((entryFlags & EF_REVOKED) !== 0 && !pinned) bad(`value entry at unit ${p} is marked revoked`)
       if (pinned && u8[p * 8 + E_VALUE_TYPE] !== VT_STRING) bad(`lock at unit ${p} does not hold a string token`)
+      if (pinned && u32[(p << 1) + E_USER_FLAGS] === RECORD_OWNER && f64[p + E_EXPIRES_AT] !== 0) {
+        bad(`record at unit ${p} has an expiry`)
+      }
       if (pinned) pinnedCount++
       const identity = `${pinned ? 'L' : 'V'}${views.buf.toString('hex', keyStart, keyStart + keyLength)}`
       if (identities.has(identity)) bad(`two entries have the key ${identity}`)

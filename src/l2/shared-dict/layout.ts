@@ -170,7 +170,16 @@ export const E_ENTRY_FLAGS = 41
 /** Byte offset (entry): the key bytes, followed by the value bytes. */
 export const E_KEY = 42
 
-/** Entry flag: a pinned entry (a loader lock), kept out of the LRU list. */
+/**
+ * The owner slot (user flags) of a record (`SharedDict.writeRecord`): a
+ * pinned entry like a loader lock, but owned by no thread. Thread ids are
+ * small integers counted up from 0 by Node, never 2^32 − 1, so no
+ * `reapThread` matches a record by its owner; `reapLocks` also skips it
+ * explicitly, since `reapThread` accepts any integer.
+ */
+export const RECORD_OWNER = 0xffff_ffff
+
+/** Entry flag: a pinned entry (a loader lock or a record), kept out of the LRU list. */
 export const EF_PINNED = 1
 /**
  * Entry flag of a lock: its fence is void (a write without a fence, a

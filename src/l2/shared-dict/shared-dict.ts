@@ -109,6 +109,7 @@ const unlockOf = (core: DictCore): boolean => core.unlock()
 // wait for the mutex (`ownerDeadAfter` when it takes it over from a dead owner), and
 // a lease must be judged when the operation runs, not when the call began.
 const lockTimeLeftOf = (core: DictCore): number => core.lockTimeLeft(realTime())
+const readRecordOf = (core: DictCore): DictValue | undefined => core.readRecord()
 
 /**
  * `lua_shared_dict` in a SharedArrayBuffer: a fixed-size key/value store
@@ -462,6 +463,9 @@ export class SharedDict implements L2Store {
    * with `options.fence` lands only while the key's loader lock in this dict
    * holds that token within its lease, and no other write, delete or purge
    * of the key voided it; a write without one voids that lock's fence.
+   * With `options.noEvict` it is a `safeSet`: it evicts no live entry and
+   * answers 'no memory' instead (the sweep before it may still free up to
+   * two expired entries from the LRU tail, as before any `set`).
    */
   writeEntry(namespace: string, key: string, value: Uint8Array, ttl: number, flags: number, options?: L2WriteOptions): L2WriteResult {
     assertString(namespace, 'namespace')
@@ -474,12 +478,14 @@ export class SharedDict implements L2Store {
     const keepStale = (options?.staleTtl ?? 0) > 0
     const fence = options?.fence
     if (fence !== undefined) assertString(fence, 'options.fence')
+    const noEvict = options?.noEvict
+    if (noEvict !== undefined && typeof noEvict !== 'boolean') throw new TypeError('options.noEvict must be a boolean')
     const now = this.#clock()
     const core = this.#core
     core.encodeNamespaced(namespace, key)
     core.prepareValue(value, false)
     core.prepareFence(fence)
-    return this.#mutate(now, () => core.writeEntry(now, realTime(), ttlMs, userFlags, keepStale))
+    return this.#mutate(now, () => core.writeEntry(now, realTime(), ttlMs, userFlags, keepStale, noEvict === true))
   }
 
   /** {@link L2Store.deleteEntry}: `delete` of the namespaced key; voids the fence of its lock. */
@@ -503,6 +509,57 @@ export class SharedDict implements L2Store {
     const now = this.#clock()
     this.#core.encodeNamespacePrefix(namespace)
     this.#mutate(now, (core) => core.purgePrefix(now, flushExpired))
+  }
+
+  /**
+   * {@link L2Store.readRecord}: the record written by
+   * {@link SharedDict.writeRecord}, or `undefined`. Not a use of anything:
+   * records are outside the LRU.
+   *
+   * @throws {TypeError | RangeError} for a bad namespace or key.
+   */
+  readRecord(namespace: string, key: string): string | undefined {
+    assertString(namespace, 'namespace')
+    assertKeyShape(key)
+    const core = this.#core
+    core.encodeNamespaced(namespace, key)
+    const value = this.#read(0, readRecordOf)
+    if (core.deferred === 0) return value as string | undefined
+    if (core.deferred === DEFERRED_BUFFER) {
+      core.allocateLarge()
+      return this.readRecord(namespace, key)
+    }
+    return decodeUtf8(value as Uint8Array)
+  }
+
+  /**
+   * {@link L2Store.writeRecord}. A record is a pinned entry, like a loader
+   * lock: outside the LRU list (so eviction, `keys`, `flushAll` and
+   * `flushExpired` never see it), with no expiry, and owned by no thread
+   * (`reapThread` never removes it); `purgeNamespace` leaves it alone. Like
+   * a lock it never evicts a value to make room (it may reclaim expired
+   * values) and answers `false`, with the old record intact, when there is
+   * no memory; a record whose byte length changes needs room for the old
+   * and the new one at once.
+   *
+   * A record shares the pinned kind with loader locks: a record and a
+   * loader lock must never use the same namespace and key (MLCache uses
+   * distinct keys), or each would be taken for the other. A recovery that
+   * empties the dict (see {@link SharedDict.reapThread}) loses records with
+   * everything else.
+   *
+   * @throws {TypeError | RangeError} for a bad namespace or key, or a value
+   *   that is not a well-formed string.
+   */
+  writeRecord(namespace: string, key: string, value: string): boolean {
+    assertString(namespace, 'namespace')
+    assertKeyShape(key)
+    assertString(value, 'value')
+    const now = this.#clock()
+    const core = this.#core
+    core.encodeNamespaced(namespace, key)
+    core.prepareValue(value, false)
+    return this.#mutate(now, () => core.writeRecord(now))
   }
 
   /**

@@ -487,6 +487,9 @@ describe.runIf(redisServerInstalled)('RedisStore', () => {
       await expect(store.writeEntry('ns', 'key', pattern(1), -1, 0)).rejects.toThrow(/ttl must be >= 0/)
       await expect(store.writeEntry('ns', 'key', pattern(1), 0, 2 ** 32)).rejects.toThrow(/flags must be an integer/)
       await expect(store.writeEntry('ns', 'key', pattern(1), 0, 0, { staleTtl: Number.NaN })).rejects.toThrow(/options\.staleTtl/)
+      await expect(store.writeEntry('ns', 'key', pattern(1), 0, 0, { noEvict: 1 as unknown as boolean })).rejects.toThrow(
+        /options\.noEvict must be a boolean/,
+      )
       await expect(store.tryLock('ns', 'key', 'owner', -5)).rejects.toThrow(/lease must be >= 0/)
       await expect(store.purgeNamespace('ns', 'yes' as unknown as boolean)).rejects.toThrow(/flushExpired must be a boolean/)
       await expect(store.waitForUnlock('ns', 'key', Number.POSITIVE_INFINITY)).rejects.toThrow(/timeout must be finite/)

@@ -124,7 +124,7 @@ describe('bad values and other arguments', () => {
     })
   })
 
-  it('writeEntry() options must be an object with a staleTtl >= 0 and a string fence', () => {
+  it('writeEntry() options must be an object with a staleTtl >= 0, a string fence and a boolean noEvict', () => {
     unchanged((dict) => {
       const write = (options: unknown): unknown => dict.writeEntry('ns', 'key', new Uint8Array(1), 0, 0, options as { staleTtl: number })
       expect(() => write(null)).toThrow('options must be an object')
@@ -132,6 +132,8 @@ describe('bad values and other arguments', () => {
       expect(() => write({ staleTtl: -1 })).toThrow('options.staleTtl must be >= 0')
       expect(() => write({ staleTtl: '5' })).toThrow(TypeError)
       expect(() => write({ fence: 5 })).toThrow('options.fence must be a string')
+      expect(() => write({ noEvict: 1 })).toThrow('options.noEvict must be a boolean')
+      expect(() => write({ noEvict: 'true' })).toThrow(TypeError)
     })
   })
 

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { checkSharedDictInvariants, inspectSharedDict } from '../../../src/l2/shared-dict/invariants.js'
-import { E_ENTRY_FLAGS, E_VALUE_TYPE, EF_KEEP_STALE, EF_PINNED, EF_REVOKED, VT_BYTES } from '../../../src/l2/shared-dict/layout.js'
+import { E_ENTRY_FLAGS, E_EXPIRES_AT, E_VALUE_TYPE, EF_KEEP_STALE, EF_PINNED, EF_REVOKED, VT_BYTES } from '../../../src/l2/shared-dict/layout.js'
 import { SharedDict } from '../../../src/l2/shared-dict/shared-dict.js'
 
 /** A dict with a value and a lock under ns/key, and a lock of ns/other whose fence is void. */
@@ -88,5 +88,20 @@ describe('checkSharedDictInvariants()', () => {
   it('catches a lock whose token is not a string', () => {
     const dict = sample()
     expectCaught(dict, entryAt(dict, '2:ns:key', true) + E_VALUE_TYPE, VT_BYTES, /lock at unit \d+ does not hold a string token/)
+  })
+
+  it('accepts records, and catches a record with an expiry', () => {
+    const dict = sample()
+    expect(dict.writeRecord('ns', 'page', 'record')).toBe(true)
+    checkSharedDictInvariants(dict)
+    const f64 = new Float64Array(dict.handle.buffer)
+    const at = entryAt(dict, '2:ns:page', true) / 8 + E_EXPIRES_AT
+    f64[at] = 1
+    try {
+      expect(() => checkSharedDictInvariants(dict)).toThrow(/record at unit \d+ has an expiry/)
+    } finally {
+      f64[at] = 0
+    }
+    checkSharedDictInvariants(dict)
   })
 })

@@ -65,6 +65,35 @@ describe('readEntry() and writeEntry()', () => {
     expect(dict.readEntry('cache', 'key99')).toMatchObject({ value: new Uint8Array(100), flags: 0, stale: false })
   })
 
+  it("writeEntry() with noEvict on a full dict answers 'no memory' and evicts nothing; without it, it evicts", () => {
+    const dict = dicts.create({ size: '8k' })
+    let count = 0
+    while (count < 1_000 && dict.writeEntry('cache', `key${count}`, new Uint8Array(100), 0, 0, { noEvict: true }) === 'ok') count++
+    expect(count).toBeGreaterThan(10)
+    expect(count).toBeLessThan(1_000)
+    const written = Array.from({ length: count }, (_, i) => `key${i}`)
+    expect(dict.writeEntry('cache', 'more', new Uint8Array(100), 0, 0, { noEvict: true })).toBe('no memory')
+    expect(dict.stats()).toMatchObject({ entries: count, forcibleEvictions: 0 })
+    for (const key of written) expect(dict.readEntry('cache', key)?.stale).toBe(false)
+    // noEvict: false is an ordinary write.
+    expect(dict.writeEntry('cache', 'more', new Uint8Array(100), 0, 0, { noEvict: false })).toBe('ok')
+    expect(dict.stats().forcibleEvictions).toBeGreaterThan(0)
+    expect(dict.readEntry('cache', 'key0')).toBeUndefined()
+  })
+
+  it('writeEntry() with noEvict frees expired entries at the LRU tail first, as safeSet() does', () => {
+    const clock = fakeClock()
+    const dict = dicts.create({ size: '8k', clock: clock.now })
+    dict.writeEntry('cache', 'old', new Uint8Array(100), 10, 0)
+    let count = 0
+    while (count < 1_000 && dict.writeEntry('cache', `key${count}`, new Uint8Array(100), 0, 0, { noEvict: true }) === 'ok') count++
+    clock.advance(10)
+    expect(dict.writeEntry('cache', 'more', new Uint8Array(100), 0, 0, { noEvict: true })).toBe('ok')
+    expect(dict.readEntry('cache', 'old')).toBeUndefined()
+    expect(dict.stats()).toMatchObject({ forcibleEvictions: 0, expiredFreed: 1 })
+    for (let i = 0; i < count; i++) expect(dict.readEntry('cache', `key${i}`)?.stale).toBe(false)
+  })
+
   it('deleteEntry() removes an entry of its namespace only', () => {
     const dict = dicts.create({ size: '16k' })
     dict.writeEntry('one', 'key', bytes(1), 0, 0)
