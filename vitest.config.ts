@@ -16,15 +16,15 @@ export default defineConfig({
         },
       },
       {
-        // The MLCache suite again, each cache on an asynchronous wrapper of its
+        // The MLCache and page-swapping suites again, each cache on an asynchronous wrapper of its
         // SharedDict (test/helpers/cache-factory.ts), as over a networked store:
         // every L2 call settles after real macrotask turns, so calls interleave.
         // Worker-thread tests build their caches in the workers and stay in the default run.
         extends: true,
         test: {
           name: 'async-l2',
-          include: ['test/mlcache/**/*.test.ts'],
-          exclude: [...configDefaults.exclude, 'test/mlcache/workers.test.ts'],
+          include: ['test/mlcache/**/*.test.ts', 'test/pages/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, 'test/mlcache/workers.test.ts', 'test/pages/swap-workers.test.ts'],
           env: { MLCACHE_TEST_L2: 'async' },
         },
       },

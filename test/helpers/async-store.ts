@@ -99,6 +99,14 @@ export function asyncStore<S extends AnyStore>(store: S, options: AsyncStoreOpti
       return call(() => (writeOptions === undefined ? writeEntry(namespace, key, sent, ttl, flags) : writeEntry(namespace, key, sent, ttl, flags, { ...writeOptions })))
     }
   }
+  if (store.readRecord !== undefined) {
+    const readRecord = store.readRecord.bind(store)
+    wrapped.readRecord = (namespace: string, key: string): Promise<string | undefined> => call(() => readRecord(namespace, key))
+  }
+  if (store.writeRecord !== undefined) {
+    const writeRecord = store.writeRecord.bind(store)
+    wrapped.writeRecord = (namespace: string, key: string, value: string): Promise<boolean> => call(() => writeRecord(namespace, key, value))
+  }
   if (store.deleteEntry !== undefined) {
     const deleteEntry = store.deleteEntry.bind(store)
     wrapped.deleteEntry = (namespace: string, key: string): Promise<void> => call(() => deleteEntry(namespace, key))

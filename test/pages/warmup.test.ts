@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { EncodeError } from '../../src/errors.js'
+import { L2_MODE } from '../helpers/cache-factory.js'
 import { keysOf, workers } from './page-helpers.js'
 
 async function* slowly<T>(items: readonly T[]): AsyncIterable<T> {
@@ -54,7 +55,9 @@ describe('warmup()', () => {
     const report = await a!.warmup(many())
     expect(report.full).toBe(true)
     expect(report.entries).toBeGreaterThan(0)
-    expect(pulled).toBe(report.entries + 1)
+    // It pulls the entry that did not fit, and on an asynchronous store those read while writes were in flight (16 at most).
+    if (L2_MODE === 'sync') expect(pulled).toBe(report.entries + 1)
+    else expect(pulled - report.entries).toBeLessThanOrEqual(16)
     const keys = keysOf(dict, 'cfg')
     for (let i = 0; i < 10; i++) expect(keys).toContain(`live${i}`)
     expect(keys.filter((key) => key.startsWith('w'))).toHaveLength(report.entries)
