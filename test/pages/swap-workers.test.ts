@@ -12,7 +12,7 @@ import { readCurrentPage } from '../../src/pages/page-table.js'
 import { StallSignal } from '../helpers/stall-signal.js'
 import { ScriptedWorker } from '../helpers/workers.js'
 import { settles, sleep } from '../helpers/ts-workers.js'
-import type { SwapOutcome } from './workers/swap-worker.js'
+import type { ReadReport, SwapOutcome } from './workers/swap-worker.js'
 
 const ENTRY = new URL('./workers/swap-worker.ts', import.meta.url)
 const NAME = 'routes'
@@ -62,6 +62,18 @@ async function served(worker: ScriptedWorker, count = KEYS, prefix = 'k'): Promi
 /** Waits until the dict's record names page `page` as current (the swap committed). */
 async function committed(dict: SharedDict, page: number): Promise<void> {
   while (readCurrentPage(dict, NAME) !== page) await sleep(5)
+}
+
+/**
+ * Waits until page `page` is the only one left in the dict: the older one
+ * was reclaimed. Gives up after a generous guard (far below the swaps'
+ * `grace`), so a reclamation that waits for a release it missed fails an
+ * assertion instead of timing the test out.
+ */
+async function reclaimed(dict: SharedDict, page: number, guardMs = 5_000): Promise<void> {
+  const deadline = performance.now() + guardMs
+  while (keysByNamespace(dict).size > 1 && performance.now() < deadline) await sleep(5)
+  expect([...keysByNamespace(dict).keys()], `page ${page - 1} reclaimed`).toEqual([pageOf(page)])
 }
 
 describe('MLCache page swapping across worker_threads', () => {
@@ -156,6 +168,33 @@ describe('MLCache page swapping across worker_threads', () => {
     expect(await served(c, 5, 'n')).toEqual({ values: [3], levels: [2] })
     // The dead swap's half-written keys went with the purge of the shadow page before the fill.
     expect(keysByNamespace(dict)).toEqual(new Map([[pageOf(2), keys(5, 'n')]]))
+    checkSharedDictInvariants(dict)
+  })
+
+  it('snapshot() reads never mix two generations while another worker runs 20 swaps in a row', async () => {
+    const stop = new SharedArrayBuffer(4)
+    const { dict, workers } = await setup(3, { stop })
+    const [swapper, ...readers] = workers as [ScriptedWorker, ScriptedWorker, ScriptedWorker]
+    await swapper.call('warmup', { generation: 1, count: KEYS })
+    const reading = readers.map((reader) => reader.call<ReadReport>('read', { count: KEYS }))
+    for (let generation = 2; generation <= 21; generation++) {
+      // A grace far beyond the test: only the readers' releases let the old page go.
+      expect(await swapper.call<SwapOutcome>('swap', { generation, count: KEYS, grace: 60_000 })).toEqual({ outcome: 'resolved', page: generation })
+      // A page stays readable until its snapshots are released (or its grace ends) or the next swap
+      // starts, which reclaims it whatever pins it: the next swap waits until it went on its own.
+      await reclaimed(dict, generation)
+    }
+    Atomics.store(new Int32Array(stop), 0, 1)
+    const reports = await Promise.all(reading)
+    const seen = new Set<number>()
+    for (const report of reports) {
+      expect(report).toMatchObject({ mixed: 0, missing: 0, retired: 0 })
+      expect(report.snapshots).toBeGreaterThan(0)
+      for (const generation of report.generations) seen.add(generation)
+    }
+    // The readers ran across swaps, not only before or after them.
+    expect(seen.size).toBeGreaterThan(1)
+    for (const reader of readers) expect(await reader.call('page')).toBe(21)
     checkSharedDictInvariants(dict)
   })
 
