@@ -5,13 +5,14 @@
  * must be caught midway waits for the test's `release`, and a worker that
  * must not answer is blocked on a signal the test raises.
  */
+import type { Worker } from 'node:worker_threads'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { SharedDict, WorkerBus } from '../../src/index.js'
 import { checkSharedDictInvariants } from '../../src/l2/shared-dict/invariants.js'
 import { readCurrentPage } from '../../src/pages/page-table.js'
 import { StallSignal } from '../helpers/stall-signal.js'
 import { ScriptedWorker } from '../helpers/workers.js'
-import { settles, sleep } from '../helpers/ts-workers.js'
+import { nextMessage, settles, sleep, useTsWorkers } from '../helpers/ts-workers.js'
 import type { ReadReport, SwapOutcome } from './workers/swap-worker.js'
 
 const ENTRY = new URL('./workers/swap-worker.ts', import.meta.url)
@@ -30,7 +31,27 @@ async function setup(count: number, data: Record<string, unknown> = {}) {
   const shared = { dictHandle: dict.handle, busHandle: bus.handle, name: NAME, ...data }
   const start = (): Promise<ScriptedWorker> => ScriptedWorker.start(ENTRY, shared)
   const workers = await Promise.all(Array.from({ length: count }, start))
-  return { dict, bus, workers, start }
+  return { dict, bus, workers, start, shared }
+}
+
+const tsWorkers = useTsWorkers()
+
+/**
+ * Runs command `op` in a worker reached through a relay (see
+ * `spawnUnsupervised`), with the protocol of `ScriptedWorker`.
+ */
+async function relayCall<T>(relay: Worker, id: number, op: string, args: Record<string, unknown> = {}): Promise<T> {
+  const answer = new Promise<T>((resolve, reject) => {
+    const onMessage = (message: { id?: number; result?: T; error?: string }): void => {
+      if (message?.id !== id) return
+      relay.off('message', onMessage)
+      if (message.error === undefined) resolve(message.result as T)
+      else reject(new Error(message.error))
+    }
+    relay.on('message', onMessage)
+  })
+  relay.postMessage({ ...args, id, op })
+  return answer
 }
 
 /**
@@ -168,6 +189,32 @@ describe('MLCache page swapping across worker_threads', () => {
     expect(await served(c, 5, 'n')).toEqual({ values: [3], levels: [2] })
     // The dead swap's half-written keys went with the purge of the shadow page before the fill.
     expect(keysByNamespace(dict)).toEqual(new Map([[pageOf(2), keys(5, 'n')]]))
+    checkSharedDictInvariants(dict)
+  })
+
+  it('the worker running swap() dies while fill writes and nothing reaps it: swap() elsewhere rejects with BusyError while its lease runs', async () => {
+    const { dict, workers, shared } = await setup(1)
+    const [b] = workers as [ScriptedWorker]
+    await b.call('warmup', { generation: 1, count: KEYS })
+    // Started through a thread that never loads mlcache: its death frees nothing (a plain library's worker).
+    const swapper = await tsWorkers.spawnUnsupervised(ENTRY, shared)
+    expect(await nextMessage(swapper.relay)).toEqual({ ready: true })
+    void relayCall(swapper.relay, 1, 'swap', { generation: 2, count: KEYS, prefix: 'dead', hold: true }).catch(() => undefined)
+    await relayCall(swapper.relay, 2, 'filling')
+    await swapper.terminate()
+    // Its lock stays until its 10 s lease ends (the next swap then succeeds and purges the dead
+    // swap's shadow page first, as the test above shows): meanwhile every swap is refused at once.
+    // (A short timeout: were it not refused, it would wait for the dead member the bus still lists.)
+    const refused = await b.call<SwapOutcome>('swap', { generation: 3, count: KEYS, timeout: 2_000 })
+    expect(refused).toMatchObject({ outcome: 'rejected', name: 'BusyError', code: 'E_BUSY', page: 1 })
+    expect((await served(b)).values).toEqual([1])
+    // Nothing of the refused swap was written; the dead one's half page waits for the next swap.
+    expect(keysByNamespace(dict)).toEqual(
+      new Map([
+        [pageOf(1), keys(KEYS)],
+        [pageOf(2), keys(KEYS / 2, 'dead')],
+      ]),
+    )
     checkSharedDictInvariants(dict)
   })
 
