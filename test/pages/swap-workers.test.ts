@@ -152,6 +152,27 @@ describe('MLCache page swapping across worker_threads', () => {
     checkSharedDictInvariants(dict)
   })
 
+  it('swap() whose fill throws midway leaves every worker on the current page and reclaims the shadow page', async () => {
+    const { dict, workers } = await setup(2)
+    const [a, b] = workers as [ScriptedWorker, ScriptedWorker]
+    await a.call('warmup', { generation: 1, count: KEYS })
+    await served(b)
+    expect(await a.call<SwapOutcome>('swap', { generation: 2, count: KEYS, fail: true })).toMatchObject({
+      outcome: 'rejected',
+      message: 'the source of the new generation failed',
+      page: 1,
+    })
+    for (const worker of workers) {
+      expect(await worker.call('page')).toBe(1)
+      expect((await served(worker)).values).toEqual([1])
+    }
+    expect(keysByNamespace(dict)).toEqual(new Map([[pageOf(1), keys(KEYS)]]))
+    // The lock went with the failed swap: the next one runs at once.
+    expect(await b.call<SwapOutcome>('swap', { generation: 3, count: KEYS })).toEqual({ outcome: 'resolved', page: 2 })
+    expect(await served(a)).toEqual({ values: [3], levels: [2] })
+    checkSharedDictInvariants(dict)
+  })
+
   it('swap() completes when another worker is terminated while fill writes, and leaves only the new page in the dict', async () => {
     const { dict, workers } = await setup(3)
     const [a, b, doomed] = workers as [ScriptedWorker, ScriptedWorker, ScriptedWorker]

@@ -48,6 +48,8 @@ interface Command {
   prefix?: string
   /** swap: `fill` writes half its keys, then waits for a `release` command before the rest. */
   hold?: boolean
+  /** swap: `fill` writes half its keys, then throws. */
+  fail?: boolean
   timeout?: number
   grace?: number
 }
@@ -84,6 +86,7 @@ async function swap(command: Command): Promise<SwapOutcome> {
     await cache.swap(
       async (page) => {
         for (const [i, key] of all.entries()) {
+          if (command.fail === true && i === all.length >> 1) throw new Error('the source of the new generation failed')
           if (held !== undefined && i === all.length >> 1) {
             held.arrived()
             await held.opened
