@@ -9,7 +9,7 @@
  * counts and ratios.
  *
  * By default only the HEADLINE scenarios run, 3 rounds each instead of 7
- * (about 1¾ minutes), and the results go to the untracked `bench/.results/`;
+ * (about 2 minutes), and the results go to the untracked `bench/.results/`;
  * `--full` runs every scenario, 7 rounds (about 5 minutes), into
  * `bench/.results/` too. `--update` (`npm run bench:update`) is a full run
  * that rewrites the tracked `bench/results/latest.{md,json}` and hit-rate
@@ -35,6 +35,7 @@ import { l2Mix } from './scenarios/l2-mix.js'
 import { redisL2Hit } from './scenarios/redis-l2.js'
 import { redisStampede } from './scenarios/redis-stampede.js'
 import { stampede } from './scenarios/stampede.js'
+import { swap } from './scenarios/swap.js'
 import { threadsL1Hit, threadsL2Hit } from './scenarios/threads.js'
 
 const SCENARIOS: Record<string, (report: Report) => Promise<void>> = {
@@ -49,6 +50,7 @@ const SCENARIOS: Record<string, (report: Report) => Promise<void>> = {
   stampede,
   'redis-stampede': redisStampede,
   invalidation,
+  swap,
   hitrate: hitRate,
 }
 
@@ -57,10 +59,11 @@ const SCENARIOS: Record<string, (report: Report) => Promise<void>> = {
  * lru-cache and the peers, L2 hit against msgpackr, the Redis L2 hit against
  * bentocache's, SharedDict against Map, L1 hits scaling over workers, one
  * loader call per stampede across threads and across processes over Redis,
- * invalidation latency). The rest, the L2 scaling target among them, only
+ * invalidation latency, the time of a page swap of 100k entries and the
+ * readers' throughput during it). The rest, the L2 scaling target among them, only
  * come with `--full`.
  */
-const HEADLINE = ['l1', 'l2', 'redis-l2', 'dict', 'threads-l1', 'stampede', 'redis-stampede', 'invalidation']
+const HEADLINE = ['l1', 'l2', 'redis-l2', 'dict', 'threads-l1', 'stampede', 'redis-stampede', 'invalidation', 'swap']
 
 /** Where a run writes: the tracked tables and charts on `--update` only. */
 const TRACKED = new URL('./results/', import.meta.url)
@@ -124,7 +127,7 @@ async function main(args: string[]): Promise<void> {
   }
   process.stdout.write(`mlcache benchmark: Node ${meta.node}, ${meta.cpus}, commit ${meta.commit}; each scenario in a fresh process\n`)
   if (only.length === 0 && !full && !SMOKE) {
-    // Fewer rounds in the headline run, inherited by the scenario processes: it stays under 2 minutes.
+    // Fewer rounds in the headline run, inherited by the scenario processes: it stays around 2 minutes.
     process.env.MLCACHE_BENCH_QUICK = '1'
     process.stdout.write(`Headline scenarios (${HEADLINE.join(', ')}), ${measureRounds()} rounds each; every scenario, 7 rounds: npm run bench -- --full\n`)
   }

@@ -36,7 +36,7 @@ import { type Loaded, runLoader } from './l3/run-loader.js'
 import { DEFAULTS, type ResolvedOptions, mergeCallOptions, resolveCacheOptions } from './options.js'
 import type { Page } from './pages/page.js'
 import { CACHE_EVENT_SOURCE, PAGE_RELEASED_EVENT, type PageReleased, answerPageEvents } from './pages/page-events.js'
-import { type PageSet, acquirePageSet } from './pages/page-set.js'
+import { type PageSet, acquirePageSet, pageSetsNamed } from './pages/page-set.js'
 import { readOldestPage } from './pages/page-table.js'
 import { BulkWriter } from './pages/page-writer.js'
 import { CacheSnapshot, type PageReads } from './pages/snapshot.js'
@@ -729,13 +729,15 @@ export class MLCache<V = unknown, L1 = V> {
     this.#pages.refresh().catch(() => undefined)
   }
 
-  /** A snapshot let go of `page`: once no snapshot of this thread reads an old page, the swap that replaced it may reclaim it. */
+  /** A snapshot let go of `page`: once no snapshot of this thread reads that old page, the swap that replaced it may reclaim it. */
   #unpinned(page: Page): void {
     const pages = this.#pages
     if (page.pins > 0 || page === pages.current || page.retired) return
     pages.unpinned(page)
+    // Caches with a custom lru have page sets of their own: the thread lets go once none pins the page.
+    for (const other of pageSetsNamed(this.name) ?? []) if (other.pinsOld(page.number)) return
     const released: PageReleased = { name: this.name, page: page.number }
-    if (!pages.pinsOlder()) this.#bus.publish('all', BUS_EVENT_SOURCE, PAGE_RELEASED_EVENT, released).catch(() => undefined)
+    this.#bus.publish('all', BUS_EVENT_SOURCE, PAGE_RELEASED_EVENT, released).catch(() => undefined)
   }
 
   #assertOpen(): void {

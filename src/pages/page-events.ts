@@ -2,10 +2,10 @@
  * The bus side of page swapping (Kong's `flip_config` worker event and the
  * `declarative:lock` counter of workers that flipped, as events):
  *
- * - `page-flip` `{ name, swap }`: a swap of `name` committed. Every member
- *   re-reads the store's record, switches its pages of that name, and
- *   answers `page-switched` `{ swap, pinned }` (`pinned`: snapshots of this
- *   member still read an older page).
+ * - `page-flip` `{ name, swap, replaced }`: a swap of `name` committed.
+ *   Every member re-reads the store's record, switches its pages of that
+ *   name, and answers `page-switched` `{ swap, pinned }` (`pinned`:
+ *   snapshots of this member still read page `replaced`).
  * - `page-released` `{ name, page }`: the last snapshot of a member on an
  *   old page let go of it.
  * - `page-retired` `{ name, page }`: the swap reclaimed the pages up to
@@ -31,6 +31,8 @@ export const PAGE_RETIRED_EVENT = 'page-retired'
 export interface PageFlip {
   name: string
   swap: string
+  /** The page the swap replaced: the one whose snapshots matter. */
+  replaced: number
 }
 export interface PageSwitched {
   swap: string
@@ -55,7 +57,7 @@ export function answerPageEvents(bus: EventBus): void {
     let pinned = false
     for (const pages of pageSetsNamed(flip.name) ?? []) {
       await pages.refresh()
-      pinned ||= pages.pinsOlder()
+      pinned ||= pages.pinsOld(flip.replaced)
     }
     const answer: PageSwitched = { swap: flip.swap, pinned }
     // A closed bus cannot answer: the swap then counts this member out once it leaves.

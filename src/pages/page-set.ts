@@ -79,9 +79,9 @@ export class PageSet {
     if (number !== undefined) this.switchTo(number)
   }
 
-  /** Whether snapshots still read a page older than the current one. */
-  pinsOlder(): boolean {
-    for (const page of this.older) if (page.pins > 0 && !page.retired) return true
+  /** Whether snapshots still read page `number`, which is no longer current. */
+  pinsOld(number: number): boolean {
+    for (const page of this.older) if (page.number === number && page.pins > 0 && !page.retired) return true
     return false
   }
 

@@ -136,31 +136,64 @@ async function commit<V>(context: SwapContext<V>, fill: (page: PageWriter<V>) =>
 async function switchEverywhere<V>(context: SwapContext<V>, old: number, timeout: number, grace: number): Promise<void> {
   const { name, bus } = context
   const swap = uniqueId()
-  const { missing, pinned } = await waitForWorkers(bus, swap, timeout, () =>
-    bus.publish('all', CACHE_EVENT_SOURCE, PAGE_FLIP_EVENT, { name, swap } satisfies PageFlip),
-  )
+  // Releases are listened to from before the flip: a worker may let go of its last snapshot of the
+  // old page right after it answered, while others have not yet; a release missed then would keep
+  // the old page for its whole grace.
+  const releases = watchReleases(bus, name, old)
+  let missing: number[]
+  try {
+    missing = await waitForWorkers(bus, swap, timeout, releases.pinned, () =>
+      bus.publish('all', CACHE_EVENT_SOURCE, PAGE_FLIP_EVENT, { name, swap, replaced: old } satisfies PageFlip),
+    )
+  } catch (error) {
+    releases.stop()
+    throw error
+  }
   if (missing.length > 0) {
+    releases.stop()
     // A worker that did not switch may still read the old page: it stays until the next swap reclaims it.
     throw new BusError(`page swap of cache '${name}': worker(s) ${missing.join(', ')} did not switch within ${timeout} ms (the switch is done)`)
   }
-  const reclamation = reclaimWhenReleased(context, old, pinned, grace)
-  if (pinned.size === 0) await reclamation.done
+  const reclamation = reclaimWhenReleased(context, old, releases, grace)
+  if (releases.pinned.size === 0) await reclamation.done
   else context.later(reclamation)
+}
+
+/** The workers whose snapshots still read an old page, as their answers and releases come. */
+interface Releases {
+  /** Workers that answered the flip with `pinned` and have not released since. */
+  readonly pinned: Set<number>
+  /** Called once `pinned` empties after a release. */
+  onEmpty: () => void
+  stop(): void
+}
+
+/**
+ * Listens to `page-released` of page `old`. A release counts only
+ * once its worker's answer said it pinned the old page (both come from that
+ * worker, in order): one sent before was of an older page.
+ */
+function watchReleases(bus: EventBus, name: string, old: number): Releases {
+  const releases: Releases = {
+    pinned: new Set(),
+    onEmpty: () => undefined,
+    stop: () => bus.unsubscribe(subscription),
+  }
+  const subscription = bus.subscribe(CACHE_EVENT_SOURCE, PAGE_RELEASED_EVENT, (data, _event, _source, workerId) => {
+    const event = data as PageReleased
+    if (event.name !== name || event.page !== old || workerId === undefined) return
+    if (releases.pinned.delete(workerId) && releases.pinned.size === 0) releases.onEmpty()
+  })
+  return releases
 }
 
 /**
  * Publishes with `announce`, then waits until every live worker of the bus
- * answered swap `swap`, or `timeout` ms. Answers who did not, and who still
- * pins an older page.
+ * answered swap `swap`, or `timeout` ms. Answers who did not; adds those
+ * that still pin an older page to `pinned`.
  */
-async function waitForWorkers(
-  bus: EventBus,
-  swap: string,
-  timeout: number,
-  announce: () => Promise<void>,
-): Promise<{ missing: number[]; pinned: Set<number> }> {
+async function waitForWorkers(bus: EventBus, swap: string, timeout: number, pinned: Set<number>, announce: () => Promise<void>): Promise<number[]> {
   const waiting = new Set(bus.workers())
-  const pinned = new Set<number>()
   let wake: () => void = () => undefined
   const answered = bus.subscribe(CACHE_EVENT_SOURCE, PAGE_SWITCHED_EVENT, (data, _event, _source, workerId) => {
     const answer = data as PageSwitched
@@ -190,24 +223,20 @@ async function waitForWorkers(
     bus.unsubscribe(answered)
     bus.unsubscribe(exits)
   }
-  return { missing: [...waiting], pinned }
+  return [...waiting]
 }
 
 /**
- * Reclaims page `old` once the live workers in `pinned` released their
- * snapshots of it, or after `grace` ms: purges its entries from L2 and
+ * Reclaims page `old` once the live workers in `releases.pinned` released
+ * their snapshots of it, or after `grace` ms: purges its entries from L2 and
  * tells every worker it is retired.
  */
-function reclaimWhenReleased<V>(context: SwapContext<V>, old: number, pinned: Set<number>, grace: number): Reclamation {
+function reclaimWhenReleased<V>(context: SwapContext<V>, old: number, releases: Releases, grace: number): Reclamation {
   const { name, bus, tier, store } = context
+  const { pinned } = releases
   let release: () => void = () => undefined
   const released = new Promise<void>((resolve) => (release = resolve))
-  const subscription = bus.subscribe(CACHE_EVENT_SOURCE, PAGE_RELEASED_EVENT, (data, _event, _source, workerId) => {
-    const event = data as PageReleased
-    if (event.name !== name || event.page > old || workerId === undefined) return
-    pinned.delete(workerId)
-    if (pinned.size === 0) release()
-  })
+  releases.onEmpty = release
   let over = false
   const watch = async (): Promise<void> => {
     const deadline = performance.now() + grace
@@ -223,7 +252,7 @@ function reclaimWhenReleased<V>(context: SwapContext<V>, old: number, pinned: Se
     (finished ??= (async () => {
       over = true
       release()
-      bus.unsubscribe(subscription)
+      releases.stop()
       await raiseOldestPage(store, name, old + 1).catch(() => undefined)
       await tier.purge(pageNamespace(name, old), true).catch(() => undefined)
       await bus.publish('all', CACHE_EVENT_SOURCE, PAGE_RETIRED_EVENT, { name, page: old } satisfies PageReleased).catch(() => undefined)
