@@ -49,6 +49,9 @@ const REDIS_STORE_TESTS = ['test/l2/redis/redis-store.test.ts', 'test/l2/redis/r
 /** MLCache over Redis through outages, and the bus's own tests. */
 const REDIS_OUTAGE_TESTS = ['test/redis/outage.test.ts', 'test/redis/redis-link.test.ts', 'test/bus/redis-bus.test.ts', 'test/bus/redis-bus-outage.test.ts']
 
+/** Page swapping on LocalBus and across worker_threads. */
+const PAGE_TESTS = ['test/pages']
+
 const MUTANTS: Mutant[] = [
   {
     name: 'no L2 re-read after the lock is acquired',
@@ -301,6 +304,34 @@ const MUTANTS: Mutant[] = [
     find: 'l2.onRecovered?.(() => this.#dropAll(this.#page))',
     replace: 'undefined',
     tests: ['test/mlcache/l2-failures.test.ts', 'test/redis/outage.test.ts'],
+  },
+  {
+    name: 'a cache opening after a swap starts on page 1 instead of reading the page table',
+    file: 'src/pages/page-set.ts',
+    find: 'const recorded = readCurrentPage(store, name)',
+    replace: 'const recorded: number | undefined = 1',
+    tests: PAGE_TESTS,
+  },
+  {
+    name: 'a swap purges the page before the current one without declaring it gone first',
+    file: 'src/pages/swap.ts',
+    find: 'await l2Call(name, () => raiseOldestPage(store, name, current))',
+    replace: '',
+    tests: ['test/pages/snapshot.test.ts'],
+  },
+  {
+    name: 'a failed fill leaves its shadow page in L2',
+    file: 'src/pages/swap.ts',
+    find: 'await tier.purge(shadow, true).catch(() => undefined)',
+    replace: '',
+    tests: PAGE_TESTS,
+  },
+  {
+    name: 'a swap resolves without waiting for the workers to switch',
+    file: 'src/pages/swap.ts',
+    find: 'if (waiting.size === 0 || left <= 0) break',
+    replace: 'break',
+    tests: ['test/pages/swap-workers.test.ts'],
   },
 ]
 

@@ -87,6 +87,21 @@ describe('snapshot()', () => {
     view.release()
   })
 
+  it('a snapshot read while the next swap reclaims its page rejects with PageRetiredError, never answers a hole', async () => {
+    const { caches: [a, b] } = workers(2)
+    await a!.set('k', 'gen1')
+    const view = b!.snapshot()
+    await a!.swap(fillWith({ k: 'gen2' }), { grace: 60_000 })
+    let during: unknown
+    await a!.swap(async (page) => {
+      // Page 1, which the view pins, was purged when this swap started.
+      during = await view.get('k').catch((error: unknown) => error)
+      page.set('k', 'gen3')
+    })
+    expect(during).toBeInstanceOf(PageRetiredError)
+    view.release()
+  })
+
   it('readers taking snapshots under 20 consecutive swaps never see two generations in one snapshot', async () => {
     const { caches: [writer, reader] } = workers(2)
     const keys = Array.from({ length: 10 }, (_, i) => `k${i}`)
