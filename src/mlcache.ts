@@ -8,8 +8,8 @@
  * → L1. Each concern it uses has one owner: the L1 and its TTL rule
  * (`l1/`), L2 with decoding, the miss store and the failure policy
  * (`l2/l2-tier.ts`), the lock and its fence (`l3/loader-lock.ts`), calling
- * the loader (`l3/run-loader.ts`), the page an operation works on
- * (`page.ts`) and the counters (`stats.ts`).
+ * the loader (`l3/run-loader.ts`), the page an operation works on and
+ * page swapping (`pages/`) and the counters (`stats.ts`).
  */
 import { Semaphore } from 'async-mutex'
 import { type DefaultStoreOptions, configureDefaultStore, defaultStore } from './default-store.js'
@@ -63,7 +63,6 @@ import type {
   WarmupReport,
 } from './types.js'
 
-const BUS_EVENT_SOURCE = CACHE_EVENT_SOURCE
 const SWAP_OPTIONS: ReadonlySet<string> = new Set(['timeout', 'grace'])
 const WARMUP_OPTIONS: ReadonlySet<string> = new Set(['concurrency', 'ttl', 'negTtl'])
 /** The longest key that needs no UTF-8 length check on the L1 fast path (a UTF-16 unit is at most 3 UTF-8 bytes). */
@@ -191,12 +190,12 @@ export class MLCache<V = unknown, L1 = V> {
     this.#invalidateEvent = `invalidate:${name}`
     this.#purgeEvent = `purge:${name}`
     this.#subscriptions = [
-      this.#bus.subscribe(BUS_EVENT_SOURCE, this.#invalidateEvent, (data) => {
+      this.#bus.subscribe(CACHE_EVENT_SOURCE, this.#invalidateEvent, (data) => {
         const event = data as CacheEvent
         const page = this.#pages.current
         if (event.origin !== page.origin && typeof event.key === 'string') this.#dropKey(page, event.key)
       }),
-      this.#bus.subscribe(BUS_EVENT_SOURCE, this.#purgeEvent, (data) => {
+      this.#bus.subscribe(CACHE_EVENT_SOURCE, this.#purgeEvent, (data) => {
         const page = this.#pages.current
         if ((data as CacheEvent).origin !== page.origin) this.#dropAll(page)
       }),
@@ -737,7 +736,7 @@ export class MLCache<V = unknown, L1 = V> {
     // Caches with a custom lru have page sets of their own: the thread lets go once none pins the page.
     for (const other of pageSetsNamed(this.name) ?? []) if (other.pinsOld(page.number)) return
     const released: PageReleased = { name: this.name, page: page.number }
-    this.#bus.publish('all', BUS_EVENT_SOURCE, PAGE_RELEASED_EVENT, released).catch(() => undefined)
+    this.#bus.publish('all', CACHE_EVENT_SOURCE, PAGE_RELEASED_EVENT, released).catch(() => undefined)
   }
 
   #assertOpen(): void {
@@ -775,7 +774,7 @@ export class MLCache<V = unknown, L1 = V> {
   /** Tells every worker but this page to drop `key` from L1 (every key: `undefined`, a purge). */
   #publish(page: Page, key: string | undefined): Promise<void> {
     const data: CacheEvent = key === undefined ? { origin: page.origin } : { key, origin: page.origin }
-    return this.#bus.publish('all', BUS_EVENT_SOURCE, key === undefined ? this.#purgeEvent : this.#invalidateEvent, data)
+    return this.#bus.publish('all', CACHE_EVENT_SOURCE, key === undefined ? this.#purgeEvent : this.#invalidateEvent, data)
   }
 }
 
