@@ -40,9 +40,10 @@ describe('flushAll()', () => {
   it('flushAll() and flushExpired() leave loader locks alone', async () => {
     const clock = fakeClock()
     const dict = dicts.create({ size: '16k', clock: clock.now })
-    const since = performance.now()
     // Long enough that a loaded machine cannot end it before the 'held' check.
     expect(dict.tryLock('ns', 'key', 'owner', 300)).toBe('acquired')
+    // Read after the lease began (a loaded machine may pause between the two): waiting 300 ms from here outlasts it.
+    const since = performance.now()
     dict.flushAll()
     expect(dict.flushExpired()).toBe(0)
     expect(dict.tryLock('ns', 'key', 'other', 1_000)).toBe('held')
