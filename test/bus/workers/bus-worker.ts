@@ -10,6 +10,7 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { WorkerBus, type WorkerBusHandle } from '../../../src/bus/worker-bus.js'
 import { sharedFakeClock } from '../../helpers/fake-clock.js'
 import { StallSignal } from '../../helpers/stall-signal.js'
+import { answerCommands } from '../../helpers/worker-commands.js'
 
 /** One handler call, as the tests compare them. */
 export interface Received {
@@ -130,10 +131,4 @@ async function run(command: Command): Promise<unknown> {
   }
 }
 
-parentPort?.on('message', (command: Command) => {
-  run(command).then(
-    (result) => parentPort?.postMessage({ id: command.id, result }),
-    (error: unknown) => parentPort?.postMessage({ id: command.id, error: String(error) }),
-  )
-})
-parentPort?.postMessage({ ready: true })
+answerCommands(run)

@@ -5,11 +5,12 @@
  * commands the test posts, answering each with `{ id, result }` or
  * `{ id, error }`.
  */
-import { parentPort, threadId, workerData } from 'node:worker_threads'
+import { threadId, workerData } from 'node:worker_threads'
 import { LRUCache } from 'lru-cache'
 import { MLCache, SharedDict, WorkerBus } from '../../../src/index.js'
 import type { HitLevel, WorkerBusHandle } from '../../../src/index.js'
 import { StallSignal } from '../../helpers/stall-signal.js'
+import { answerCommands } from '../../helpers/worker-commands.js'
 
 /** What `peekL1` answers: whether this worker's L1 holds the key, and what it holds. */
 export interface L1Content {
@@ -108,10 +109,4 @@ async function run(command: Command): Promise<unknown> {
   }
 }
 
-parentPort?.on('message', (command: Command) => {
-  run(command).then(
-    (result) => parentPort?.postMessage({ id: command.id, result }),
-    (error: unknown) => parentPort?.postMessage({ id: command.id, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) }),
-  )
-})
-parentPort?.postMessage({ ready: true })
+answerCommands(run)

@@ -7,10 +7,11 @@
  * benchmark's `serve()`: a swap whose `fill` waits for the test must not
  * keep the `release` that ends the wait from running.
  */
-import { parentPort, threadId, workerData } from 'node:worker_threads'
+import { threadId, workerData } from 'node:worker_threads'
 import { MLCache, MLCacheError, SharedDict, WorkerBus } from '../../../src/index.js'
 import type { WorkerBusHandle } from '../../../src/index.js'
 import { StallSignal } from '../../helpers/stall-signal.js'
+import { answerCommands } from '../../helpers/worker-commands.js'
 
 /** How a swap in this worker ended: the name and code of its error when it rejected. */
 export type SwapOutcome = { outcome: 'resolved'; page: number } | { outcome: 'rejected'; name: string; code: string | undefined; message: string; page: number }
@@ -190,10 +191,4 @@ async function run(command: Command): Promise<unknown> {
   }
 }
 
-parentPort?.on('message', (command: Command) => {
-  run(command).then(
-    (result) => parentPort?.postMessage({ id: command.id, result }),
-    (error: unknown) => parentPort?.postMessage({ id: command.id, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) }),
-  )
-})
-parentPort?.postMessage({ ready: true })
+answerCommands(run)
