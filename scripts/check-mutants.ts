@@ -301,7 +301,7 @@ const MUTANTS: Mutant[] = [
   {
     name: "MLCache keeps its L1 when its store recovers from an outage",
     file: 'src/mlcache.ts',
-    find: 'l2.onRecovered?.(() => this.#dropAll(this.#page))',
+    find: 'l2.onRecovered?.(() => this.#resync())',
     replace: 'undefined',
     tests: ['test/mlcache/l2-failures.test.ts', 'test/redis/outage.test.ts'],
   },
