@@ -169,7 +169,12 @@ describe('ClusterBus', () => {
     const stall = await app.stall(stalled)
     await app.call({ cmd: 'burst', on: 0, count: 40, event: 'flood' })
     await app.call({ cmd: 'burst', on: other, count: 40, event: 'flood-other' })
+    // Queued behind the stall: resolves once the resync has been handled (drain marks are never
+    // dropped, and never overtake the resync).
+    const drained = app.call({ cmd: 'drain', on: stalled })
     await stall.release()
+    await drained
+    expect((await of(app, stalled, 'bus')).map((d) => d.event)).toEqual(['resync'])
     // Published once the stalled worker has caught up (an earlier one could still find it behind).
     await until(app, stalled, 'bus', (list) => expect(list).toHaveLength(1))
     await app.call({ cmd: 'publish', on: 0, target: 'all', source: 'app', event: 'after' })
