@@ -200,6 +200,20 @@ describe('ClusterBus', () => {
     expectNoSilentLoss(events, { flood: 40, 'flood-other': 40 })
   })
 
+  it("closing the primary's end closes the broker: workers hear its 'exit', then their publishes reject with BusError", async () => {
+    const app = await startApp()
+    const [a, b] = [await app.spawn(), await app.spawn()]
+    await app.call({ cmd: 'close', on: 0 })
+    for (const member of [a, b]) {
+      await until(app, member, 'worker', (list) => expect(list.at(-1)).toMatchObject({ event: 'exit', data: { workerId: 0, crashed: false } }))
+      await vi.waitFor(async () => expect(await app.call({ cmd: 'workers', on: member })).toEqual([member]), WAIT)
+      await expect(app.call({ cmd: 'publish', on: member, target: 'all', source: 'app', event: 'e' })).rejects.toMatchObject({ name: 'BusError', code: 'E_BUS' })
+      await app.call({ cmd: 'publish', on: member, target: 'current', source: 'app', event: 'local' })
+      await app.call({ cmd: 'drain', on: member })
+      expect((await of(app, member, 'app')).map((d) => d.event)).toEqual(['local'])
+    }
+  })
+
   it('rejects a payload over maxPayloadLen with BusError in a worker, and nobody receives it', async () => {
     const app = await startApp({ attach: { maxPayloadLen: 200 } })
     const [a, b] = [await app.spawn(), await app.spawn()]
