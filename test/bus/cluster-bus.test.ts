@@ -224,6 +224,28 @@ describe('ClusterBus', () => {
     for (const member of [0, a, b]) await until(app, member, 'app', (list) => expect(list.map((d) => d.event)).toEqual(['small']))
   })
 
+  it('drops an event from a worker over the primary\'s maxPayloadLen in the broker, reporting it to the primary\'s onError', async () => {
+    const app = await startApp({ create: { maxPayloadLen: 200 }, attach: { maxPayloadLen: 1000 } })
+    const [a, b] = [await app.spawn(), await app.spawn()]
+    await app.call({ cmd: 'publish', on: a, target: 'all', source: 'app', event: 'big', data: 'x'.repeat(300) })
+    await app.call({ cmd: 'publish', on: a, target: 'all', source: 'app', event: 'small', data: 'ok' })
+    for (const member of [0, a, b]) await until(app, member, 'app', (list) => expect(list.map((d) => d.event)).toEqual(['small']))
+    expect(await of(app, 0, 'onError')).toEqual([
+      { source: 'onError', event: 'app/big', data: 'event from a worker dropped: payload exceeds the limitation (200)', workerId: undefined },
+    ])
+  })
+
+  it('welcomes workers that attached before the primary created its bus', async () => {
+    const app = await startApp({ deferCreate: true })
+    const [a, b] = [await app.spawn(), await app.spawn()]
+    await app.call({ cmd: 'create', on: 0 })
+    for (const member of [0, a, b]) {
+      await vi.waitFor(async () => expect(await app.call({ cmd: 'workers', on: member })).toEqual([0, a, b]), WAIT)
+    }
+    await app.call({ cmd: 'publish', on: b, target: 'all', source: 'app', event: 'hello' })
+    for (const member of [0, a, b]) await until(app, member, 'app', (list) => expect(list.map((d) => d.event)).toEqual(['hello']))
+  })
+
   it('refuses attach() outside a cluster worker, create() in one, and unknown options, naming what is wrong', async () => {
     expect(() => ClusterBus.attach()).toThrow(/must be called in a cluster worker/)
     expect(() => ClusterBus.attach({ uniqueTimeout: 10 } as never)).toThrow(new TypeError('options.uniqueTimeout is not a known option'))

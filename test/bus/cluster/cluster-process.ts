@@ -20,6 +20,8 @@ export interface ClusterTestConfig {
   create?: { maxQueueLen?: number; maxPayloadLen?: number }
   /** Options of `ClusterBus.attach`. */
   attach?: { maxQueueLen?: number; maxPayloadLen?: number }
+  /** The primary forks first and creates its bus on the `create` command (on 0). */
+  deferCreate?: boolean
 }
 
 /** A command of the test; `on` names the member (a workerId, 0 for the primary). */
@@ -51,6 +53,11 @@ type Answer = { id: number; result?: unknown; error?: { name: string; code?: str
 const config = JSON.parse(process.env.MLCACHE_CLUSTER_TEST ?? '{}') as ClusterTestConfig
 const deliveries: Delivery[] = []
 
+/** The primary's `onError`: failures are recorded as deliveries of source `onError`. */
+function recordError(error: unknown, names: { source: string; event: string }): void {
+  deliveries.push({ source: 'onError', event: `${names.source}/${names.event}`, data: (error as Error).message, workerId: undefined })
+}
+
 function record(bus: ClusterBus): void {
   bus.subscribe('*', '*', (data, event, source, workerId) => void deliveries.push({ data, event, source, workerId }))
 }
@@ -61,7 +68,13 @@ function failure(error: unknown): NonNullable<Answer['error']> {
 }
 
 /** Runs a member command here; `reply` may be called twice (stall: before and after). */
-async function runHere(bus: ClusterBus, command: ClusterCommand, reply: (result: unknown) => void): Promise<unknown> {
+async function runHere(bus: ClusterBus | undefined, command: ClusterCommand, reply: (result: unknown) => void): Promise<unknown> {
+  if (command.cmd === 'create') {
+    if (bus === undefined) return null // the primary creates it (deferCreate)
+    ClusterBus.create()
+    return null
+  }
+  if (bus === undefined) throw new Error('no bus yet')
   switch (command.cmd) {
     case 'publish':
       await bus.publish(command.target, command.source, command.event, command.rich === true ? { ...(command.data as object), rich: [1n, new Map([[1, 2]])] } : command.data)
@@ -81,9 +94,6 @@ async function runHere(bus: ClusterBus, command: ClusterCommand, reply: (result:
       return null
     case 'exit':
       setImmediate(() => process.exit(command.code))
-      return null
-    case 'create':
-      ClusterBus.create()
       return null
     case 'stall': {
       reply('stalling')
@@ -106,8 +116,12 @@ async function answer(id: number, run: (reply: (result: unknown) => void) => Pro
 
 if (cluster.isPrimary) {
   if (config.serialization !== undefined) cluster.setupPrimary({ serialization: config.serialization })
-  const bus = ClusterBus.create(config.create)
-  record(bus)
+  let bus: ClusterBus | undefined
+  const create = (): void => {
+    bus = ClusterBus.create({ ...config.create, onError: recordError })
+    record(bus)
+  }
+  if (config.deferCreate !== true) create()
   const workers = new Map<number, Worker>()
   const pending = new Map<string, (answer: Answer) => void>()
   let relayed = 0
@@ -145,6 +159,7 @@ if (cluster.isPrimary) {
     const { id } = message
     if (message.cmd === 'spawn') return void answer(id, () => spawn(), send)
     if (message.cmd === 'kill') return void answer(id, () => kill(message.on, message.signal), send)
+    if (message.cmd === 'create' && message.on === 0 && bus === undefined) return void answer(id, async () => create(), send)
     if (message.on === 0) return void answer(id, (reply) => runHere(bus, message, reply), send)
     relay(message, send, id)
   })
