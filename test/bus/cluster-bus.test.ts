@@ -246,6 +246,15 @@ describe('ClusterBus', () => {
     for (const member of [0, a, b]) await until(app, member, 'app', (list) => expect(list.map((d) => d.event)).toEqual(['hello']))
   })
 
+  it("drain() in a worker resolves once the events the broker sent it before the call have been handled", async () => {
+    const app = await startApp()
+    const a = await app.spawn()
+    await app.call({ cmd: 'slow', on: a })
+    for (let i = 0; i < 5; i++) await app.call({ cmd: 'publish', on: 0, target: 'all', source: 'slow', event: 'e', data: i })
+    await app.call({ cmd: 'drain', on: a })
+    expect((await of(app, a, 'slow-done')).map((d) => d.data)).toEqual([0, 1, 2, 3, 4])
+  })
+
   it('refuses attach() outside a cluster worker, create() in one, and unknown options, naming what is wrong', async () => {
     expect(() => ClusterBus.attach()).toThrow(/must be called in a cluster worker/)
     expect(() => ClusterBus.attach({ uniqueTimeout: 10 } as never)).toThrow(new TypeError('options.uniqueTimeout is not a known option'))

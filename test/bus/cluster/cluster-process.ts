@@ -34,6 +34,8 @@ export type ClusterCommand =
   | { cmd: 'events'; on: number }
   | { cmd: 'workers'; on: number }
   | { cmd: 'drain'; on: number }
+  /** Subscribes a handler to source `slow` that takes a few ms, then records `slow-done`. */
+  | { cmd: 'slow'; on: number }
   | { cmd: 'close'; on: number }
   | { cmd: 'exit'; on: number; code: number }
   | { cmd: 'create'; on: number }
@@ -88,6 +90,12 @@ async function runHere(bus: ClusterBus | undefined, command: ClusterCommand, rep
       return bus.workers()
     case 'drain':
       await bus.drain()
+      return null
+    case 'slow':
+      bus.subscribe('slow', '*', async (data, event) => {
+        await new Promise((resolve) => setTimeout(resolve, 20))
+        deliveries.push({ source: 'slow-done', event, data, workerId: undefined })
+      })
       return null
     case 'close':
       await bus.close()
