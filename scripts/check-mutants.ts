@@ -49,6 +49,9 @@ const REDIS_STORE_TESTS = ['test/l2/redis/redis-store.test.ts', 'test/l2/redis/r
 /** MLCache over Redis through outages, and the bus's own tests. */
 const REDIS_OUTAGE_TESTS = ['test/redis/outage.test.ts', 'test/redis/redis-link.test.ts', 'test/bus/redis-bus.test.ts', 'test/bus/redis-bus-outage.test.ts']
 
+/** ClusterBus across real cluster workers, and the broker's queue toward one member. */
+const CLUSTER_BUS_TESTS = ['test/bus/cluster-bus.test.ts', 'test/bus/cluster-bus-member-queue.test.ts']
+
 /** Page swapping on LocalBus and across worker_threads. */
 const PAGE_TESTS = ['test/pages']
 
@@ -332,6 +335,48 @@ const MUTANTS: Mutant[] = [
     find: 'if (waiting.size === 0 || left <= 0) break',
     replace: 'break',
     tests: ['test/pages/swap-workers.test.ts'],
+  },
+  {
+    name: 'ClusterBus drops events toward a member that is behind without a resync',
+    file: 'src/bus/cluster-bus-member-queue.ts',
+    find: "this.#send({ k: 'resync', reason: OVERFLOW_REASON })",
+    replace: '',
+    tests: CLUSTER_BUS_TESTS,
+  },
+  {
+    name: "ClusterBus lets a drain mark overtake a pending resync",
+    file: 'src/bus/cluster-bus-member-queue.ts',
+    find: 'if (this.#lost) this.#heldMarks.push(id)',
+    replace: "if (this.#lost) this.#send({ k: 'mark', id })",
+    tests: CLUSTER_BUS_TESTS,
+  },
+  {
+    name: 'ClusterBus announces every exit as clean',
+    file: 'src/bus/cluster-bus-broker.ts',
+    find: "const exit = lifecycle('exit', id, crashed)",
+    replace: "const exit = lifecycle('exit', id, false)",
+    tests: CLUSTER_BUS_TESTS,
+  },
+  {
+    name: "ClusterBus ignores cluster's 'disconnect' (a worker exiting 0 without close() looks clean)",
+    file: 'src/bus/cluster-bus-broker.ts',
+    find: 'this.#leave(worker.id, true)',
+    replace: '',
+    tests: CLUSTER_BUS_TESTS,
+  },
+  {
+    name: 'ClusterBus relays unique targets to every member',
+    file: 'src/bus/cluster-bus-broker.ts',
+    find: "if (target === 'all') {",
+    replace: "if (target !== '') {",
+    tests: CLUSTER_BUS_TESTS,
+  },
+  {
+    name: "ClusterBus's members never acknowledge what they handled",
+    file: 'src/bus/cluster-bus.ts',
+    find: "if (this.#brokerGone === undefined) void this.#connection.channel.send({ k: 'ack', n: count })",
+    replace: "if (this.workerId === 0) void this.#connection.channel.send({ k: 'ack', n: count })",
+    tests: CLUSTER_BUS_TESTS,
   },
 ]
 

@@ -61,4 +61,5 @@ export type {
 } from './types.js'
 export { CacheSnapshot } from './pages/snapshot.js'
 export type { WarmupSource } from './pages/warmup.js'
+export { ClusterBus, isClusterBusMessage, type ClusterBusAttachOptions, type ClusterBusOptions } from './bus/cluster-bus.js'
 export { WorkerBus, type WorkerBusAttachOptions, type WorkerBusHandle, type WorkerBusOptions } from './bus/worker-bus.js'
