@@ -12,6 +12,7 @@ import { existsSync } from 'node:fs'
 import { serialize } from 'node:v8'
 import { ClusterBus, isClusterBusMessage } from '../../../src/bus/cluster-bus.js'
 import type { EventBusTarget } from '../../../src/bus/event-bus.js'
+import { MLCache } from '../../../src/mlcache.js'
 
 /** The configuration the test passes in `MLCACHE_CLUSTER_TEST` (JSON). */
 export interface ClusterTestConfig {
@@ -22,6 +23,8 @@ export interface ClusterTestConfig {
   attach?: { maxQueueLen?: number; maxPayloadLen?: number }
   /** The primary forks first and creates its bus on the `create` command (on 0). */
   deferCreate?: boolean
+  /** Where the `cache` commands' MLCache (named 'routes', over a RedisStore and the member's bus) keeps L2. */
+  redis?: { url: string; prefix: string }
 }
 
 /** A command of the test; `on` names the member (a workerId, 0 for the primary). */
@@ -41,6 +44,11 @@ export type ClusterCommand =
   | { cmd: 'create'; on: number }
   /** Blocks the member's event loop until file `flag` exists (answered before it blocks, then again after). */
   | { cmd: 'stall'; on: number; flag: string }
+  /**
+   * MLCache 'routes' of the member (made on first use, see `redis`): a lookup or a set of `entry`, a
+   * swap to `values`, or its page. (`entry`, not `key`: the primary relays commands under a `key` of its own.)
+   */
+  | { cmd: 'cache'; on: number; op: 'lookup' | 'set' | 'swap' | 'page'; entry?: string; value?: unknown; values?: Record<string, unknown> }
 
 /** One delivery a member recorded. */
 export interface Delivery {
@@ -78,6 +86,8 @@ async function runHere(bus: ClusterBus | undefined, command: ClusterCommand, rep
   }
   if (bus === undefined) throw new Error('no bus yet')
   switch (command.cmd) {
+    case 'cache':
+      return cacheCommand(await cacheOf(bus), command)
     case 'publish':
       await bus.publish(command.target, command.source, command.event, command.rich === true ? { ...(command.data as object), rich: [1n, new Map([[1, 2]])] } : command.data)
       return null
@@ -111,6 +121,37 @@ async function runHere(bus: ClusterBus | undefined, command: ClusterCommand, rep
     }
     default:
       throw new Error(`not a member command: ${command.cmd}`)
+  }
+}
+
+let cache: Promise<MLCache> | undefined
+
+/** This member's MLCache over Redis and its bus, made on first use. */
+function cacheOf(bus: ClusterBus): Promise<MLCache> {
+  cache ??= (async () => {
+    if (config.redis === undefined) throw new Error('cache commands need config.redis')
+    const { RedisStore } = await import('../../../src/l2/redis/redis-store.js')
+    return new MLCache('routes', { store: new RedisStore(config.redis), bus })
+  })()
+  return cache
+}
+
+async function cacheCommand(routes: MLCache, command: Extract<ClusterCommand, { cmd: 'cache' }>): Promise<unknown> {
+  switch (command.op) {
+    case 'lookup': {
+      const { value, hitLevel } = await routes.lookup(command.entry ?? '')
+      return { value: value ?? null, hitLevel, page: routes.page }
+    }
+    case 'set':
+      await routes.set(command.entry ?? '', command.value)
+      return null
+    case 'swap':
+      await routes.swap((page) => {
+        for (const [key, value] of Object.entries(command.values ?? {})) void page.set(key, value)
+      })
+      return routes.page
+    case 'page':
+      return routes.page
   }
 }
 
