@@ -42,11 +42,6 @@ export class BulkWriter<V> implements PageWriter<V> {
     return this.#failure
   }
 
-  /** How many writes are in flight (an asynchronous store). */
-  get inFlight(): number {
-    return this.#pending.size
-  }
-
   /**
    * Writes `key` (`null`/`undefined`: "not found", kept for `negTtl`).
    * Answers synchronously on a synchronous store.

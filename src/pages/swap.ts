@@ -76,12 +76,13 @@ export async function swapPages<V>(context: SwapContext<V>, fill: (page: PageWri
   try {
     await pages.current.opening
     const token = uniqueId()
-    const locked = await l2Call(name, () => store.tryLock(PAGE_TABLE_NAMESPACE, swapLockKey(name), token, SWAP_LEASE))
+    const lockKey = swapLockKey(name)
+    const locked = await l2Call(name, () => store.tryLock(PAGE_TABLE_NAMESPACE, lockKey, token, SWAP_LEASE))
     if (locked === 'held') throw new BusyError(`a page swap of cache '${name}' is already running`)
     if (locked === 'no memory') throw new NoMemoryError(`no memory in L2 for the swap lock of cache '${name}'`)
     const renewal = setInterval(() => {
       Promise.resolve()
-        .then(() => store.extendLock(PAGE_TABLE_NAMESPACE, swapLockKey(name), token, SWAP_LEASE))
+        .then(() => store.extendLock(PAGE_TABLE_NAMESPACE, lockKey, token, SWAP_LEASE))
         .catch(() => undefined)
     }, SWAP_LEASE / 3)
     renewal.unref()
@@ -91,7 +92,7 @@ export async function swapPages<V>(context: SwapContext<V>, fill: (page: PageWri
     } finally {
       clearInterval(renewal)
       await Promise.resolve()
-        .then(() => store.unlock(PAGE_TABLE_NAMESPACE, swapLockKey(name), token))
+        .then(() => store.unlock(PAGE_TABLE_NAMESPACE, lockKey, token))
         .catch(() => undefined)
     }
   } finally {
