@@ -6,6 +6,7 @@
  * queue toward this member drains.
  */
 import { EVENTS_PER_TURN } from './bus-options.js'
+import { DeliveryTurns } from './delivery-turns.js'
 
 /** One entry: an event to dispatch, or a drain mark. */
 export interface InboxItem {
@@ -32,8 +33,7 @@ export class Inbox {
   readonly #signal: AbortSignal
   #queue: InboxItem[] = []
   #own = 0
-  #pumping = false
-  #immediate: NodeJS.Immediate | undefined
+  readonly #turns = new DeliveryTurns(() => this.#pump())
 
   /**
    * @param handle - dispatches one item (never rejects)
@@ -60,22 +60,14 @@ export class Inbox {
     if (this.#signal.aborted) return
     this.#queue.push(item)
     if (item.own) this.#own++
-    if (this.#pumping) return
-    this.#pumping = true
-    queueMicrotask(this.#turn)
+    this.#turns.schedule()
   }
 
   /** Drops what is waiting (the member closed). */
   stop(): void {
-    if (this.#immediate !== undefined) clearImmediate(this.#immediate)
-    this.#immediate = undefined
+    this.#turns.stop()
     this.#queue = []
     this.#own = 0
-  }
-
-  readonly #turn = (): void => {
-    this.#immediate = undefined
-    void this.#pump()
   }
 
   async #pump(): Promise<void> {
@@ -83,16 +75,13 @@ export class Inbox {
     try {
       for (let count = 0; count < EVENTS_PER_TURN; count++) {
         const next = this.#queue.shift()
-        if (next === undefined) {
-          this.#pumping = false
-          return
-        }
+        if (next === undefined) return this.#turns.idle()
         await this.#handle(next)
         if (this.#signal.aborted) return
         if (next.own) this.#own--
         if (next.counted) counted++
       }
-      this.#immediate = setImmediate(this.#turn)
+      this.#turns.later()
     } finally {
       if (counted > 0 && !this.#signal.aborted) this.#acknowledge(counted)
     }

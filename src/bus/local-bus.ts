@@ -11,6 +11,7 @@ import { decodeEvent, encodeEvent } from './payload.js'
 import { Subscriptions } from './subscriptions.js'
 import { UniqueDedup } from './unique-dedup.js'
 import { assertTimerDuration } from '../internal/validate.js'
+import { DeliveryTurns } from './delivery-turns.js'
 
 interface QueuedEvent {
   readonly seq: number
@@ -55,8 +56,7 @@ export class LocalBus implements EventBus {
   #handled = 0 // seq of the last handled event
   readonly #drains = new DrainWaiters<number>()
   readonly #isHandled = (seq: number): boolean => seq <= this.#handled
-  #pumping = false
-  #immediate: NodeJS.Immediate | undefined
+  readonly #turns = new DeliveryTurns(() => this.#pump())
 
   /**
    * @param options - see {@link EventBusOptions}
@@ -82,7 +82,7 @@ export class LocalBus implements EventBus {
     if (!current && target !== 'all' && !this.#dedup.claim(target, readBusClock(this.#options.clock))) return
     const workerId = current ? undefined : this.workerId
     this.#queue.push({ seq: ++this.#published, source, event, data: payload, workerId })
-    this.#schedule()
+    this.#turns.schedule()
     // Backpressure: a loop of awaited publishes runs on microtasks only and
     // would fill the queue before the pump's next setImmediate turn. Half
     // full, the publisher yields one turn (only one: a handler publishing
@@ -135,44 +135,23 @@ export class LocalBus implements EventBus {
   async close(): Promise<void> {
     if (this.#stop.signal.aborted) return
     this.#stop.abort()
-    if (this.#immediate !== undefined) clearImmediate(this.#immediate)
-    this.#immediate = undefined
+    this.#turns.stop()
     this.#queue = []
     this.#dedup.clear()
     this.#drains.releaseAll()
-  }
-
-  /**
-   * The first turn starts from a microtask: still after `publish` returns,
-   * but before the publisher's next `await` resumes, so a tight loop of
-   * awaited publishes (a warm-up writing thousands of keys) cannot pile up
-   * `maxQueueLen` events behind it. Floods continue from `setImmediate`.
-   */
-  #schedule(): void {
-    if (this.#pumping) return
-    this.#pumping = true
-    queueMicrotask(this.#turn)
-  }
-
-  readonly #turn = (): void => {
-    this.#immediate = undefined
-    void this.#pump()
   }
 
   /** Handles up to {@link EVENTS_PER_TURN} events, then yields. Never rejects. */
   async #pump(): Promise<void> {
     for (let count = 0; count < EVENTS_PER_TURN; count++) {
       const next = this.#queue.shift()
-      if (next === undefined) {
-        this.#pumping = false
-        return
-      }
+      if (next === undefined) return this.#turns.idle()
       const { source, event, data, workerId } = next
       await this.#subscriptions.dispatch(source, event, data, workerId, this.#options.onError, this.#stop.signal)
       if (this.#stop.signal.aborted) return
       this.#handled = next.seq
       this.#drains.releaseSettled(this.#isHandled)
     }
-    this.#immediate = setImmediate(this.#turn)
+    this.#turns.later()
   }
 }

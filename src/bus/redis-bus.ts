@@ -19,6 +19,7 @@ import { BusError } from '../errors.js'
 import { assertTimerDuration } from '../internal/validate.js'
 import { RedisLink, type RedisConnection } from '../redis/redis-link.js'
 import { answerPageEvents } from '../pages/page-events.js'
+import { DeliveryTurns } from './delivery-turns.js'
 
 export type { RedisBusOptions } from './redis-bus-options.js'
 
@@ -134,8 +135,7 @@ export class RedisBus implements EventBus {
   #ownHandled = 0
   readonly #drains = new DrainWaiters<DrainMark>()
   readonly #settled = (mark: DrainMark): boolean => mark.seq <= this.#ownHandled && mark.local <= this.#localHandled
-  #pumping = false
-  #immediate: NodeJS.Immediate | undefined
+  readonly #turns = new DeliveryTurns(() => this.#pump())
 
   /**
    * Connects (from `url`) or uses `client` (never closed by the bus; the
@@ -241,8 +241,7 @@ export class RedisBus implements EventBus {
     if (this.#stop.signal.aborted) return
     this.#stop.abort()
     clearInterval(this.#ticker)
-    if (this.#immediate !== undefined) clearImmediate(this.#immediate)
-    this.#immediate = undefined
+    this.#turns.stop()
     this.#subscription.close()
     this.#queue = []
     this.#drains.releaseAll()
@@ -342,14 +341,7 @@ export class RedisBus implements EventBus {
 
   #enqueue(delivery: Delivery): void {
     this.#queue.push(delivery)
-    if (this.#pumping || this.#stop.signal.aborted) return
-    this.#pumping = true
-    queueMicrotask(this.#turn)
-  }
-
-  readonly #turn = (): void => {
-    this.#immediate = undefined
-    void this.#pump()
+    if (!this.#stop.signal.aborted) this.#turns.schedule()
   }
 
   /** Handles up to {@link EVENTS_PER_TURN} deliveries, then yields. Never rejects. */
@@ -357,10 +349,7 @@ export class RedisBus implements EventBus {
     const signal = this.#stop.signal
     for (let count = 0; count < EVENTS_PER_TURN; count++) {
       const next = this.#queue.shift()
-      if (next === undefined || signal.aborted) {
-        this.#pumping = false
-        return
-      }
+      if (next === undefined || signal.aborted) return this.#turns.idle()
       const { event } = next
       if (next === this.#queuedResync) this.#queuedResync = undefined
       if (event !== undefined && (next.claim === undefined || (await this.#won(event, next.claim)))) {
@@ -374,7 +363,7 @@ export class RedisBus implements EventBus {
       }
       this.#drains.releaseSettled(this.#settled)
     }
-    this.#immediate = setImmediate(this.#turn)
+    this.#turns.later()
   }
 
   /**

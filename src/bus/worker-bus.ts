@@ -44,6 +44,7 @@ import { type Blocker, RingRoom, sameBlocker, signalProgress, storeCursor, waitF
 import { supervise, type SupervisingMember, unsupervise } from './worker-bus-supervisor.js'
 import { claimUniqueHash } from './worker-bus-unique.js'
 import { answerPageEvents } from '../pages/page-events.js'
+import { DeliveryTurns } from './delivery-turns.js'
 
 export type { WorkerBusHandle } from './worker-bus-layout.js'
 export type { WorkerBusAttachOptions, WorkerBusOptions } from './worker-bus-options.js'
@@ -204,9 +205,8 @@ export class WorkerBus implements EventBus {
   #localPublished = 0
   #localHandled = 0
   readonly #drains = new DrainWaiters<DrainMark>()
-  #pumping = false
+  readonly #turns = new DeliveryTurns(() => this.#pump())
   #waiting = false
-  #immediate: NodeJS.Immediate | undefined
   readonly #supervisor: SupervisingMember = {
     workerExited: (deadThreadId) => this.#reap(deadThreadId),
     reportError: (error) => this.#options.onError(error, { source: WORKER_SOURCE, event: 'exit' }),
@@ -449,8 +449,7 @@ export class WorkerBus implements EventBus {
         this.#ring.appendLocked(lifecycle('exit', this.workerId, false), KIND_ALL, this.workerId)
       }
     })
-    if (this.#immediate !== undefined) clearImmediate(this.#immediate)
-    this.#immediate = undefined
+    this.#turns.stop()
     this.#local = []
     for (const pending of this.#pending.splice(0)) pending.reject(new BusError('bus is closed'))
     this.#drains.releaseAll()
@@ -469,14 +468,7 @@ export class WorkerBus implements EventBus {
   }
 
   readonly #schedule = (): void => {
-    if (this.#pumping || this.#stop.signal.aborted) return
-    this.#pumping = true
-    queueMicrotask(this.#turn)
-  }
-
-  readonly #turn = (): void => {
-    this.#immediate = undefined
-    void this.#pump()
+    if (!this.#stop.signal.aborted) this.#turns.schedule()
   }
 
   readonly #woken = (): void => {
@@ -499,7 +491,7 @@ export class WorkerBus implements EventBus {
       } else {
         const head = this.#ring.head()
         if (this.#cursor >= head) {
-          this.#pumping = false
+          this.#turns.idle()
           signalProgress(this.#views.i32)
           this.#idle(head)
           return
@@ -510,7 +502,7 @@ export class WorkerBus implements EventBus {
       this.#drains.releaseSettled(this.#settled)
     }
     signalProgress(this.#views.i32)
-    this.#immediate = setImmediate(this.#turn)
+    this.#turns.later()
   }
 
   /**
