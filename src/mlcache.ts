@@ -13,7 +13,7 @@
  */
 import { Semaphore } from 'async-mutex'
 import { type DefaultStoreOptions, configureDefaultStore, defaultStore } from './default-store.js'
-import { BUS_RESYNC_EVENT, BUS_SOURCE, type EventBus } from './bus/event-bus.js'
+import { BUS_RESYNC_EVENT, BUS_SOURCE, type BusReach, type EventBus } from './bus/event-bus.js'
 import { LocalBus } from './bus/local-bus.js'
 import { FLAG_RESURRECTED, encodeValue, entryFlags } from './codec/codec.js'
 import { ClosedError, LockTimeoutError, NoMemoryError, PageRetiredError } from './errors.js'
@@ -73,11 +73,19 @@ const VALUE = 0
 const LOOKUP = 1
 type Shape = typeof VALUE | typeof LOOKUP
 
-/** Payload of invalidation and purge events: `origin` is the page that already applied it. */
+/**
+ * Payload of invalidation and purge events: `origin` is the page that
+ * already applied it; `copy` the `copyId` of the publisher's store, when it
+ * keeps a copy that only some members read.
+ */
 interface CacheEvent {
   key?: string
   origin: string
+  copy?: string
 }
+
+/** Buses whose members all read the same SharedDict: a resync there never calls for forgetting L2. */
+const WITHIN_PROCESS: ReadonlySet<BusReach | undefined> = new Set(['thread', 'process'])
 
 let defaultBus: LocalBus | undefined
 
@@ -192,12 +200,13 @@ export class MLCache<V = unknown, L1 = V> {
     this.#subscriptions = [
       this.#bus.subscribe(CACHE_EVENT_SOURCE, this.#invalidateEvent, (data) => {
         const event = data as CacheEvent
-        const page = this.#pages.current
-        if (event.origin !== page.origin && typeof event.key === 'string') this.#dropKey(page, event.key)
+        if (event.origin === this.#pages.current.origin || typeof event.key !== 'string') return
+        return this.#applyChange(event, event.key)
       }),
       this.#bus.subscribe(CACHE_EVENT_SOURCE, this.#purgeEvent, (data) => {
-        const page = this.#pages.current
-        if ((data as CacheEvent).origin !== page.origin) this.#dropAll(page)
+        const event = data as CacheEvent
+        if (event.origin === this.#pages.current.origin) return
+        return this.#applyChange(event, undefined)
       }),
       // A bus that may have lost events asks for a full L1 purge, and the page may have changed.
       this.#bus.subscribe(BUS_SOURCE, BUS_RESYNC_EVENT, () => this.#resync()),
@@ -722,9 +731,56 @@ export class MLCache<V = unknown, L1 = V> {
     return this.#pages.current
   }
 
-  /** Events or store writes may have been missed: clears L1 and reads which page is current. */
+  /**
+   * Another member changed `key` (every key: `undefined`). When its store is
+   * not this one's copy, this copy may hold the old value too: it forgets
+   * it first, so that no read after the L1 drop finds it there (Kong: a
+   * cluster event deletes from the node's shared dict, then from every
+   * worker's LRU).
+   */
+  #applyChange(event: CacheEvent, key: string | undefined): void | Promise<void> {
+    const page = this.#pages.current
+    const forgetting = event.copy === this.#store.copyId ? undefined : this.#forget(page, key)
+    if (key === undefined) this.#dropAll(page)
+    else this.#dropKey(page, key)
+    return forgetting
+  }
+
+  /**
+   * Drops this thread's stores' own copies of `key` (every key: `undefined`)
+   * on `page`. An asynchronous forget drops L1 again once it settled, so no
+   * read that overlapped it keeps the old value; a failure is rethrown for
+   * the bus to report.
+   */
+  #forget(page: Page, key: string | undefined): Promise<void> | undefined {
+    const pending: Promise<void>[] = []
+    for (const store of this.#l2.stores) {
+      try {
+        const forgot = store.forget?.(page.namespace, key)
+        if (forgot instanceof Promise) pending.push(forgot)
+      } catch (error) {
+        pending.push(Promise.reject(error))
+      }
+    }
+    if (pending.length === 0) return undefined
+    return Promise.allSettled(pending).then((outcomes) => {
+      if (key === undefined) this.#dropAll(page)
+      else this.#dropKey(page, key)
+      for (const outcome of outcomes) if (outcome.status === 'rejected') throw outcome.reason
+    })
+  }
+
+  /**
+   * Events or store writes may have been missed: clears L1 and reads which
+   * page is current. A bus reaching beyond the process may have lost an
+   * event from a member that does not read this store's copy: that copy is
+   * forgotten too (Kong purged a node's cache when it could have missed
+   * cluster events).
+   */
   #resync(): void {
-    this.#dropAll(this.#pages.current)
+    const page = this.#pages.current
+    if (!WITHIN_PROCESS.has(this.#bus.reach ?? 'network')) this.#forget(page, undefined)?.catch(() => undefined)
+    this.#dropAll(page)
     this.#pages.refresh().catch(() => undefined)
   }
 
@@ -774,6 +830,8 @@ export class MLCache<V = unknown, L1 = V> {
   /** Tells every worker but this page to drop `key` from L1 (every key: `undefined`, a purge). */
   #publish(page: Page, key: string | undefined): Promise<void> {
     const data: CacheEvent = key === undefined ? { origin: page.origin } : { key, origin: page.origin }
+    const copy = this.#store.copyId
+    if (copy !== undefined) data.copy = copy
     return this.#bus.publish('all', CACHE_EVENT_SOURCE, key === undefined ? this.#purgeEvent : this.#invalidateEvent, data)
   }
 }

@@ -90,6 +90,8 @@ let attachedHere: ClusterBus | undefined
 export class ClusterBus implements EventBus {
   /** 0 for the primary's member, `cluster.worker.id` in a worker process. */
   readonly workerId: number
+  /** {@link EventBus.reach}: the processes of this host. */
+  readonly reach = 'host'
   readonly #options: ResolvedBusOptions
   readonly #subscriptions = new Subscriptions()
   readonly #stop = new AbortController()

@@ -54,10 +54,24 @@ export interface EventBusOptions {
   clock?: () => number
 }
 
+/**
+ * How far a bus's members may be from each other: one thread, the threads of
+ * one process, the processes of one host, or any process on any host.
+ */
+export type BusReach = 'thread' | 'process' | 'host' | 'network'
+
 /** The contract's bus interface; implement it to bring your own transport. */
 export interface EventBus {
   /** This member's id on the bus. */
   readonly workerId: number
+  /**
+   * Optional: how far the members of this bus may be (an addition to the
+   * contract). When a bus that reaches beyond the process resyncs, the
+   * events it lost may have come from members that do not read this
+   * process's SharedDict, so MLCache also forgets that copy of its entries
+   * (`L2Store.forget`). A bus without it is taken to reach the network.
+   */
+  readonly reach?: BusReach
   /**
    * Publishes an event. Delivery is asynchronous (never inside `publish`)
    * and in publish order per publisher.

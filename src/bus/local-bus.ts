@@ -47,6 +47,8 @@ interface QueuedEvent {
 export class LocalBus implements EventBus {
   /** Always 0: the only member. */
   readonly workerId = 0
+  /** {@link EventBus.reach}: this thread. */
+  readonly reach = 'thread'
   readonly #options: ResolvedBusOptions
   readonly #subscriptions = new Subscriptions()
   readonly #dedup: UniqueDedup

@@ -112,6 +112,8 @@ interface DrainMark {
 export class RedisBus implements EventBus {
   /** This member's id: a random integer below 2^53, unique on the bus. */
   readonly workerId: number
+  /** {@link EventBus.reach}: any process on any host. */
+  readonly reach = 'network'
   readonly #options: ResolvedBusOptions
   readonly #prefix: string
   readonly #heartbeatInterval: number

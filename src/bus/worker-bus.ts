@@ -5,7 +5,7 @@
  */
 import { threadId } from 'node:worker_threads'
 import { BUS_RESYNC_EVENT, BUS_SOURCE, WORKER_SOURCE } from './event-bus.js'
-import type { EventBus, EventHandler, EventBusTarget } from './event-bus.js'
+import type { BusReach, EventBus, EventHandler, EventBusTarget } from './event-bus.js'
 import { EVENTS_PER_TURN, assertPublishable, readBusClock, type ResolvedBusOptions } from './bus-options.js'
 import { DrainWaiters } from './drain-waiters.js'
 import { decodeEvent, encodeEvent } from './payload.js'
@@ -182,6 +182,8 @@ export class WorkerBus implements EventBus {
   get workerId(): number {
     return this.#slot.workerId
   }
+  /** {@link EventBus.reach}: the threads of this process. */
+  readonly reach: BusReach = 'process'
   /** Send it to workers; structured-cloneable, shares the bus's memory. */
   readonly handle: WorkerBusHandle
   readonly #views: BusViews

@@ -137,6 +137,31 @@ export interface ValueStore {
   writeRecord?(namespace: string, key: string, value: string): MaybePromise<boolean>
 
   /**
+   * Optional, for a store that keeps a copy of its entries that only some
+   * members of a bus read (a SharedDict: the threads of one process): names
+   * that copy, the same for every member that reads it and different for
+   * every other copy. MLCache stamps it on its invalidations and purges; a
+   * member whose store names another copy calls {@link ValueStore.forget}
+   * before dropping its L1, so an invalidation from another process or host
+   * also clears the stale copy this one holds (Kong: a cluster event deletes
+   * from the node's shared dict, then every worker's LRU). Members reading
+   * one copy never delete twice. A store whose entries every member reads
+   * (Redis) has neither.
+   */
+  readonly copyId?: string
+
+  /**
+   * Optional, with {@link ValueStore.copyId}: drops this store's own copy of
+   * `key`, or of every entry of `namespace` when `key` is `undefined`, and
+   * voids the fences of their loader locks, as `deleteEntry` and
+   * `purgeNamespace(namespace, false)` do. A store in front of a shared one
+   * drops only its near copy. MLCache also forgets the namespace when its
+   * bus resyncs and reaches beyond the process (see `EventBus.reach`): the
+   * event it missed may have come from a member that does not read this copy.
+   */
+  forget?(namespace: string, key?: string): MaybePromise<void>
+
+  /**
    * Optional: registers `listener`, called each time a store that failed
    * (a networked store that lost its server) answers again. Writes and
    * invalidations may have been lost meanwhile, so MLCache clears its L1

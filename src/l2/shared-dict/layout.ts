@@ -31,9 +31,10 @@ export const MAGIC = 0x3144_4853
 /**
  * Version of this layout; `attach` refuses any other. 3: the mutex word
  * carries a "supervised" bit (`robust-mutex.ts`), so a thread of an older
- * copy would misread who owns it.
+ * copy would misread who owns it. 4: the header names the dict
+ * ({@link H_COPY_ID}).
  */
-export const LAYOUT_VERSION = 3
+export const LAYOUT_VERSION = 4
 
 /** Bytes reserved for the header. */
 export const HEADER_BYTES = 4096
@@ -56,6 +57,8 @@ export const H_ARENA_OFF = 5
 export const H_ARENA_BYTES = 6
 /** Word index: the random 32-bit hash seed of this dict. */
 export const H_SEED = 7
+/** Word index: 4 random words naming this dict among every dict of every process and host (`SharedDict.copyId`). */
+export const H_COPY_ID = 8
 
 // ---- Line 1 (words 32..63): the mutex alone, it is the hottest word. ----
 
@@ -232,7 +235,7 @@ function computeGeometry(totalBytes: number): DictGeometry {
  * Writes the constant header words of a new dict filling `buffer`, all but
  * the magic number ({@link publishHeader}).
  */
-export function writeHeader(buffer: SharedArrayBuffer, seed: number): void {
+export function writeHeader(buffer: SharedArrayBuffer, seed: number, copyId: Uint32Array): void {
   const geometry = computeGeometry(buffer.byteLength)
   const header = new Uint32Array(buffer, 0, HEADER_BYTES / 4)
   header[H_VERSION] = LAYOUT_VERSION
@@ -242,6 +245,7 @@ export function writeHeader(buffer: SharedArrayBuffer, seed: number): void {
   header[H_ARENA_OFF] = geometry.arenaOff
   header[H_ARENA_BYTES] = geometry.arenaBytes
   header[H_SEED] = seed
+  header.set(copyId.subarray(0, 4), H_COPY_ID)
 }
 
 /**

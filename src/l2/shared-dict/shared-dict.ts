@@ -28,7 +28,7 @@ import type { L2Entry, L2Store, L2WriteOptions, L2WriteResult, LockResult } from
 import { assertFinite, assertString, flagsArgument, ttlArgument } from './args.js'
 import { DEFERRED_BUFFER, DictCore, INCR_NOT_FINITE, MODE_ADD, MODE_REPLACE, MODE_SAFE, MODE_SET } from './dict-core.js'
 import { decodeUtf8 } from './utf8.js'
-import { assertDictBuffer, DictViews, publishHeader, writeHeader } from './layout.js'
+import { assertDictBuffer, DictViews, H_COPY_ID, publishHeader, writeHeader } from './layout.js'
 import { parseDictSize } from './size.js'
 import type {
   DictEntry,
@@ -154,6 +154,12 @@ const readRecordOf = (core: DictCore): DictValue | undefined => core.readRecord(
 export class SharedDict implements L2Store {
   /** Send this to other threads and {@link SharedDict.attach} it there. */
   readonly handle: SharedDictHandle
+  /**
+   * {@link L2Store.copyId}: 128 random bits drawn by `create` and kept in the
+   * dict, so every thread that attaches it answers the same id and no other
+   * dict, in any process or host, does.
+   */
+  readonly copyId: string
 
   readonly #core: DictCore
   readonly #clock: () => number
@@ -174,7 +180,8 @@ export class SharedDict implements L2Store {
     const total = parseDictSize(options.size)
     const instance = instanceOptions(options)
     const buffer = new SharedArrayBuffer(total)
-    writeHeader(buffer, crypto.getRandomValues(new Uint32Array(1))[0]!)
+    const random = crypto.getRandomValues(new Uint32Array(5))
+    writeHeader(buffer, random[0]!, random.subarray(1))
     const dict = new SharedDict(CONSTRUCT, buffer, instance)
     dict.#core.reset()
     publishHeader(buffer)
@@ -220,6 +227,7 @@ export class SharedDict implements L2Store {
     this.#core = new DictCore(views, onRecover, ownerDeadAfter)
     this.#i32 = views.i32
     this.#clock = clock
+    this.copyId = Array.from(new Uint32Array(buffer, H_COPY_ID * 4, 4), (word) => word.toString(16).padStart(8, '0')).join('')
     registerReapable(this)
   }
 
@@ -509,6 +517,16 @@ export class SharedDict implements L2Store {
     const now = this.#clock()
     this.#core.encodeNamespacePrefix(namespace)
     this.#mutate(now, (core) => core.purgePrefix(now, flushExpired))
+  }
+
+  /**
+   * {@link L2Store.forget}: this dict is a copy of its own, so forgetting
+   * is deleting `key` (voiding its fence), or without one expiring the
+   * namespace as `purgeNamespace(namespace, false)` does.
+   */
+  forget(namespace: string, key?: string): void {
+    if (key === undefined) this.purgeNamespace(namespace, false)
+    else this.deleteEntry(namespace, key)
   }
 
   /**
