@@ -110,6 +110,22 @@ describe('caches on two copies of L2 (a SharedDict per host) sharing one bus', (
     await close()
   })
 
+  it("swap() on another copy neither retires this copy's old page under its snapshots nor waits for them", async () => {
+    const { a, b, hostA, close } = await twoCopies()
+    await a.set('ka', 'a1')
+    await b.set('kb', 'b1')
+    const pinned = b.snapshot()
+    await b.swap((page) => void page.set('kb', 'b2'))
+    await a.swap((page) => void page.set('ka', 'a2'))
+    // A's page 1 had no snapshot on A's copy: it is gone as soon as A's swap resolved.
+    expect(hostA.readEntry('users', 'ka')).toBeUndefined()
+    // B's page 1 is still in its grace on B's copy: its snapshot reads it from L2.
+    expect(await pinned.peek('kb')).toMatchObject({ value: 'b1' })
+    expect(await b.lookup('kb')).toMatchObject({ value: 'b2' })
+    pinned.release()
+    await close()
+  })
+
   it('a resync of a bus that stays in this thread clears L1 but keeps this copy of L2', async () => {
     const bus = new LocalBus()
     const { b, hostB, close } = await twoCopies(bus)

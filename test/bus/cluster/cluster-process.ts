@@ -57,7 +57,7 @@ export type ClusterCommand =
       cmd: 'cache'
       on: number
       op: 'lookup' | 'load' | 'set' | 'delete' | 'purge' | 'update' | 'loads' | 'swap' | 'page'
-      entry?: string
+      entry?: string | undefined
       value?: unknown
       values?: Record<string, unknown>
     }
