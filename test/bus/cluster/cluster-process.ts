@@ -45,6 +45,8 @@ export type ClusterCommand =
   | { cmd: 'close'; on: number }
   | { cmd: 'exit'; on: number; code: number }
   | { cmd: 'create'; on: number }
+  /** The member's process id. */
+  | { cmd: 'pid'; on: number }
   /** Blocks the member's event loop until file `flag` exists (answered before it blocks, then again after). */
   | { cmd: 'stall'; on: number; flag: string }
   /**
@@ -110,6 +112,8 @@ async function runHere(bus: ClusterBus | undefined, command: ClusterCommand, rep
       return serialize(deliveries).toString('base64') // the test's channel is JSON: keep bigints and Maps
     case 'workers':
       return bus.workers()
+    case 'pid':
+      return process.pid
     case 'drain':
       await bus.drain()
       return null
