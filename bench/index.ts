@@ -37,6 +37,7 @@ import { redisStampede } from './scenarios/redis-stampede.js'
 import { stampede } from './scenarios/stampede.js'
 import { swap } from './scenarios/swap.js'
 import { threadsL1Hit, threadsL2Hit } from './scenarios/threads.js'
+import { tracing } from './scenarios/tracing.js'
 
 const SCENARIOS: Record<string, (report: Report) => Promise<void>> = {
   l1: l1Hit,
@@ -52,6 +53,7 @@ const SCENARIOS: Record<string, (report: Report) => Promise<void>> = {
   invalidation,
   swap,
   hitrate: hitRate,
+  tracing,
 }
 
 /**
