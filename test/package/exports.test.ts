@@ -3,6 +3,8 @@
  * users load it, from ESM and through Node's require(esm).
  */
 import { execFileSync } from 'node:child_process'
+import { readFileSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 
@@ -31,5 +33,14 @@ describe('package exports', () => {
   it("require('mlcache/testing') exposes the contract suites and the invariant checker", () => {
     const script = `const t = require('mlcache/testing'); console.log(Object.keys(t).sort().join())`
     expect(node(['--no-warnings', '-e', script])).toBe('checkSharedDictInvariants,registerEventBusContract,registerL2StoreContract,registerLockStoreContract,registerValueStoreContract')
+  })
+
+  it("import('mlcache/otel') loads, and nothing it loads imports @opentelemetry/api at run time (it only needs the caller's Meter)", () => {
+    const script = `const otel = await import('mlcache/otel'); console.log(Object.keys(otel).join())`
+    expect(node(['--input-type=module', '-e', script])).toBe('observeMLCache')
+    const built = readdirSync(join(root, 'dist/otel')).filter((file) => file.endsWith('.js'))
+    expect(built.length).toBeGreaterThan(0)
+    const runtimeImport = /^\s*(?:import|export)\b[^\n]*from\s+['"]@opentelemetry\/|import\(\s*['"]@opentelemetry\/|require\(\s*['"]@opentelemetry\//m
+    for (const file of built) expect(readFileSync(join(root, 'dist/otel', file), 'utf8')).not.toMatch(runtimeImport)
   })
 })
