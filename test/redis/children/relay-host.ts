@@ -67,4 +67,6 @@ process.on('message', (message: { id: number; op: string; thread?: number }) => 
     (error: unknown) => process.send?.({ id: message.id, error: { name: (error as Error).name, code: undefined, message: String((error as Error).message) } }),
   )
 })
+// Subscribed before the parent drives it: a RedisBus does not see what was published before its first subscription.
+await upstream?.drain()
 process.send?.({ ready: true, workerId: upstream?.workerId ?? -1 })
