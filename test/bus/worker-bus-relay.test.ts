@@ -15,6 +15,7 @@ import { WorkerBus, type WorkerBusOptions } from '../../src/bus/worker-bus.js'
 import { BusError } from '../../src/errors.js'
 import type { Received } from './workers/bus-worker.js'
 import { redisServerInstalled, useRedisServer } from '../helpers/redis-server.js'
+import { settles } from '../helpers/ts-workers.js'
 import { ScriptedWorker } from '../helpers/workers.js'
 
 const ENTRY = new URL('./workers/bus-worker.ts', import.meta.url)
@@ -52,6 +53,23 @@ function failingUpstream(inner: EventBus, error: Error): EventBus {
   }
 }
 
+/** An upstream over `inner` whose publishes wait until `release()`; `called` resolves at the first publish. */
+function gatedUpstream(inner: EventBus) {
+  let release: () => void = () => undefined
+  let called: () => void = () => undefined
+  const gate = new Promise<void>((resolve) => (release = resolve))
+  const first = new Promise<void>((resolve) => (called = resolve))
+  const upstream: EventBus = {
+    ...failingUpstream(inner, new Error('unused')),
+    publish: async (target, source, event, data) => {
+      called()
+      await gate
+      await inner.publish(target, source, event, data)
+    },
+  }
+  return { upstream, release, called: first }
+}
+
 describe('WorkerBus with an upstream (no Redis)', () => {
   it("reach: every member of a relaying WorkerBus reports the upstream's reach ('network' when it has none); a plain WorkerBus is 'process'", async () => {
     const plain = newBus()
@@ -63,6 +81,22 @@ describe('WorkerBus with an upstream (no Redis)', () => {
     expect([plain.reach, overLocal.reach, overNoReach.reach]).toEqual(['process', 'thread', 'network'])
     const infos = await Promise.all([plain, overLocal, overNoReach].map(async (bus) => (await startMembers(bus, 1))[0]?.call<{ reach: string }>('info')))
     expect(infos.map((info) => info?.reach)).toEqual(['process', 'thread', 'network'])
+  })
+
+  it("a worker's publish resolves only once the main end has handed the event to upstream", async () => {
+    const local = new LocalBus()
+    onTestFinished(() => local.close())
+    const { upstream, release, called } = gatedUpstream(local)
+    const bus = newBus({ upstream })
+    const [worker] = await startMembers(bus, 1)
+    let resolved = false
+    const published = worker?.call('publish', { source: 'test', event: 'e' }).then(() => (resolved = true))
+    await called
+    await worker?.call('info') // a round trip: a reply to the publish posted before it has arrived
+    expect(resolved).toBe(false)
+    release()
+    await published
+    expect(resolved).toBe(true)
   })
 
   it('create() refuses an upstream that is not an EventBus', () => {
@@ -205,8 +239,9 @@ describe.runIf(redisServerInstalled)('WorkerBus relaying to a RedisBus', () => {
     await Promise.all(a.workers.map((w) => w.call('drain')))
     await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub')
     for (const worker of a.workers) {
-      const resyncs = await worker.call<Received[]>('waitFor', { source: BUS_SOURCE, event: BUS_RESYNC_EVENT })
-      expect(resyncs).toEqual([{ source: BUS_SOURCE, event: BUS_RESYNC_EVENT, data: { reason: 'reconnect' }, workerId: undefined }])
+      const waited = worker.call<Received[]>('waitFor', { source: BUS_SOURCE, event: BUS_RESYNC_EVENT })
+      expect(await settles(waited)).toBe(true)
+      expect(await waited).toEqual([{ source: BUS_SOURCE, event: BUS_RESYNC_EVENT, data: { reason: 'reconnect' }, workerId: undefined }])
     }
   })
 
