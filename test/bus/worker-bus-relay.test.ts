@@ -76,7 +76,7 @@ describe('WorkerBus with an upstream (no Redis)', () => {
     const local = new LocalBus()
     onTestFinished(() => local.close())
     const overLocal = newBus({ upstream: local })
-    const { reach: _reach, ...withoutReach } = { reach: local.reach, workerId: 7, publish: local.publish.bind(local), subscribe: local.subscribe.bind(local), unsubscribe: local.unsubscribe.bind(local), workers: () => [7], close: async () => undefined }
+    const { reach: _reach, ...withoutReach } = failingUpstream(local, new Error('unused')) // a bus of the caller's without reach
     const overNoReach = newBus({ upstream: withoutReach })
     expect([plain.reach, overLocal.reach, overNoReach.reach]).toEqual(['process', 'thread', 'network'])
     const infos = await Promise.all([plain, overLocal, overNoReach].map(async (bus) => (await startMembers(bus, 1))[0]?.call<{ reach: string }>('info')))
