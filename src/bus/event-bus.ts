@@ -5,7 +5,9 @@
 
 /**
  * Receives an event. `workerId` is the publisher's id, `undefined` for
- * events published with the `'current'` target.
+ * events published with the `'current'` target and for events a relaying
+ * WorkerBus brought in from its upstream bus (their publisher is not a
+ * member of this bus).
  */
 export type EventHandler = (
   data: unknown,
