@@ -24,33 +24,40 @@ const NS = 'users'
 const OLD = pattern(8, 1)
 const NEW = pattern(8, 2)
 
-/** A far store whose chosen methods run at once but answer only when the test calls `release()`. */
+/**
+ * A far store whose chosen methods are late: their calls run at once but
+ * answer only when the test calls `release()` (a slow reply), or, held
+ * `'before'`, run only then (a slow request).
+ */
 interface LateFar extends L2Store {
-  /** Holds the answers of the next calls of `method` (the calls themselves run). */
-  hold(method: 'readEntry' | 'writeEntry'): void
-  /** Resolves once a held call has run; its answer waits for {@link LateFar.release}. */
+  /** Holds the next calls of `method`, their answers (`'after'`, the default) or the calls themselves (`'before'`). */
+  hold(method: 'readEntry' | 'writeEntry' | 'deleteEntry' | 'purgeNamespace', when?: 'before' | 'after'): void
+  /** Resolves once the next call of a held method was made. */
   called(): Promise<void>
-  /** Lets every held answer through. */
+  /** Runs every held call and lets every held answer through, in call order. */
   release(): void
 }
 
 function lateFar(dict: SharedDict): LateFar {
-  const holding = new Set<string>()
-  const answers: (() => void)[] = []
+  const holding = new Map<string, 'before' | 'after'>()
+  const held: (() => void)[] = []
   let onCall: (() => void) | undefined
   const late = <T>(method: string, run: () => T): T | Promise<T> => {
-    const result = run()
-    if (!holding.has(method)) return result
+    const when = holding.get(method)
+    if (when === undefined) return run()
+    const result = when === 'after' ? run() : undefined
     onCall?.()
-    return new Promise<T>((resolve) => answers.push(() => resolve(result)))
+    return new Promise<T>((resolve) => held.push(() => resolve(when === 'after' ? (result as T) : run())))
   }
   return {
     ...wrapStore(dict, {
-      readEntry: (ns, key) => late('readEntry', () => dict.readEntry(ns, key)),
+      readEntry: (...args) => late('readEntry', () => dict.readEntry(...args)),
       writeEntry: (...args) => late('writeEntry', () => dict.writeEntry(...args)),
+      deleteEntry: (...args) => late('deleteEntry', () => dict.deleteEntry(...args)),
+      purgeNamespace: (...args) => late('purgeNamespace', () => dict.purgeNamespace(...args)),
     }),
-    hold(method) {
-      holding.add(method)
+    hold(method, when = 'after') {
+      holding.set(method, when)
     },
     called() {
       return new Promise((resolve) => {
@@ -59,7 +66,7 @@ function lateFar(dict: SharedDict): LateFar {
     },
     release() {
       holding.clear()
-      for (const answer of answers.splice(0)) answer()
+      for (const answer of held.splice(0)) answer()
     },
   }
 }
@@ -71,7 +78,17 @@ function setup(far?: L2Store) {
   const farDict = SharedDict.create({ size: '1m', clock: clock.now })
   const late = lateFar(farDict)
   const farStore = far ?? late
-  return { clock, near, farDict, late, store: new TieredStore({ near, far: farStore }), other: new TieredStore({ near, far: farDict }) }
+  return {
+    clock,
+    near,
+    farDict,
+    late,
+    store: new TieredStore({ near, far: farStore }),
+    /** Another thread's store over the same near and far, its far calls never late. */
+    other: new TieredStore({ near, far: farDict }),
+    /** A third thread's, over the late far too. */
+    third: new TieredStore({ near, far: farStore }),
+  }
 }
 
 /** Asserts that near does not hold `stale` for the key (it lacks it, or holds another value). */
@@ -306,6 +323,52 @@ describe('TieredStore', () => {
       late.release()
       await read
       expectNearNotHolding(near, 'k', OLD)
+    })
+    it('a read that finds the near lock held answers far without copying, so a write racing it leaves near without the old value', async () => {
+      const { near, farDict, late, store, other, third } = setup()
+      farDict.writeEntry(NS, 'k', OLD, 0, 0)
+      late.hold('readEntry')
+      let called = late.called()
+      const first = store.readEntry(NS, 'k')
+      await called
+      called = late.called()
+      // The near lock is the first read's: this one must not copy what it reads.
+      const second = third.readEntry(NS, 'k')
+      await called
+      expect(await other.writeEntry(NS, 'k', NEW, 0, 0)).toBe('ok')
+      late.release()
+      expectBytes(await first, OLD)
+      expectBytes(await second, OLD)
+      expectNearNotHolding(near, 'k', OLD)
+      expectBytes(await store.readEntry(NS, 'k'), NEW)
+    })
+
+    it('deleteEntry() deletes far before near, so a copy made while the far delete is in flight is dropped', async () => {
+      const { near, farDict, late, store, other } = setup()
+      farDict.writeEntry(NS, 'k', OLD, 0, 0)
+      late.hold('deleteEntry', 'before')
+      const called = late.called()
+      const deleted = store.deleteEntry(NS, 'k')
+      await called
+      // Far still holds the old entry: another thread copies it into near meanwhile.
+      expectBytes(await other.readEntry(NS, 'k'), OLD)
+      late.release()
+      await deleted
+      expect(farDict.readEntry(NS, 'k')).toBeUndefined()
+      expect(near.readEntry(NS, 'k')).toBeUndefined()
+    })
+
+    it('purgeNamespace() purges far before near, so a copy made while the far purge is in flight is purged', async () => {
+      const { near, farDict, late, store, other } = setup()
+      farDict.writeEntry(NS, 'k', OLD, 0, 0)
+      late.hold('purgeNamespace', 'before')
+      const called = late.called()
+      const purged = store.purgeNamespace(NS, false)
+      await called
+      expectBytes(await other.readEntry(NS, 'k'), OLD)
+      late.release()
+      await purged
+      expect(near.readEntry(NS, 'k')?.stale ?? true).toBe(true)
     })
   })
 
