@@ -38,6 +38,7 @@ import { stampede } from './scenarios/stampede.js'
 import { swap } from './scenarios/swap.js'
 import { threadsL1Hit, threadsL2Hit } from './scenarios/threads.js'
 import { tiered } from './scenarios/tiered.js'
+import { tracing } from './scenarios/tracing.js'
 
 const SCENARIOS: Record<string, (report: Report) => Promise<void>> = {
   l1: l1Hit,
@@ -54,6 +55,7 @@ const SCENARIOS: Record<string, (report: Report) => Promise<void>> = {
   invalidation,
   swap,
   hitrate: hitRate,
+  tracing,
 }
 
 /**

@@ -62,6 +62,7 @@ export type {
   WarmupReport,
 } from './types.js'
 export { CacheSnapshot } from './pages/snapshot.js'
+export type { CacheTraceContext, GetTraceContext } from './diagnostics/tracing.js'
 export type { WarmupSource } from './pages/warmup.js'
 export { ClusterBus, isClusterBusMessage, type ClusterBusAttachOptions, type ClusterBusOptions } from './bus/cluster-bus.js'
 export { WorkerBus, type WorkerBusAttachOptions, type WorkerBusHandle, type WorkerBusOptions } from './bus/worker-bus.js'

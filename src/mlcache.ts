@@ -43,6 +43,7 @@ import { CacheSnapshot, type PageReads } from './pages/snapshot.js'
 import { type Reclamation, swapPages } from './pages/swap.js'
 import { type WarmupSource, warmUp } from './pages/warmup.js'
 import { StatsCounters } from './stats.js'
+import { type GetTraceContext, deleteChannel, getChannel, loadChannel, setChannel } from './diagnostics/tracing.js'
 import type {
   BulkOp,
   BulkOptions,
@@ -226,6 +227,7 @@ export class MLCache<V = unknown, L1 = V> {
    * @throws {LoaderError | LockTimeoutError | EncodeError | SerializerError | L2Error | ClosedError} (rejects)
    */
   get(key: string, loader?: Loader<V>, options?: GetOptions<V, L1>): Promise<L1 | undefined> {
+    if (getChannel.hasSubscribers) return this.#tracedGet(key, loader, options, VALUE) as Promise<L1 | undefined>
     // The L1 hit is the hot path: a call that needs no more than two comparisons to validate
     // reads the LRU here, without another frame; anything else takes lookup()'s path.
     if (this.#closed || typeof key !== 'string' || key.length === 0 || key.length > FAST_KEY_LENGTH || (loader !== undefined && typeof loader !== 'function')) {
@@ -242,7 +244,19 @@ export class MLCache<V = unknown, L1 = V> {
    * (`hitLevel`) and whether it is stale.
    */
   lookup(key: string, loader?: Loader<V>, options?: GetOptions<V, L1>): Promise<Lookup<L1>> {
+    if (getChannel.hasSubscribers) return this.#tracedGet(key, loader, options, LOOKUP) as Promise<Lookup<L1>>
     return this.#serve(this.#pages.current, key, loader, options, LOOKUP, undefined) as Promise<Lookup<L1>>
+  }
+
+  /** `get` or `lookup` while someone listens on `mlcache:get`: the context gets the answer's hit level. */
+  #tracedGet(key: string, loader: Loader<V> | undefined, options: GetOptions<V, L1> | undefined, shape: Shape): Promise<unknown> {
+    const context: GetTraceContext = { cache: this.name, key }
+    return getChannel.tracePromise(async () => {
+      const found = (await this.#serve(this.#pages.current, key, loader, options, LOOKUP, undefined)) as Lookup<L1>
+      context.hitLevel = found.hitLevel
+      context.stale = found.stale
+      return shape === VALUE ? found.value : found
+    }, context)
   }
 
   /**
@@ -333,7 +347,12 @@ export class MLCache<V = unknown, L1 = V> {
    * @throws {EncodeError} the value cannot be encoded; nothing was written (rejects)
    * @throws {L2Error} the store failed: every L1 dropped the key (rejects)
    */
-  async set(key: string, value: V | null | undefined, options?: SetOptions<V, L1>): Promise<void> {
+  set(key: string, value: V | null | undefined, options?: SetOptions<V, L1>): Promise<void> {
+    if (setChannel.hasSubscribers) return setChannel.tracePromise(() => this.#set(key, value, options), { cache: this.name, key })
+    return this.#set(key, value, options)
+  }
+
+  async #set(key: string, value: V | null | undefined, options: SetOptions<V, L1> | undefined): Promise<void> {
     assertKey(key)
     const opts = mergeCallOptions(this.#options, options, 'set')
     this.#assertOpen()
@@ -368,7 +387,12 @@ export class MLCache<V = unknown, L1 = V> {
    * out of L2 and L1.
    * @throws {L2Error} the store failed; every L1 dropped the key all the same (rejects)
    */
-  async delete(key: string): Promise<void> {
+  delete(key: string): Promise<void> {
+    if (deleteChannel.hasSubscribers) return deleteChannel.tracePromise(() => this.#delete(key), { cache: this.name, key })
+    return this.#delete(key)
+  }
+
+  async #delete(key: string): Promise<void> {
     assertKey(key)
     this.#assertOpen()
     const page = await this.#currentPage()
@@ -382,7 +406,12 @@ export class MLCache<V = unknown, L1 = V> {
    * values out of L2 and L1.
    * @throws {L2Error} the store failed; every L1 was cleared all the same (rejects)
    */
-  async purge(options?: PurgeOptions): Promise<void> {
+  purge(options?: PurgeOptions): Promise<void> {
+    if (deleteChannel.hasSubscribers) return deleteChannel.tracePromise(() => this.#purge(options), { cache: this.name })
+    return this.#purge(options)
+  }
+
+  async #purge(options: PurgeOptions | undefined): Promise<void> {
     assertOptionsObject(options)
     const flushExpired = options?.flushExpired ?? false
     if (typeof flushExpired !== 'boolean') throw new TypeError('options.flushExpired must be a boolean')
@@ -673,7 +702,10 @@ export class MLCache<V = unknown, L1 = V> {
     this.#stats.loaderCalls++
     let answer: Awaited<ReturnType<typeof runLoader<V>>>
     try {
-      answer = await runLoader(key, loader, stale === undefined || stale.negative ? undefined : stale.value)
+      const staleValue = stale === undefined || stale.negative ? undefined : stale.value
+      answer = await (loadChannel.hasSubscribers
+        ? loadChannel.tracePromise(() => runLoader(key, loader, staleValue), { cache: this.name, key })
+        : runLoader(key, loader, staleValue))
     } catch (error) {
       this.#stats.loaderErrors++
       if (opts.resurrectTtl === undefined || stale === undefined) throw error

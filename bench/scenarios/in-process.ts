@@ -13,7 +13,7 @@ import { encodeValue } from '../../src/codec/codec.js'
 import { MLCache, SharedDict } from '../../src/index.js'
 import { KEY, L2_LRU_SIZE, PROFILE, SHORT, USER, VALUES, l2Keys } from '../fixtures.js'
 import type { Report } from '../report.js'
-import { mlcacheWithoutStats } from '../without-stats.js'
+import { mlcacheWithoutStats, mlcacheWithoutTracing } from '../without-stats.js'
 
 /** The L2 of the miss scenario: room for every key a run writes (the run checks nothing was evicted). */
 const MISS_DICT_SIZE = '1g'
@@ -26,6 +26,7 @@ const MISS_DICT_SIZE = '1g'
  */
 export async function l1Hit(report: Report): Promise<void> {
   const MLCacheWithoutStats = await mlcacheWithoutStats()
+  const MLCacheWithoutTracing = await mlcacheWithoutTracing()
   for (const { label, tag, value } of VALUES) {
     const map = new Map<string, unknown>([[KEY, value]])
     const lru = new LRUCache<string, object>({ max: 1_000 })
@@ -34,6 +35,8 @@ export async function l1Hit(report: Report): Promise<void> {
     await cache.get(KEY, () => value)
     const uncounted = new MLCacheWithoutStats(`bench-l1-uncounted-${tag}`, { lruSize: 1_000 })
     await uncounted.get(KEY, () => value)
+    const untraced = new MLCacheWithoutTracing(`bench-l1-untraced-${tag}`, { lruSize: 1_000 })
+    await untraced.get(KEY, () => value)
     const bento = new BentoCache({ default: 'memory', stores: { memory: bentostore().useL1Layer(memoryDriver({ maxItems: 1_000 })) } })
     await bento.getOrSet({ key: KEY, factory: () => value })
     const cacheManager = createCache()
@@ -49,6 +52,7 @@ export async function l1Hit(report: Report): Promise<void> {
       [t('lru-cache get (async, awaited)')]: async () => lru.get(KEY),
       [mlcache]: () => cache.get(KEY),
       [t('MLCache.get (L1 hit, no counters)')]: () => uncounted.get(KEY),
+      [t('MLCache.get (L1 hit, no tracing checks)')]: () => untraced.get(KEY),
       [t('bentocache get (memory hit)')]: () => bento.get({ key: KEY }),
       [t('bentocache getOrSet (memory hit)')]: () => bento.getOrSet({ key: KEY, factory: () => value }),
       [t('cache-manager get (memory)')]: () => cacheManager.get(KEY),
@@ -58,16 +62,19 @@ export async function l1Hit(report: Report): Promise<void> {
     report.compare(measured, name, mlcache, t('bentocache getOrSet (memory hit)'), 15)
     // stats() is always on: its counters must cost under 5 % of an L1 hit.
     report.compare(measured, name, mlcache, t('MLCache.get (L1 hit, no counters)'), 0.95)
+    // diagnostics_channel: nobody subscribed, the checks must cost under 5 % of an L1 hit.
+    report.compare(measured, name, mlcache, t('MLCache.get (L1 hit, no tracing checks)'), 0.95)
     report.compare(measured, name, mlcache, t('lru-cache get (async, awaited)'), 0)
     report.compare(measured, name, mlcache, t('bentocache get (memory hit)'), 0)
     report.compare(measured, name, mlcache, t('cache-manager get (memory)'), 0)
     report.compare(measured, name, mlcache, t('cacheable get (memory)'), 0)
-    await Promise.all([cache.close(), uncounted.close(), bento.disconnectAll(), cacheManager.disconnect(), cacheable.disconnect()])
+    await Promise.all([cache.close(), uncounted.close(), untraced.close(), bento.disconnectAll(), cacheManager.disconnect(), cacheable.disconnect()])
   }
   report.notes.push(
     `*L1 hit*: one hot key (\`${KEY}\`), measured with the short string and the ~1 KB object (${encodeValue(PROFILE).length} bytes of msgpack); ` +
       'the async lru-cache row is `async () => lru.get(key)`, the Promise floor; the "no counters" row is MLCache built ' +
-      'from `src/mlcache.ts` with every statistics counter update removed (`bench/without-stats.ts`), what `stats()` costs; ' +
+      'from `src/mlcache.ts` with every statistics counter update removed (`bench/without-stats.ts`), what `stats()` costs, ' +
+      'and the "no tracing checks" row the same with its `diagnostics_channel` checks removed, what tracing costs when nobody subscribes; ' +
       'bentocache 1.6.1 memory L1 (its default `serialize: true`: ' +
       'it stores JSON and parses it on every hit), cache-manager 7.2.9 `createCache()` (default memory store, answers the stored reference), ' +
       'cacheable 2.5.0 `new Cacheable()` (default in-memory primary, `useClone: true`: it answers a clone of an object).',

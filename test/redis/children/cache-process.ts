@@ -20,8 +20,11 @@ export interface CacheProcessConfig {
   prefix: string
   lockExptime?: number
   lockTimeout?: number
-  /** The cache's store: the RedisStore (`'redis'`, the default), or a TieredStore with a SharedDict in front of it. */
-  l2?: 'redis' | 'tiered'
+  /**
+   * Where L2 is: the RedisStore (default), a SharedDict of this process (Kong's per-host L2; the bus stays Redis),
+   * or a TieredStore, a SharedDict of this process in front of the RedisStore.
+   */
+  l2?: 'redis' | 'shared-dict' | 'tiered'
   /** The cache's L1 size (MLCache's default when absent). */
   lruSize?: number
 }
@@ -40,11 +43,13 @@ export type CacheProcessRequest =
   | { op: 'close' }
 
 const config = JSON.parse(process.env.MLCACHE_CHILD ?? '{}') as CacheProcessConfig
-const store = new RedisStore({ url: config.url, prefix: config.prefix })
+const store = config.l2 === 'shared-dict' ? SharedDict.create({ size: '4m' }) : new RedisStore({ url: config.url, prefix: config.prefix })
 const bus = new RedisBus({ url: config.url, prefix: config.prefix, heartbeatInterval: 200 })
 const l2 = config.l2 === 'tiered' ? new TieredStore({ near: SharedDict.create({ size: '4m' }), far: store }) : store
 const cache = new MLCache<unknown>('users', { store: l2, bus, lockExptime: config.lockExptime, lockTimeout: config.lockTimeout, lruSize: config.lruSize })
 const counter = new Redis(config.url)
+// The outage tests kill the server: the counter's reconnect errors are expected.
+counter.on('error', () => undefined)
 
 /** The key counting the loader calls of `key` across every process. */
 const loadsKey = (key: string) => `${config.prefix}test:loads:${key}`
@@ -89,7 +94,7 @@ async function handle(request: CacheProcessRequest): Promise<unknown> {
     case 'close':
       await cache.close()
       await bus.close()
-      await store.close()
+      if (store instanceof RedisStore) await store.close()
       counter.disconnect()
       return undefined
   }
