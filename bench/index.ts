@@ -61,7 +61,8 @@ const SCENARIOS: Record<string, (report: Report) => Promise<void>> = {
 /**
  * The default run: the scenarios of the headline targets (L1 hit against
  * lru-cache and the peers, L2 hit against msgpackr, the Redis L2 hit against
- * bentocache's, the L2 hit over TieredStore against SharedDict and RedisStore, SharedDict against Map, L1 hits scaling over workers, one
+ * bentocache's, the L2 hit over TieredStore against SharedDict and
+ * RedisStore, SharedDict against Map, L1 hits scaling over workers, one
  * loader call per stampede across threads and across processes over Redis,
  * invalidation latency, the time of a page swap of 100k entries and the
  * readers' throughput during it). The rest, the L2 scaling target among them, only

@@ -42,10 +42,11 @@ export async function tiered(report: Report): Promise<void> {
     if (redis === undefined) return
     far = new RedisStore({ url: redis.url })
     raw = new Redis(redis.url)
+    const tieredLabel = 'TieredStore (SharedDict + RedisStore)'
     const stores: { label: string; store: L2Store }[] = [
       { label: 'SharedDict', store: SharedDict.create({ size: '64m' }) },
       { label: 'RedisStore', store: far },
-      { label: 'TieredStore (SharedDict + RedisStore)', store: new TieredStore({ near: SharedDict.create({ size: '64m' }), far }) },
+      { label: tieredLabel, store: new TieredStore({ near: SharedDict.create({ size: '64m' }), far }) },
     ]
     const keys = l2Keys()
     const zipf = keySequence({ zipf: 0.99 })
@@ -81,8 +82,7 @@ export async function tiered(report: Report): Promise<void> {
       if (taskName.endsWith('in-order keys') && l1Hits !== 0) throw new Error(`${taskName}: ${l1Hits} reads in order hit L1`)
     }
     // The near hits are near hits: in-order reads of the tiered cache after the run send no read to Redis.
-    const [, , tieredStore] = stores
-    const tieredInOrder = byTask.get(task(tieredStore?.label ?? '', 'in-order')) as MLCache
+    const tieredInOrder = byTask.get(task(tieredLabel, 'in-order')) as MLCache
     const before = await redisReads(raw)
     for (let i = 0; i < REPLAY_READS; i++) await tieredInOrder.get(keys[i % keys.length] as string)
     const farReads = (await redisReads(raw)) - before

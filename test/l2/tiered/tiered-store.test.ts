@@ -71,23 +71,22 @@ function lateFar(dict: SharedDict): LateFar {
   }
 }
 
-/** A host: its near dict, and two threads' stores over it (the far is shared). */
-function setup(far?: L2Store) {
+/** A host: its near dict on a fake clock, and the stores of three threads over it and one far dict. */
+function setup() {
   const clock = fakeClock()
   const near = SharedDict.create({ size: '1m', clock: clock.now })
   const farDict = SharedDict.create({ size: '1m', clock: clock.now })
   const late = lateFar(farDict)
-  const farStore = far ?? late
   return {
     clock,
     near,
     farDict,
     late,
-    store: new TieredStore({ near, far: farStore }),
+    store: new TieredStore({ near, far: late }),
     /** Another thread's store over the same near and far, its far calls never late. */
     other: new TieredStore({ near, far: farDict }),
     /** A third thread's, over the late far too. */
-    third: new TieredStore({ near, far: farStore }),
+    third: new TieredStore({ near, far: late }),
   }
 }
 
