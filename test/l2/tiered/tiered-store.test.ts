@@ -201,6 +201,18 @@ describe('TieredStore', () => {
       expect(near.tryLock(NS, 'k', 'probe', 60_000)).toBe('acquired')
     })
 
+    it('writeEntry() of a value near has no room for answers far\'s result, and near lacks the key', async () => {
+      const near = SharedDict.create({ size: 8 * 1024 })
+      const farDict = SharedDict.create({ size: '1m' })
+      const store = new TieredStore({ near, far: farDict })
+      expect(await store.writeEntry(NS, 'k', OLD, 0, 0)).toBe('ok')
+      const big = pattern(16 * 1024, 5)
+      expect(await store.writeEntry(NS, 'k', big, 0, 0)).toBe('ok')
+      expect(near.readEntry(NS, 'k')).toBeUndefined()
+      expectBytes(await store.readEntry(NS, 'k'), big)
+      checkSharedDictInvariants(near)
+    })
+
     it('deleteEntry() drops the entry from far and near', async () => {
       const { near, farDict, store } = setup()
       expect(await store.writeEntry(NS, 'k', OLD, 0, 0)).toBe('ok')
