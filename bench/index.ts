@@ -37,6 +37,7 @@ import { redisStampede } from './scenarios/redis-stampede.js'
 import { stampede } from './scenarios/stampede.js'
 import { swap } from './scenarios/swap.js'
 import { threadsL1Hit, threadsL2Hit } from './scenarios/threads.js'
+import { tiered } from './scenarios/tiered.js'
 import { tracing } from './scenarios/tracing.js'
 
 const SCENARIOS: Record<string, (report: Report) => Promise<void>> = {
@@ -44,6 +45,7 @@ const SCENARIOS: Record<string, (report: Report) => Promise<void>> = {
   l2: l2Hit,
   'l2-mix': l2Mix,
   'redis-l2': redisL2Hit,
+  tiered,
   dict: sharedDict,
   miss: missPath,
   'threads-l1': threadsL1Hit,
@@ -59,13 +61,14 @@ const SCENARIOS: Record<string, (report: Report) => Promise<void>> = {
 /**
  * The default run: the scenarios of the headline targets (L1 hit against
  * lru-cache and the peers, L2 hit against msgpackr, the Redis L2 hit against
- * bentocache's, SharedDict against Map, L1 hits scaling over workers, one
+ * bentocache's, the L2 hit over TieredStore against SharedDict and
+ * RedisStore, SharedDict against Map, L1 hits scaling over workers, one
  * loader call per stampede across threads and across processes over Redis,
  * invalidation latency, the time of a page swap of 100k entries and the
  * readers' throughput during it). The rest, the L2 scaling target among them, only
  * come with `--full`.
  */
-const HEADLINE = ['l1', 'l2', 'redis-l2', 'dict', 'threads-l1', 'stampede', 'redis-stampede', 'invalidation', 'swap']
+const HEADLINE = ['l1', 'l2', 'redis-l2', 'tiered', 'dict', 'threads-l1', 'stampede', 'redis-stampede', 'invalidation', 'swap']
 
 /** Where a run writes: the tracked tables and charts on `--update` only. */
 const TRACKED = new URL('./results/', import.meta.url)

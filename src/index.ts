@@ -17,6 +17,8 @@ export type {
   SharedDictRecovery,
   SharedDictStats,
 } from './l2/shared-dict/types.js'
+export { TieredStore } from './l2/tiered/tiered-store.js'
+export type { TieredStoreOptions } from './l2/tiered/tiered-options.js'
 export { LocalBus } from './bus/local-bus.js'
 export { BUS_RESYNC_EVENT, BUS_SOURCE, WORKER_SOURCE } from './bus/event-bus.js'
 export type { BusReach, EventBus, EventBusOptions, EventBusTarget, EventHandler } from './bus/event-bus.js'

@@ -11,6 +11,7 @@
  * (Kong: `declarative:lock`, taken with `add`).
  */
 import type { L2Store, MaybePromise } from '../l2/l2-store.js'
+import { readRecordIn, writeRecordIn } from '../l2/record-fallback.js'
 
 /**
  * The namespace of the page table. Page namespaces that contain NUL end
@@ -85,24 +86,15 @@ export async function raiseOldestPage(store: L2Store, name: string, page: number
 
 function readPage(store: L2Store, key: string): MaybePromise<number | undefined> {
   try {
-    const record = store.readRecord === undefined ? readAsEntry(store, key) : store.readRecord(PAGE_TABLE_NAMESPACE, key)
+    const record = readRecordIn(store, PAGE_TABLE_NAMESPACE, key)
     return record instanceof Promise ? record.then(pageOf, () => undefined) : pageOf(record)
   } catch {
     return undefined
   }
 }
 
-async function writeRecord(store: L2Store, key: string, value: string): Promise<boolean> {
-  if (store.writeRecord !== undefined) return store.writeRecord(PAGE_TABLE_NAMESPACE, key, value)
-  // A store without records keeps it as an entry that never expires (an evicting store may lose it: see the README).
-  const written = await store.writeEntry(PAGE_TABLE_NAMESPACE, key, new TextEncoder().encode(value), 0, 0)
-  return written === 'ok'
-}
-
-function readAsEntry(store: L2Store, key: string): MaybePromise<string | undefined> {
-  const entry = store.readEntry(PAGE_TABLE_NAMESPACE, key)
-  const text = (found: Awaited<typeof entry>): string | undefined => (found === undefined ? undefined : new TextDecoder().decode(found.value))
-  return entry instanceof Promise ? entry.then(text) : text(entry)
+function writeRecord(store: L2Store, key: string, value: string): Promise<boolean> {
+  return writeRecordIn(store, PAGE_TABLE_NAMESPACE, key, value)
 }
 
 function pageOf(record: string | undefined): number {

@@ -3,7 +3,9 @@
  * (their figures mean nothing here): the cross-process stampede forks its
  * children, counts loader calls in Redis and leaves no process behind; the
  * Redis L2 hit measures every reader and compares MLCache with bentocache;
- * and without redis-server they skip, unless MLCACHE_REQUIRE_REDIS=1.
+ * the tiered scenario measures MLCache over SharedDict, RedisStore and
+ * TieredStore, its in-order TieredStore reads never reaching Redis; and
+ * without redis-server they skip, unless MLCACHE_REQUIRE_REDIS=1.
  */
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -21,6 +23,7 @@ const { Report } = await import('../../bench/report.js')
 const { startBenchRedis } = await import('../../bench/redis-readers.js')
 const { redisL2Hit } = await import('../../bench/scenarios/redis-l2.js')
 const { redisStampede } = await import('../../bench/scenarios/redis-stampede.js')
+const { tiered } = await import('../../bench/scenarios/tiered.js')
 
 afterAll(() => {
   if (smokeBefore === undefined) delete process.env.MLCACHE_BENCH_SMOKE
@@ -76,6 +79,25 @@ describe.runIf(redisServerInstalled)('bench Redis scenarios (smoke counts)', { t
   })
 })
 
+describe.runIf(redisServerInstalled)('bench tiered scenario (smoke counts)', { timeout: 120_000 }, () => {
+  it('tiered: MLCache over SharedDict, RedisStore and TieredStore measured in order and with Zipf reads; the in-order TieredStore reads are near hits', async () => {
+    const report = await quietly(tiered)
+    const [[title, measured] = []] = [...report.results]
+    expect(title).toMatch(/^L2 hit over SharedDict, RedisStore and TieredStore/)
+    const stores = ['SharedDict', 'RedisStore', 'TieredStore (SharedDict + RedisStore)']
+    expect([...(measured?.keys() ?? [])]).toEqual([
+      'msgpackr unpack (same bytes)',
+      ...stores.flatMap((store) => [`MLCache.get over ${store}, in-order keys`, `MLCache.get over ${store}, Zipf 0.99 keys`]),
+    ])
+    for (const ops of measured?.values() ?? []) expect(ops).toBeGreaterThan(0)
+    const [table] = report.tables
+    for (const row of table?.rows.filter((cells) => cells[0]?.endsWith('in-order keys')) ?? []) expect(row[2]).toBe('0.0')
+    expect(table?.note).toMatch(/read Redis 0 times/)
+    expect(report.ratios.length).toBeGreaterThan(0)
+    expect(children().filter((line) => line.includes('redis-server'))).toEqual([])
+  })
+})
+
 describe('bench Redis scenarios without redis-server', () => {
   const path = process.env.PATH
   const required = process.env[REQUIRE_REDIS_ENV]
@@ -93,7 +115,7 @@ describe('bench Redis scenarios without redis-server', () => {
   it('skip with a notice, recording nothing and starting no process', async () => {
     process.env.PATH = empty
     delete process.env[REQUIRE_REDIS_ENV]
-    for (const scenario of [redisStampede, redisL2Hit]) {
+    for (const scenario of [redisStampede, redisL2Hit, tiered]) {
       const report = await quietly(scenario)
       expect(report.results.size + report.ratios.length + report.tables.length).toBe(0)
     }
@@ -112,5 +134,6 @@ describe('bench Redis scenarios without redis-server', () => {
     process.env[REQUIRE_REDIS_ENV] = '1'
     await expect(quietly(redisStampede)).rejects.toThrow(`${REQUIRE_REDIS_ENV}=1 but redis-server is not on PATH`)
     await expect(quietly(redisL2Hit)).rejects.toThrow(`${REQUIRE_REDIS_ENV}=1 but redis-server is not on PATH`)
+    await expect(quietly(tiered)).rejects.toThrow(`${REQUIRE_REDIS_ENV}=1 but redis-server is not on PATH`)
   })
 })

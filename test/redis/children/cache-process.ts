@@ -1,6 +1,8 @@
 /**
  * A child process with one MLCache over RedisStore and RedisBus, driven by
- * the parent over IPC (test/helpers/cache-processes.ts): each message
+ * the parent over IPC (test/helpers/cache-processes.ts); with `l2:
+ * 'tiered'` its store is a TieredStore, a SharedDict of its own (the
+ * process is a host) in front of that RedisStore. Each message
  * `{ id, op, ...args }` is answered `{ id, result }` or `{ id, error }`.
  * Loader calls are counted in Redis (`INCR`), so counts span processes.
  */
@@ -9,6 +11,7 @@ import { Redis } from 'ioredis'
 import { RedisBus } from '../../../src/bus/redis-bus.js'
 import { RedisStore } from '../../../src/l2/redis/redis-store.js'
 import { SharedDict } from '../../../src/l2/shared-dict/shared-dict.js'
+import { TieredStore } from '../../../src/l2/tiered/tiered-store.js'
 import { MLCache } from '../../../src/mlcache.js'
 
 /** What the parent passes in `MLCACHE_CHILD` (JSON). */
@@ -17,8 +20,13 @@ export interface CacheProcessConfig {
   prefix: string
   lockExptime?: number
   lockTimeout?: number
-  /** Where L2 is: the RedisStore (default), or a SharedDict of this process (Kong's per-host L2; the bus stays Redis). */
-  l2?: 'redis' | 'shared-dict'
+  /**
+   * Where L2 is: the RedisStore (default), a SharedDict of this process (Kong's per-host L2; the bus stays Redis),
+   * or a TieredStore, a SharedDict of this process in front of the RedisStore.
+   */
+  l2?: 'redis' | 'shared-dict' | 'tiered'
+  /** The cache's L1 size (MLCache's default when absent). */
+  lruSize?: number
 }
 
 /** The requests the child understands. */
@@ -37,7 +45,8 @@ export type CacheProcessRequest =
 const config = JSON.parse(process.env.MLCACHE_CHILD ?? '{}') as CacheProcessConfig
 const store = config.l2 === 'shared-dict' ? SharedDict.create({ size: '4m' }) : new RedisStore({ url: config.url, prefix: config.prefix })
 const bus = new RedisBus({ url: config.url, prefix: config.prefix, heartbeatInterval: 200 })
-const cache = new MLCache<unknown>('users', { store, bus, lockExptime: config.lockExptime, lockTimeout: config.lockTimeout })
+const l2 = config.l2 === 'tiered' ? new TieredStore({ near: SharedDict.create({ size: '4m' }), far: store }) : store
+const cache = new MLCache<unknown>('users', { store: l2, bus, lockExptime: config.lockExptime, lockTimeout: config.lockTimeout, lruSize: config.lruSize })
 const counter = new Redis(config.url)
 // The outage tests kill the server: the counter's reconnect errors are expected.
 counter.on('error', () => undefined)
