@@ -151,6 +151,15 @@ export interface ValueStore {
   readonly copyId?: string
 
   /**
+   * Optional: the copy that holds this store's records (the page table of
+   * swapped caches), when it is not {@link ValueStore.copyId}'s. A store in
+   * front of a shared one keeps its records in the shared one: it answers
+   * that store's `copyId` (`undefined` for Redis), so a swap on one host is
+   * every host's swap. Absent: the records are in the store's own copy.
+   */
+  readonly recordsCopyId?: string | undefined
+
+  /**
    * Optional, with {@link ValueStore.copyId}: drops this store's own copy of
    * `key`, or of every entry of `namespace` when `key` is `undefined`, so
    * that no write in flight puts the old value back into it (a SharedDict

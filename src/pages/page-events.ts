@@ -11,9 +11,12 @@
  * - `page-retired` `{ name, page }`: the swap reclaimed the pages up to
  *   `page` from L2; snapshots still pinned to them read their L1 only.
  *
- * Flips and retirements carry the swapping store's `copyId` when it has
- * one: with an L2 per host, each copy has its own page table, and another
- * host's swap neither retires nor holds back this host's old pages.
+ * Flips and retirements carry the copy of the swapping store's page table
+ * when it has one: with an L2 per host, each copy has its own page table,
+ * and another host's swap neither retires nor holds back this host's old
+ * pages. With a near tier per host in front of a shared store, the page
+ * table is shared: every host's snapshots hold the old page, and a
+ * retirement also drops each host's near copy of it.
  *
  * Every member of a bus answers flips, whether or not it has a cache of
  * that name (it then has nothing to switch): a swap waits for every live
@@ -37,7 +40,7 @@ export interface PageFlip {
   swap: string
   /** The page the swap replaced: the one whose snapshots matter. */
   replaced: number
-  /** The swapping store's `copyId`: members on another copy of L2 have their own pages. */
+  /** The copy of the swapping store's page table: members on another copy of L2 have their own pages. */
   copy?: string
 }
 export interface PageSwitched {
@@ -47,8 +50,10 @@ export interface PageSwitched {
 export interface PageReleased {
   name: string
   page: number
-  /** On `page-retired`: the swapping store's `copyId`, as on {@link PageFlip}. */
+  /** On `page-retired`: the copy of the swapping store's page table, as on {@link PageFlip}. */
   copy?: string
+  /** On `page-retired`: the `copyId` of the swapping store's entries. */
+  from?: string
 }
 
 const answering = new WeakSet<EventBus>()
@@ -73,6 +78,6 @@ export function answerPageEvents(bus: EventBus): void {
   })
   bus.subscribe(CACHE_EVENT_SOURCE, PAGE_RETIRED_EVENT, (data) => {
     const retired = data as PageReleased
-    for (const pages of pageSetsNamed(retired.name) ?? []) if (pages.ownsCopy(retired.copy)) pages.retire(retired.page)
+    for (const pages of pageSetsNamed(retired.name) ?? []) if (pages.ownsCopy(retired.copy)) pages.retired(retired.page, retired.from)
   })
 }

@@ -10,7 +10,7 @@ import { L1 } from '../l1/l1-cache.js'
 import type { L2Store } from '../l2/l2-store.js'
 import type { L1Store } from '../types.js'
 import { Page } from './page.js'
-import { readCurrentPage } from './page-table.js'
+import { pageNamespace, pageTableCopy, readCurrentPage } from './page-table.js'
 
 /** The pages of a name and store in this thread. */
 export class PageSet {
@@ -86,13 +86,24 @@ export class PageSet {
   }
 
   /**
-   * Whether a swap event stamped with `copy` (the swapping store's `copyId`)
-   * is about this set's pages: always, unless both name copies and they
-   * differ (another host's own L2 has its own page table).
+   * Whether a swap event stamped with `copy` (the copy of the swapping
+   * store's page table) is about this set's pages: always, unless both name
+   * copies and they differ (another host's own L2 has its own page table).
    */
   ownsCopy(copy: string | undefined): boolean {
-    const own = this.#store.copyId
+    const own = pageTableCopy(this.#store)
     return copy === undefined || own === undefined || copy === own
+  }
+
+  /**
+   * Page `number` was reclaimed by a swap whose store keeps entries in the
+   * copy `from`: marks the pages up to it retired, and when this store keeps
+   * a copy of its own (a near tier in front of the shared page table), that
+   * copy of the page goes too, as the swapping host purged its own.
+   */
+  retired(number: number, from: string | undefined): void {
+    this.retire(number)
+    if (from !== this.#store.copyId) void Promise.resolve(this.#store.forget?.(pageNamespace(this.name, number))).catch(() => undefined)
   }
 
   /** Marks the pages up to `number` retired: their entries left L2. */

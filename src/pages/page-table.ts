@@ -30,6 +30,14 @@ export function pageNamespace(name: string, page: number): string {
   return page === 1 && !name.includes('\u0000') ? name : `${name}\u0000${page}`
 }
 
+/**
+ * The copy holding `store`'s page table, as swap events name it: its
+ * records' copy, else its entries' (`undefined`: every member shares one).
+ */
+export function pageTableCopy(store: L2Store): string | undefined {
+  return 'recordsCopyId' in store ? store.recordsCopyId : store.copyId
+}
+
 /** The key of the record holding the current page of `name`. */
 function currentKey(name: string): string {
   return `page:${name}`

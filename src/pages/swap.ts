@@ -33,7 +33,7 @@ import {
   type PageSwitched,
 } from './page-events.js'
 import type { PageSet } from './page-set.js'
-import { PAGE_TABLE_NAMESPACE, pageNamespace, raiseOldestPage, readCurrentPage, swapLockKey, writeCurrentPage } from './page-table.js'
+import { PAGE_TABLE_NAMESPACE, pageNamespace, pageTableCopy, raiseOldestPage, readCurrentPage, swapLockKey, writeCurrentPage } from './page-table.js'
 import { BulkWriter } from './page-writer.js'
 
 /** The lease of the swap lock, ms (renewed every third of it while the swap runs). */
@@ -256,7 +256,7 @@ function reclaimWhenReleased<V>(context: SwapContext<V>, old: number, releases: 
       releases.stop()
       await raiseOldestPage(store, name, old + 1).catch(() => undefined)
       await tier.purge(pageNamespace(name, old), true).catch(() => undefined)
-      await bus.publish('all', CACHE_EVENT_SOURCE, PAGE_RETIRED_EVENT, { name, page: old, ...copyOf(store) } satisfies PageReleased).catch(() => undefined)
+      await bus.publish('all', CACHE_EVENT_SOURCE, PAGE_RETIRED_EVENT, { name, page: old, ...copyOf(store), ...(store.copyId === undefined ? {} : { from: store.copyId }) } satisfies PageReleased).catch(() => undefined)
     })())
   const done = watch().then(finish)
   return { done, finish }
@@ -271,7 +271,8 @@ async function l2Call<T>(name: string, call: () => T | Promise<T>): Promise<T> {
   }
 }
 
-/** The store's `copyId` as an event field, or nothing when every member reads one store. */
+/** The copy of the store's page table as an event field, or nothing when every member shares one. */
 function copyOf(store: L2Store): { copy?: string } {
-  return store.copyId === undefined ? {} : { copy: store.copyId }
+  const copy = pageTableCopy(store)
+  return copy === undefined ? {} : { copy }
 }

@@ -64,6 +64,8 @@ export class TieredStore implements L2Store {
    * other hosts have another, so their invalidations drop this copy.
    */
   readonly copyId: string
+  /** {@link L2Store.recordsCopyId}: far's, since the records (the page table) live there. */
+  readonly recordsCopyId: string | undefined
   /** {@link L2Store.onRecovered}: far's, when far has it (near, in memory, never fails). */
   readonly onRecovered?: (listener: () => void) => () => void
 
@@ -80,6 +82,7 @@ export class TieredStore implements L2Store {
     this.#near = near
     this.#far = far
     this.copyId = near.copyId as string
+    this.recordsCopyId = far.copyId
     if (far.onRecovered !== undefined) this.onRecovered = (listener) => (far.onRecovered as (listener: () => void) => () => void).call(far, listener)
   }
 
