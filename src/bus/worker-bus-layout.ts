@@ -6,7 +6,7 @@
  * `WorkerBus.attach` refuses a buffer of another version.
  *
  * ```
- * [0 .. 256)                 header (Int32 words, the BigInt64 head and byte reservation)
+ * [0 .. 256)                 header (Int32 words, the BigInt64 head, byte reservation and relay mark)
  * [256 .. +64*32)            member registry: 8 Int32 words per member (see worker-bus-members.ts)
  * [.. +1024*16)              unique-hash table: hash1, hash2, expiry f64
  * [.. +slots*32)             record slots, indexed by seq % slots
@@ -27,7 +27,7 @@ import { BusError } from '../errors.js'
 /** 'MLWB' read as a little-endian u32. */
 export const BUS_MAGIC = 0x4257_4c4d
 /** Version of this layout; `attach` refuses any other. */
-export const BUS_LAYOUT_VERSION = 2
+export const BUS_LAYOUT_VERSION = 3
 
 /** Members a bus can hold at once (the main end included); `workerId`s are 0..63. */
 export const MAX_MEMBERS = 64
@@ -64,6 +64,10 @@ export const H_PROGRESS = 11
 export const H_ROLL_CALL = 12
 /** Word: bumped and notified by every member that answers a roll call. */
 export const H_ROLL_ANSWERS = 13
+/** Word, written once by `create`: the upstream's reach (see worker-bus-relay.ts), 0 without an upstream. */
+export const H_REACH = 14
+/** Word: 1 while the created end relays to its upstream, 0 before and after. */
+export const H_RELAYING = 15
 /** Word (own 64-byte line): the append mutex, `0` or `(threadId + 1) << 1 | contended`. */
 export const H_MUTEX = 16
 /** Word: bumped by every acquisition of the mutex, so a stuck owner can be told from a busy one. */
@@ -72,11 +76,17 @@ export const H_MUTEX_TICKET = 17
 export const B_HEAD = 16
 /** BigInt64 index (byte 192): bytes reserved in the ring so far (a growing position). */
 export const B_RESERVED = 24
+/** BigInt64 index (byte 224): the seq up to which the relaying end has handed the members' events to its upstream. */
+export const B_RELAYED = 28
 
 /** Record kinds stored in a slot's meta word. */
 export const KIND_ALL = 1
 /** See {@link KIND_ALL}. */
 export const KIND_UNIQUE = 2
+/** An `'all'` event the relaying end brought in from its upstream: handled by every member, never sent back. */
+export const KIND_RELAYED = 3
+/** A message between the members and the relaying end (drains); never dispatched to handlers. */
+export const KIND_CONTROL = 4
 
 /** Geometry chosen at `create`. */
 export interface BusGeometry {

@@ -4,7 +4,7 @@
  * the ring geometry chosen by `WorkerBus.create` and fixed for the bus's
  * life, since every member reads the same buffer.
  */
-import type { EventBusOptions } from './event-bus.js'
+import type { EventBus, EventBusOptions } from './event-bus.js'
 import { assertKnownBusOptions, BUS_OPTION_NAMES, resolveBusOptions, type ResolvedBusOptions } from './bus-options.js'
 import { assertIntegerAtLeast, assertOptionsObject, assertTimerDuration } from '../internal/validate.js'
 import type { BusGeometry } from './worker-bus-layout.js'
@@ -61,6 +61,59 @@ export interface WorkerBusOptions extends EventBusOptions {
    * @defaultValue 30 000
    */
   ownerDeadAfter?: number
+  /**
+   * A bus beyond this process (a `RedisBus` or `ClusterBus` member of this
+   * process) that the whole WorkerBus shares: the threads reach other
+   * processes and hosts through the one upstream member of the end made by
+   * `create`, instead of a member (two Redis connections) each.
+   *
+   * - **Out.** Every `'all'` event published by a member (a worker thread or
+   *   the created end) is published once to `upstream`, by the created end,
+   *   in each member's publish order. The created end sends its own at once
+   *   (its `publish` rejects as the upstream's does); another member's
+   *   `publish` resolves once the created end has handed the event to
+   *   `upstream` (so a drain anywhere that starts afterwards covers it).
+   *   Events of source `'bus'` (resyncs) and `'worker'` (lifecycle),
+   *   `'current'` events and unique targets stay in this process.
+   * - **In.** Every `'all'` event `upstream` delivers that another upstream
+   *   member published is handled once by every member of this bus, the
+   *   created end included, with `workerId` `undefined` (its publisher is no
+   *   member of this bus: a page swap waits for, and counts the answers of,
+   *   this bus's members only); it is never sent back. The upstream's own
+   *   resync (`'bus'`, `'resync'`) becomes a resync of every member; its
+   *   lifecycle events stay there. An event too large for this bus is
+   *   reported to `onError` and replaced by a resync. Events published on
+   *   `upstream` directly from this process do not reach the members; and
+   *   the relay handles every event, so on a RedisBus it competes for the
+   *   unique events other upstream members publish there, and delivers those
+   *   it wins to every member.
+   * - **Reach.** Every member reports the upstream's `reach` (`'network'`
+   *   when it has none), so a resync also forgets the process's SharedDict
+   *   copy (`MLCache`).
+   * - **Drain.** `drain()` on any member covers upstream: the created end
+   *   drains it, then the member reads up to the created end's answer, all
+   *   within the drain's timeout.
+   * - **Failure.** An upstream publish that rejects (Redis down) cannot be
+   *   undone: other processes may keep stale entries until their TTL, as
+   *   when a publish on the upstream fails. It is reported to this end's
+   *   `onError` (a `BusError`, `cause` set); no resync is delivered here,
+   *   where the event was handled. The upstream resyncs its own members when
+   *   it reconnects, and that resync reaches every thread here.
+   * - **Closing.** Closing the created end stops relaying (it unsubscribes
+   *   from `upstream`, which stays open: close it yourself); the other
+   *   members work on as a plain WorkerBus.
+   *
+   * @example
+   * ```ts
+   * const upstream = new RedisBus({ url: 'redis://cache:6379' })
+   * const bus = WorkerBus.create({ upstream })
+   * const dict = SharedDict.create({ size: '64m' })
+   * for (let i = 0; i < 8; i++) new Worker(entry, { workerData: { bus: bus.handle, dict: dict.handle } })
+   * // in each worker: new MLCache('users', { store: SharedDict.attach(dict), bus: WorkerBus.attach(bus) })
+   * ```
+   * @defaultValue none: the bus stays in this process
+   */
+  upstream?: EventBus
 }
 
 /** Options of `WorkerBus.attach`; the others are the bus's, fixed by `create`. */
@@ -88,7 +141,7 @@ export interface WorkerBusAttachOptions {
 }
 
 /** The option names `create` accepts. */
-const CREATE_OPTION_NAMES: readonly string[] = [...BUS_OPTION_NAMES, 'ringBytes', 'stallTimeout', 'ownerDeadAfter']
+const CREATE_OPTION_NAMES: readonly string[] = [...BUS_OPTION_NAMES, 'ringBytes', 'stallTimeout', 'ownerDeadAfter', 'upstream']
 
 /**
  * Default `stallTimeout` (2 s): far beyond a garbage collection pause or a
@@ -118,6 +171,7 @@ export function resolveCreateOptions(options?: WorkerBusOptions): {
   resolved: ResolvedBusOptions
   geometry: BusGeometry
   ownerDeadAfter: number
+  upstream: EventBus | undefined
 } {
   const resolved = resolveBusOptions(options, CREATE_OPTION_NAMES)
   const { maxPayloadLen, maxQueueLen, uniqueTimeout } = resolved
@@ -128,8 +182,10 @@ export function resolveCreateOptions(options?: WorkerBusOptions): {
   assertIntegerAtLeast(ringBytes, 'options.ringBytes', Math.max(maxPayloadLen, MIN_RING_BYTES))
   if (ringBytes > MAX_RING_BYTES) throw new RangeError(`options.ringBytes must be <= ${MAX_RING_BYTES}`)
   assertTimerDuration(stallTimeout, 'options.stallTimeout')
+  const upstream = options?.upstream
+  if (upstream !== undefined) assertEventBus(upstream)
   const geometry = { slots: maxQueueLen, ringBytes: Math.ceil(ringBytes / 8) * 8, maxPayloadLen, uniqueTimeout, stallTimeout }
-  return { resolved, geometry, ownerDeadAfter: resolveOwnerDeadAfter(options?.ownerDeadAfter) }
+  return { resolved, geometry, ownerDeadAfter: resolveOwnerDeadAfter(options?.ownerDeadAfter), upstream }
 }
 
 /**
@@ -154,4 +210,13 @@ export function resolveAttachOptions(
     ...(clock === undefined ? {} : { clock }),
   })
   return { resolved, ownerDeadAfter: resolveOwnerDeadAfter(options?.ownerDeadAfter) }
+}
+
+/** @throws {TypeError} `upstream` does not look like an {@link EventBus} */
+function assertEventBus(upstream: unknown): asserts upstream is EventBus {
+  const bus = upstream as Partial<EventBus> | null
+  const methods = ['publish', 'subscribe', 'unsubscribe'] as const
+  if (typeof bus !== 'object' || bus === null || typeof bus.workerId !== 'number' || methods.some((name) => typeof bus[name] !== 'function')) {
+    throw new TypeError('options.upstream must be an EventBus')
+  }
 }

@@ -18,6 +18,8 @@ import {
   H_PROGRESS,
   H_ROOM_WAITERS,
   KIND_ALL,
+  KIND_CONTROL,
+  KIND_RELAYED,
   KIND_UNIQUE,
   MAX_MEMBERS,
   openBusBuffer,
@@ -37,6 +39,7 @@ import {
 import { stealFromThread } from './worker-bus-mutex.js'
 import { resolveAttachOptions, resolveCreateOptions } from './worker-bus-options.js'
 import type { WorkerBusAttachOptions, WorkerBusOptions } from './worker-bus-options.js'
+import { busReach, hasUpstream, RelayedDrains, relayable, relayed, UpstreamRelay } from './worker-bus-relay.js'
 import { RingLog } from './worker-bus-ring.js'
 import { UniqueTakeover } from './worker-bus-takeover.js'
 import { type RollCall, RollCallAnswerer, rollCall, stillSilent } from './worker-bus-roll-call.js'
@@ -74,13 +77,16 @@ interface PendingPublish {
   deduped: boolean
   /** Set by a failed attempt: the member the record would have overwritten. */
   blocker: Blocker | undefined
-  readonly resolve: () => void
+  /** The record's seq once appended (0: a duplicate unique hash, dropped; or a `'current'` event). */
+  seq: number
+  readonly resolve: (seq: number) => void
   readonly reject: (error: unknown) => void
 }
 
 /** What a `drain()` waits for: the head of the log and the `'current'` events published when it was called. */
 interface DrainMark {
-  readonly seq: number
+  /** `Infinity` while a drain through the relay waits for its answer (worker-bus-relay.ts). */
+  seq: number
   readonly local: number
 }
 
@@ -182,8 +188,12 @@ export class WorkerBus implements EventBus {
   get workerId(): number {
     return this.#slot.workerId
   }
-  /** {@link EventBus.reach}: the threads of this process. */
-  readonly reach: BusReach = 'process'
+  /**
+   * {@link EventBus.reach}: the threads of this process (`'process'`), or,
+   * on a bus created with an `upstream`, the upstream's reach in every
+   * member (`'network'` if it has none).
+   */
+  readonly reach: BusReach
   /** Send it to workers; structured-cloneable, shares the bus's memory. */
   readonly handle: WorkerBusHandle
   readonly #views: BusViews
@@ -209,12 +219,16 @@ export class WorkerBus implements EventBus {
   readonly #drains = new DrainWaiters<DrainMark>()
   readonly #turns = new DeliveryTurns(() => this.#pump())
   #waiting = false
+  /** The relay to the upstream bus: the end made by `create` with an `upstream` only. */
+  readonly #relay: UpstreamRelay | undefined
+  /** Every other member of a bus with an upstream: its publishes wait for the relay, its drains go through it. */
+  readonly #relayedDrains: RelayedDrains | undefined
   readonly #supervisor: SupervisingMember = {
     workerExited: (deadThreadId) => this.#reap(deadThreadId),
     reportError: (error) => this.#options.onError(error, { source: WORKER_SOURCE, event: 'exit' }),
   }
 
-  private constructor(ring: RingLog, views: BusViews, slot: MemberSlot, cursor: number, options: ResolvedBusOptions) {
+  private constructor(ring: RingLog, views: BusViews, slot: MemberSlot, cursor: number, options: ResolvedBusOptions, upstream?: EventBus) {
     this.#views = views
     this.#ring = ring
     this.#room = new RingRoom(views)
@@ -224,6 +238,10 @@ export class WorkerBus implements EventBus {
     this.handle = { buffer: views.buffer }
     this.#cursor = cursor
     this.#options = options
+    const append = (kind: number, source: string, event: string, data: unknown): Promise<number> => this.#append(kind, source, event, data)
+    this.#relay = upstream === undefined ? undefined : new UpstreamRelay(upstream, { views, append, onError: options.onError })
+    this.#relayedDrains = upstream === undefined && hasUpstream(views) ? new RelayedDrains() : undefined
+    this.reach = busReach(views)
     this.#rollCalls = new RollCallAnswerer(views, () => wordOf(views, this.#slot.workerId) + M_ANSWERED, this.#schedule)
     supervise(this.#supervisor)
     this.#rollCalls.start()
@@ -238,12 +256,12 @@ export class WorkerBus implements EventBus {
    * @throws {TypeError | RangeError} an option is invalid or unknown; the message names it
    */
   static create(options?: WorkerBusOptions): WorkerBus {
-    const { resolved, geometry, ownerDeadAfter } = resolveCreateOptions(options)
+    const { resolved, geometry, ownerDeadAfter, upstream } = resolveCreateOptions(options)
     const views = createBusBuffer(geometry)
     const ring = new RingLog(views, ownerDeadAfter)
     const slot = ring.locked(() => claimMember(views, threadId, 0, 0, 0))
     if (slot === undefined) throw new BusError('failed to create the bus') // a fresh registry is empty
-    return new WorkerBus(ring, views, slot, 0, resolved)
+    return new WorkerBus(ring, views, slot, 0, resolved, upstream)
   }
 
   /**
@@ -290,8 +308,10 @@ export class WorkerBus implements EventBus {
       const bytes = encodeEvent(source, event, data, maxPayloadLen)
       const kind = target === 'all' ? KIND_ALL : KIND_UNIQUE
       const now = kind === KIND_UNIQUE ? readBusClock(clock) : 0
-      const pending = this.#pending.length === 0 ? this.#pendingOf(bytes, kind, target, now, undefined) : undefined
-      if (pending === undefined || !this.#tryAppend(pending)) await this.#enqueue(bytes, kind, target, now, undefined, pending)
+      const seq = await this.#appendEncoded(bytes, kind, target, now)
+      // With an upstream, an 'all' event has left the process when publish resolves (worker-bus-relay.ts).
+      if (this.#relay !== undefined && kind === KIND_ALL) await this.#relay.publish(source, event, data)
+      else if (this.#relayedDrains !== undefined && kind === KIND_ALL && relayable(source)) await relayed(this.#views, seq)
     }
     this.#schedule() // from a microtask: we read our own events soon, never inside publish()
     // Backpressure: awaited publishes in a loop run on microtasks alone and would fill the queue
@@ -301,7 +321,22 @@ export class WorkerBus implements EventBus {
   }
 
   #pendingOf(bytes: Buffer | undefined, kind: number, target: string, now: number, local: PendingPublish['local']): PendingPublish {
-    return { bytes, kind, target, now, local, deduped: false, blocker: undefined, resolve: noop, reject: noop }
+    return { bytes, kind, target, now, local, deduped: false, blocker: undefined, seq: 0, resolve: noop, reject: noop }
+  }
+
+  /** Appends an encoded record after this member's waiting publishes; resolves with its seq once it is in the log. */
+  #appendEncoded(bytes: Buffer, kind: number, target: string, now: number): Promise<number> | number {
+    const pending = this.#pending.length === 0 ? this.#pendingOf(bytes, kind, target, now, undefined) : undefined
+    if (pending !== undefined && this.#tryAppend(pending)) return pending.seq
+    return this.#enqueue(bytes, kind, target, now, undefined, pending)
+  }
+
+  /** Appends a relayed or control record (worker-bus-relay.ts), in order with this member's publishes. */
+  async #append(kind: number, source: string, event: string, data: unknown): Promise<number> {
+    if (this.#stop.signal.aborted) throw new BusError('bus is closed')
+    const seq = await this.#appendEncoded(encodeEvent(source, event, data, this.#options.maxPayloadLen), kind, 'all', 0)
+    this.#schedule()
+    return seq
   }
 
   /**
@@ -325,6 +360,7 @@ export class WorkerBus implements EventBus {
     })
     if (seq === -1) return false
     if (seq !== 0) this.#own.push(seq) // 0: a duplicate unique hash, dropped
+    pending.seq = seq
     return true
   }
 
@@ -336,7 +372,7 @@ export class WorkerBus implements EventBus {
     now: number,
     local: PendingPublish['local'],
     tried?: PendingPublish,
-  ): Promise<void> {
+  ): Promise<number> {
     return new Promise((resolve, reject) => {
       const pending = { ...this.#pendingOf(bytes, kind, target, now, local), resolve, reject }
       if (tried !== undefined) pending.deduped = tried.deduped
@@ -382,7 +418,7 @@ export class WorkerBus implements EventBus {
           continue
         }
         this.#pending.shift()
-        pending.resolve()
+        pending.resolve(pending.seq)
         this.#schedule()
       }
     } finally {
@@ -421,17 +457,39 @@ export class WorkerBus implements EventBus {
    * relies on it as a barrier. A `'current'` event queued behind publishes
    * waiting for room counts too, so it waits for that room. Awaiting it
    * inside a handler without a timeout never resolves.
-   * @param timeout - the most milliseconds to wait
+   *
+   * On a bus with an upstream it also covers the upstream: the created end
+   * drains the upstream first (what it delivers meanwhile enters the log),
+   * and any other member asks it to, through the log, then reads up to its
+   * answer. So every event published on the upstream (from any process or
+   * host) before the call has been handled here once it resolves.
+   * @param timeout - the most milliseconds to wait, upstream included
    * @defaultValue timeout no limit
    * @throws {TypeError | RangeError} (rejects) `timeout` is not a duration
    */
   async drain(timeout?: number): Promise<void> {
     if (timeout !== undefined) assertTimerDuration(timeout, 'timeout')
+    if (this.#stop.signal.aborted) return
+    if (this.#relayedDrains !== undefined) return this.#drainThroughRelay(timeout)
+    if (this.#relay !== undefined) {
+      const start = performance.now()
+      await this.#relay.drain(timeout)
+      if (timeout !== undefined) timeout = Math.max(0, timeout - (performance.now() - start))
+    }
     const seq = this.#ring.head()
     const local = this.#localPublished
     if (this.#stop.signal.aborted || (this.#cursor >= seq && this.#localHandled >= local)) return
     this.#schedule() // do not wait for the notify to reach this thread
     return this.#drains.wait({ seq, local }, timeout)
+  }
+
+  /** A member's drain on a bus with an upstream: up to the relaying end's answer (worker-bus-relay.ts). */
+  #drainThroughRelay(timeout: number | undefined): Promise<void> {
+    const mark: DrainMark = { seq: Number.POSITIVE_INFINITY, local: this.#localPublished }
+    const drained = this.#drains.wait(mark, timeout)
+    const append = (kind: number, source: string, event: string, data: unknown): Promise<number> => this.#append(kind, source, event, data)
+    void (this.#relayedDrains as RelayedDrains).request(mark, timeout, this.#views, append, () => this.#ring.head()).then(this.#schedule)
+    return drained
   }
 
   /**
@@ -442,6 +500,8 @@ export class WorkerBus implements EventBus {
    * not awaited; the other members keep working.
    */
   async close(): Promise<void> {
+    if (this.#stop.signal.aborted) return
+    await this.#relay?.close() // while still a member: it answers the drains waiting for it
     if (this.#stop.signal.aborted) return
     this.#stop.abort()
     unsupervise(this.#supervisor)
@@ -545,6 +605,11 @@ export class WorkerBus implements EventBus {
     } catch {
       return this.#resync(seq) // torn beyond what the checks catch: count it as lost
     }
+    if (record.kind === KIND_CONTROL) {
+      this.#relay?.control(decoded.event, decoded.data)
+      this.#relayedDrains?.control(decoded.event, decoded.data, seq)
+      return this.#advance(seq)
+    }
     if (record.kind === KIND_UNIQUE) {
       // Only a member with a handler for it may take a unique event: one that
       // takes it to do nothing would leave it handled by nobody (the
@@ -563,6 +628,13 @@ export class WorkerBus implements EventBus {
       this.#ring.handled(seq, me)
       return this.#advance(seq)
     }
+    if (record.kind === KIND_RELAYED) {
+      // From upstream: its publisher is no member of this bus (a swap must not count it as one).
+      await this.#dispatch(decoded.source, decoded.event, decoded.data, undefined)
+      return this.#advance(seq)
+    }
+    // The relaying end sends the other members' events upstream (its own went with its publish).
+    if (this.#relay !== undefined && record.publisher !== this.workerId) await this.#relay.outbound(seq, decoded.source, decoded.event, decoded.data)
     await this.#dispatch(decoded.source, decoded.event, decoded.data, record.publisher)
     if (this.#takeover.watching && decoded.source === WORKER_SOURCE && decoded.event === 'exit') {
       // A crash: take over the unique events the dead member held unhandled (worker-bus-takeover.ts).
@@ -590,6 +662,7 @@ export class WorkerBus implements EventBus {
     const resume = Math.max(lost, this.#ring.resumeAfterLoss(lost))
     // Past the loss at once: publishers must not wait for records this member will never read.
     this.#advance(Math.max(this.#cursor, resume))
+    this.#relay?.skipped(this.#cursor)
     await this.#dispatch(BUS_SOURCE, BUS_RESYNC_EVENT, { reason: 'overflow' }, undefined)
   }
 
