@@ -1,12 +1,12 @@
-// One request handler thread of a host: attaches to the host's SharedDict,
-// joins the bus, and serves the users through the cache.
+// One request handler thread of a host: attaches to the host's SharedDict
+// and WorkerBus (which reaches the other hosts through the main thread's
+// RedisBus), and serves the users through the cache.
 import { parentPort, threadId, workerData } from 'node:worker_threads'
-import { MLCache, SharedDict } from 'mlcache'
-import { RedisBus } from 'mlcache/redis'
+import { MLCache, SharedDict, WorkerBus } from 'mlcache'
 
-const { host, redisUrl, dbUrl } = workerData
+const { host, dbUrl } = workerData
 const dict = SharedDict.attach(workerData.dict)
-const bus = new RedisBus({ url: redisUrl, prefix: 'two-hosts:' })
+const bus = WorkerBus.attach(workerData.bus)
 const users = new MLCache('users', { store: dict, bus, ttl: 60_000, negTtl: 5_000 })
 
 // The loader (L3): a query to the database, ~100 ms; counted there per host.
@@ -20,7 +20,8 @@ async function findUser(id) {
 async function handle({ method, url, body }) {
   const [, resource, id] = url.split('/')
   if (method === 'READY' || (method === 'POST' && resource === 'update')) {
-    // Applies every invalidation published before (for READY: the bus is subscribed).
+    // Drains the WorkerBus and, through the main thread, the RedisBus: every invalidation
+    // published before, on any host, is applied here (for READY: Redis is subscribed).
     await users.update()
     return { status: 200, body: { thread: threadId } }
   }
@@ -31,7 +32,8 @@ async function handle({ method, url, body }) {
   if (resource !== 'users' || !id) return { status: 404, body: { error: 'not found' } }
   if (method === 'DELETE') {
     // This host's SharedDict and this L1, then every other L1 of this host, and every other
-    // host's SharedDict and L1s. Resolves once the event is published.
+    // host's SharedDict and L1s. Resolves once the main thread has handed the event to Redis
+    // (if Redis is down, that fails there and is reported to its onError).
     await users.delete(id)
     return { status: 200, body: { deleted: Number(id) } }
   }

@@ -1,16 +1,23 @@
 // One "host": an HTTP server whose handlers run in THREADS worker_threads
-// (default 2) sharing this host's SharedDict (L2 and loader locks), and an
-// event bus reaching the other hosts through Redis.
+// (default 2) sharing this host's SharedDict (L2 and loader locks) and one
+// WorkerBus, whose main-thread end relays to the one RedisBus of this host:
+// the threads reach the other hosts through it (Kong's topology: a shared
+// dict per node, cluster events between nodes).
 //
 //   HOST_NAME=A PORT=3001 REDIS_URL=redis://127.0.0.1:6379 DB_URL=http://127.0.0.1:4000 node examples/two-hosts/host.mjs
 import { createServer } from 'node:http'
 import { Worker } from 'node:worker_threads'
-import { SharedDict } from 'mlcache'
+import { SharedDict, WorkerBus } from 'mlcache'
+import { RedisBus } from 'mlcache/redis'
 
 const name = process.env.HOST_NAME ?? 'A'
+const onError = (error) => console.error(`host ${name}: ${error.message}${error.cause ? ` (${error.cause.message})` : ''}`)
+// One RedisBus (two Redis connections) for the whole host, however many threads.
+const upstream = new RedisBus({ url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', prefix: 'two-hosts:', onError })
+const bus = WorkerBus.create({ upstream, onError })
 const dict = SharedDict.create({ size: '16m' })
 const size = Number(process.env.THREADS ?? 2)
-const workerData = { dict: dict.handle, host: name, redisUrl: process.env.REDIS_URL, dbUrl: process.env.DB_URL }
+const workerData = { dict: dict.handle, bus: bus.handle, host: name, dbUrl: process.env.DB_URL }
 const threads = Array.from({ length: size }, () => new Worker(new URL('./handler-thread.mjs', import.meta.url), { workerData }))
 
 // A minimal pool: one pending map per request id; a request goes to one thread, round-robin, or to every thread.
@@ -57,4 +64,6 @@ process.on('SIGTERM', async () => {
   server.close()
   await Promise.all(threads.map((thread) => dispatch(thread, { method: 'CLOSE' })))
   await Promise.all(threads.map((thread) => thread.terminate()))
+  await bus.close() // stops relaying
+  await upstream.close() // says goodbye to the other hosts
 })
