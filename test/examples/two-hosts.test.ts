@@ -10,6 +10,7 @@ import { once } from 'node:events'
 import { createInterface } from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
+import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { redisServerInstalled, useRedisServer } from '../helpers/redis-server.js'
 
@@ -108,6 +109,16 @@ describe.runIf(redisServerInstalled)('examples/two-hosts', () => {
 
     const after = await fromEveryThread('B', '/users/9')
     for (const body of after) expect(body).toMatchObject({ id: 9, name: 'Ada' })
+  })
+
+  it('each host reaches Redis through one RedisBus (two connections), not one per thread', async () => {
+    const admin = new Redis(server().url)
+    try {
+      const clients = ((await admin.call('CLIENT', 'LIST')) as string).trim().split('\n')
+      expect(clients).toHaveLength(2 * 2 + 1) // two per host, and this one
+    } finally {
+      admin.disconnect()
+    }
   })
 
   it('a DELETE on A while Redis is down (its relay to Redis fails) leads B, once Redis is back, to a resync that clears its L1 and its SharedDict copy', async () => {
