@@ -27,7 +27,7 @@ describe.runIf(redisServerInstalled)('examples/two-hosts', () => {
   const ports = {} as Record<Host, number>
 
   async function request(host: Host, method: string, path: string, body?: unknown): Promise<{ status: number; body: Body }> {
-    const response = await fetch(`http://127.0.0.1:${ports[host]}${path}`, { method, body: body === undefined ? undefined : JSON.stringify(body) })
+    const response = await fetch(`http://127.0.0.1:${ports[host]}${path}`, body === undefined ? { method } : { method, body: JSON.stringify(body) })
     return { status: response.status, body: (await response.json()) as Body }
   }
 
