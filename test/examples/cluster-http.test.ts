@@ -8,13 +8,14 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { request as httpRequest } from 'node:http'
+import { createInterface } from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const WORKERS = 4
-let server: ChildProcess
+let server: ChildProcess | undefined
 let port: number
 
 type Body = Record<string, unknown> & { pid: number }
@@ -74,11 +75,15 @@ describe('examples/cluster-http', () => {
       stdio: ['ignore', 'pipe', 'inherit'],
       detached: true,
     })
-    const [line] = (await once(server.stdout!, 'data')) as [Buffer]
-    port = (JSON.parse(line.toString()) as { port: number }).port
+    const [line] = (await Promise.race([
+      once(createInterface({ input: server.stdout! }), 'line'),
+      once(server, 'exit').then(([code, signal]) => Promise.reject(new Error(`the server exited before listening (${signal ?? code})`))),
+    ])) as [string]
+    port = (JSON.parse(line) as { port: number }).port
   }, 60_000)
 
   afterAll(async () => {
+    if (server === undefined) return
     if (server.exitCode === null && server.signalCode === null) {
       const exited = once(server, 'exit')
       server.kill('SIGTERM')

@@ -22,7 +22,7 @@ type Host = 'A' | 'B'
 
 describe.runIf(redisServerInstalled)('examples/two-hosts', () => {
   const server = useRedisServer()
-  let start: ChildProcess
+  let start: ChildProcess | undefined
   let stderr = ''
   const ports = {} as Record<Host, number>
 
@@ -59,11 +59,15 @@ describe.runIf(redisServerInstalled)('examples/two-hosts', () => {
       detached: true,
     })
     start.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-    const [line] = (await once(createInterface({ input: start.stdout! }), 'line')) as [string]
+    const [line] = (await Promise.race([
+      once(createInterface({ input: start.stdout! }), 'line'),
+      once(start, 'exit').then(([code, signal]) => Promise.reject(new Error(`start.mjs exited before the hosts served (${signal ?? code}): ${stderr}`))),
+    ])) as [string]
     Object.assign(ports, JSON.parse(line) as Record<Host, number>)
   }, 30_000)
 
   afterAll(async () => {
+    if (start === undefined) return
     if (start.exitCode === null && start.signalCode === null) {
       const exited = once(start, 'exit')
       start.kill('SIGTERM')
