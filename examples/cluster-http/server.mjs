@@ -40,7 +40,12 @@ function ask(worker, message) {
   const answered = new Promise((resolve) => answers.set(rid, resolve))
   worker.send({ ...message, rid }, () => undefined) // a closed channel: the 'exit' below answers
   // A worker that dies before answering answers nothing.
-  return Promise.race([answered, once(worker, 'exit').then(() => undefined)]).finally(() => answers.delete(rid))
+  const stop = new AbortController()
+  const died = once(worker, 'exit', { signal: stop.signal }).then(() => undefined, () => undefined)
+  return Promise.race([answered, died]).finally(() => {
+    answers.delete(rid)
+    stop.abort()
+  })
 }
 
 function liveWorkers() {
