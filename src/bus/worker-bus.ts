@@ -178,6 +178,11 @@ interface DrainMark {
  * - **Closing.** `close()` ends this member only: the others keep working
  *   with each other, the created end included; closing it stops the main
  *   thread's membership and supervision.
+ * - **Upstream.** Created with `upstream` (a RedisBus or ClusterBus member
+ *   of this process), the created end relays between the bus and that one
+ *   upstream member, so the threads of a process share it: see
+ *   {@link WorkerBusOptions.upstream} and worker-bus-relay.ts. Without it
+ *   the relay costs a few comparisons per record and nothing else.
  */
 export class WorkerBus implements EventBus {
   /**
@@ -308,7 +313,8 @@ export class WorkerBus implements EventBus {
       const bytes = encodeEvent(source, event, data, maxPayloadLen)
       const kind = target === 'all' ? KIND_ALL : KIND_UNIQUE
       const now = kind === KIND_UNIQUE ? readBusClock(clock) : 0
-      const seq = await this.#appendEncoded(bytes, kind, target, now)
+      const appended = this.#appendEncoded(bytes, kind, target, now)
+      const seq = typeof appended === 'number' ? appended : await appended // no extra tick when there was room
       // With an upstream, an 'all' event has left the process when publish resolves (worker-bus-relay.ts).
       if (this.#relay !== undefined && kind === KIND_ALL) await this.#relay.publish(source, event, data)
       else if (this.#relayedDrains !== undefined && kind === KIND_ALL && relayable(source)) await relayed(this.#views, seq)

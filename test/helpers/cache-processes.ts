@@ -17,26 +17,30 @@ export interface ChildError {
 }
 
 /** One child process and its cache. */
-export interface CacheProcess {
+export interface CacheProcess<Request = CacheProcessRequest> {
   readonly child: ChildProcess
   /** The child's RedisBus `workerId`. */
   readonly workerId: number
   /** Sends a request; resolves with its result, rejects with the child's {@link ChildError}. */
-  call<T = unknown>(request: CacheProcessRequest): Promise<T>
+  call<T = unknown>(request: Request): Promise<T>
   /** Resolves with the next unsolicited message of the child (`{ loading }`, `{ handled }`). */
   nextEvent(): Promise<Record<string, unknown>>
   /** Sends `signal` (default SIGKILL) and resolves once the process has exited. */
   kill(signal?: NodeJS.Signals): Promise<void>
 }
 
-/** Registers the cleanup; answers the function that starts a child and waits until its cache is ready. */
-export function useCacheProcesses(): (config: CacheProcessConfig) => Promise<CacheProcess> {
+/**
+ * Registers the cleanup; answers the function that starts a child and waits
+ * until its cache is ready. `entry` is another child script speaking the
+ * same protocol (its config in `MLCACHE_CHILD`, `{ ready, workerId }` first).
+ */
+export function useCacheProcesses<Config = CacheProcessConfig, Request = CacheProcessRequest>(entry: URL = ENTRY): (config: Config) => Promise<CacheProcess<Request>> {
   const started: ChildProcess[] = []
   afterEach(async () => {
     await Promise.all(started.splice(0).map((child) => exit(child, 'SIGKILL')))
   })
   return async (config) => {
-    const child = fork(ENTRY, [], { execArgv: ['--import', 'tsx'], env: { ...process.env, MLCACHE_CHILD: JSON.stringify(config) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    const child = fork(entry, [], { execArgv: ['--import', 'tsx'], env: { ...process.env, MLCACHE_CHILD: JSON.stringify(config) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     started.push(child)
     const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: unknown) => void }>()
     const events: Record<string, unknown>[] = []
@@ -62,7 +66,7 @@ export function useCacheProcesses(): (config: CacheProcessConfig) => Promise<Cac
     return {
       child,
       workerId,
-      call<T>(request: CacheProcessRequest) {
+      call<T>(request: Request) {
         const id = nextId++
         return new Promise<T>((resolve, reject) => {
           pending.set(id, { resolve: resolve as (value: unknown) => void, reject })

@@ -99,7 +99,7 @@ function waitFor(command: Command): Promise<Received[]> {
 async function run(command: Command): Promise<unknown> {
   switch (command.op) {
     case 'info':
-      return { workerId: bus.workerId, workers: bus.workers() }
+      return { workerId: bus.workerId, workers: bus.workers(), reach: bus.reach }
     case 'publish':
       return publish(command)
     case 'received':
