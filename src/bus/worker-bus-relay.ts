@@ -111,7 +111,9 @@ export class UpstreamRelay {
    */
   outbound(seq: number, source: string, event: string, data: unknown): Promise<void> | undefined {
     if (!relayable(source)) return undefined
-    const sent = this.#upstream.publish('all', source, event, data).catch((cause: unknown) => this.#lost(cause, { source, event }))
+    const sent = this.#upstream.publish('all', source, event, data).catch((cause: unknown) => {
+      this.#host.onError(new BusError('failed to relay an event upstream: other processes may keep stale data', { cause }), { source, event })
+    })
     this.#inFlight++
     this.#tail = Promise.all([this.#tail, sent]).then(() => {
       this.#inFlight--
@@ -135,7 +137,8 @@ export class UpstreamRelay {
    * loss is reported: other processes may keep stale data.
    */
   skipped(seq: number): void {
-    this.#lost(new BusError('events were overwritten before they were relayed upstream'), { source: BUS_SOURCE, event: BUS_RESYNC_EVENT })
+    const error = new BusError('records were overwritten before the relaying end read them: events among them never reached upstream')
+    this.#host.onError(error, { source: BUS_SOURCE, event: BUS_RESYNC_EVENT })
     this.#tail = this.#tail.then(() => this.#markRelayed(seq))
   }
 
@@ -199,11 +202,6 @@ export class UpstreamRelay {
     }
   }
 
-  #lost(cause: unknown, event: { source: string; event: string }): void {
-    const error = cause instanceof BusError && cause.cause === undefined ? cause : new BusError('failed to relay an event upstream: other processes may keep stale data', { cause })
-    this.#host.onError(error, event)
-  }
-
   #markRelayed(seq: number): void {
     const { i64 } = this.#host.views
     if (Number(Atomics.load(i64, B_RELAYED)) >= seq) return
@@ -226,24 +224,37 @@ let nextToken = 0
  */
 export class RelayedDrains {
   readonly #open = new Map<string, RelayDrainMark>()
+  readonly #views: BusViews
+  readonly #append: RelayHost['append']
+  readonly #head: () => number
 
   /**
-   * Asks the relaying end to drain upstream: `append` puts the request in
-   * the ring; `mark.seq` is set once the answer is read (see
-   * {@link RelayedDrains.control}), or at once to `head()` when the relay
+   * @param append - appends a record after the member's publishes
+   * @param head - the ring's head
+   */
+  constructor(views: BusViews, append: RelayHost['append'], head: () => number) {
+    this.#views = views
+    this.#append = append
+    this.#head = head
+  }
+
+  /**
+   * Asks the relaying end to drain upstream (a request in the ring);
+   * `mark.seq` is set once the answer is read (see
+   * {@link RelayedDrains.control}), or at once to the head when the relay
    * has stopped (nothing will answer, nothing more comes from upstream).
    */
-  async request(mark: RelayDrainMark, timeout: number | undefined, views: BusViews, append: RelayHost['append'], head: () => number): Promise<void> {
+  async request(mark: RelayDrainMark, timeout: number | undefined): Promise<void> {
     const token = `${threadId}:${++nextToken}`
     this.#open.set(token, mark)
     try {
-      await append(KIND_CONTROL, BUS_SOURCE, RELAY_DRAIN, { token, timeout })
+      await this.#append(KIND_CONTROL, BUS_SOURCE, RELAY_DRAIN, { token, timeout })
     } catch {
-      this.#settle(token, head()) // closed: the drain resolves anyway
+      this.#settle(token, this.#head()) // closed: the drain resolves anyway
       return
     }
     // Relaying after the request was appended: the relay's RELAY_STOPPED, if any, comes after it.
-    if (!relaying(views)) this.#settle(token, head())
+    if (!relaying(this.#views)) this.#settle(token, this.#head())
   }
 
   /** A control record read at `seq`: settles the drains it answers. */

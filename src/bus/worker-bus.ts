@@ -243,9 +243,9 @@ export class WorkerBus implements EventBus {
     this.handle = { buffer: views.buffer }
     this.#cursor = cursor
     this.#options = options
-    const append = (kind: number, source: string, event: string, data: unknown): Promise<number> => this.#append(kind, source, event, data)
+    const append = this.#append
     this.#relay = upstream === undefined ? undefined : new UpstreamRelay(upstream, { views, append, onError: options.onError })
-    this.#relayedDrains = upstream === undefined && hasUpstream(views) ? new RelayedDrains() : undefined
+    this.#relayedDrains = upstream === undefined && hasUpstream(views) ? new RelayedDrains(views, append, () => this.#ring.head()) : undefined
     this.reach = busReach(views)
     this.#rollCalls = new RollCallAnswerer(views, () => wordOf(views, this.#slot.workerId) + M_ANSWERED, this.#schedule)
     supervise(this.#supervisor)
@@ -338,7 +338,7 @@ export class WorkerBus implements EventBus {
   }
 
   /** Appends a relayed or control record (worker-bus-relay.ts), in order with this member's publishes. */
-  async #append(kind: number, source: string, event: string, data: unknown): Promise<number> {
+  readonly #append = async (kind: number, source: string, event: string, data: unknown): Promise<number> => {
     if (this.#stop.signal.aborted) throw new BusError('bus is closed')
     const seq = await this.#appendEncoded(encodeEvent(source, event, data, this.#options.maxPayloadLen), kind, 'all', 0)
     this.#schedule()
@@ -493,8 +493,7 @@ export class WorkerBus implements EventBus {
   #drainThroughRelay(timeout: number | undefined): Promise<void> {
     const mark: DrainMark = { seq: Number.POSITIVE_INFINITY, local: this.#localPublished }
     const drained = this.#drains.wait(mark, timeout)
-    const append = (kind: number, source: string, event: string, data: unknown): Promise<number> => this.#append(kind, source, event, data)
-    void (this.#relayedDrains as RelayedDrains).request(mark, timeout, this.#views, append, () => this.#ring.head()).then(this.#schedule)
+    void (this.#relayedDrains as RelayedDrains).request(mark, timeout).then(this.#schedule)
     return drained
   }
 
