@@ -62,6 +62,7 @@ server.listen(Number(process.env.PORT ?? 3001), () => {
 
 process.on('SIGTERM', async () => {
   server.close()
+  server.closeIdleConnections() // keep-alive connections would hold the process until they time out
   await Promise.all(threads.map((thread) => dispatch(thread, { method: 'CLOSE' })))
   await Promise.all(threads.map((thread) => thread.terminate()))
   await bus.close() // stops relaying
