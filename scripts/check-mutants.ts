@@ -52,6 +52,9 @@ const REDIS_OUTAGE_TESTS = ['test/redis/outage.test.ts', 'test/redis/redis-link.
 /** ClusterBus across real cluster workers, and the broker's queue toward one member. */
 const CLUSTER_BUS_TESTS = ['test/bus/cluster-bus.test.ts', 'test/bus/cluster-bus-member-queue.test.ts']
 
+/** Caches on several copies of L2 (a SharedDict per process or host) sharing one bus. */
+const COPY_TESTS = ['test/mlcache/store-copies.test.ts', 'test/bus/cluster-bus-per-process-l2.test.ts', 'test/redis/per-host-l2.test.ts']
+
 /** Page swapping on LocalBus and across worker_threads. */
 const PAGE_TESTS = ['test/pages']
 
@@ -377,6 +380,27 @@ const MUTANTS: Mutant[] = [
     find: "if (this.#brokerGone === undefined) void this.#connection.channel.send({ k: 'ack', n: count })",
     replace: "if (this.workerId === 0) void this.#connection.channel.send({ k: 'ack', n: count })",
     tests: CLUSTER_BUS_TESTS,
+  },
+  {
+    name: 'an invalidation from another copy of L2 drops L1 only, leaving the stale copy',
+    file: 'src/mlcache.ts',
+    find: 'const forgetting = event.copy === this.#store.copyId ? undefined : this.#forget(page, key)',
+    replace: 'const forgetting = undefined',
+    tests: COPY_TESTS,
+  },
+  {
+    name: 'an invalidation from the same copy of L2 deletes from it again',
+    file: 'src/mlcache.ts',
+    find: 'const forgetting = event.copy === this.#store.copyId ? undefined : this.#forget(page, key)',
+    replace: 'const forgetting = this.#forget(page, key)',
+    tests: COPY_TESTS,
+  },
+  {
+    name: 'a resync of a bus reaching beyond the process keeps the copy of L2',
+    file: 'src/mlcache.ts',
+    find: "if (!WITHIN_PROCESS.has(this.#bus.reach ?? 'network')) this.#forget(page, undefined)",
+    replace: 'if (this.#bus.reach === undefined) this.#forget(page, undefined)',
+    tests: COPY_TESTS,
   },
 ]
 

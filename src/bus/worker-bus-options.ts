@@ -72,7 +72,9 @@ export interface WorkerBusOptions extends EventBusOptions {
    *   in each member's publish order. The created end sends its own at once
    *   (its `publish` rejects as the upstream's does); another member's
    *   `publish` resolves once the created end has handed the event to
-   *   `upstream` (so a drain anywhere that starts afterwards covers it).
+   *   `upstream` (so a drain anywhere that starts afterwards covers it;
+   *   and while the main thread's event loop is blocked, the threads'
+   *   `'all'` publishes wait for it).
    *   Events of source `'bus'` (resyncs) and `'worker'` (lifecycle),
    *   `'current'` events and unique targets stay in this process.
    * - **In.** Every `'all'` event `upstream` delivers that another upstream

@@ -111,7 +111,7 @@ export class UpstreamRelay {
    */
   outbound(seq: number, source: string, event: string, data: unknown): Promise<void> | undefined {
     if (!relayable(source)) return undefined
-    const sent = this.#upstream.publish('all', source, event, data).catch((cause: unknown) => {
+    const sent = this.#publishUp(source, event, data).catch((cause: unknown) => {
       this.#host.onError(new BusError('failed to relay an event upstream: other processes may keep stale data', { cause }), { source, event })
     })
     this.#inFlight++
@@ -128,7 +128,12 @@ export class UpstreamRelay {
    * awaits its publish would block), rejecting as the upstream's does.
    */
   async publish(source: string, event: string, data: unknown): Promise<void> {
-    if (relayable(source)) await this.#upstream.publish('all', source, event, data)
+    if (relayable(source)) await this.#publishUp(source, event, data)
+  }
+
+  /** The upstream's publish; one that throws instead of rejecting (a bus of the caller's) rejects too. */
+  async #publishUp(source: string, event: string, data: unknown): Promise<void> {
+    await this.#upstream.publish('all', source, event, data)
   }
 
   /**

@@ -152,10 +152,11 @@ export interface ValueStore {
 
   /**
    * Optional, with {@link ValueStore.copyId}: drops this store's own copy of
-   * `key`, or of every entry of `namespace` when `key` is `undefined`, and
-   * voids the fences of their loader locks, as `deleteEntry` and
-   * `purgeNamespace(namespace, false)` do. A store in front of a shared one
-   * drops only its near copy. MLCache also forgets the namespace when its
+   * `key`, or of every entry of `namespace` when `key` is `undefined`, so
+   * that no write in flight puts the old value back into it (a SharedDict
+   * deletes or purges, voiding the fences of the keys' loader locks, as
+   * `deleteEntry` and `purgeNamespace(namespace, false)` do). A store in
+   * front of a shared one drops only its near copy. MLCache also forgets the namespace when its
    * bus resyncs and reaches beyond the process (see `EventBus.reach`): the
    * event it missed may have come from a member that does not read this copy.
    */

@@ -11,6 +11,10 @@
  * - `page-retired` `{ name, page }`: the swap reclaimed the pages up to
  *   `page` from L2; snapshots still pinned to them read their L1 only.
  *
+ * Flips and retirements carry the swapping store's `copyId` when it has
+ * one: with an L2 per host, each copy has its own page table, and another
+ * host's swap neither retires nor holds back this host's old pages.
+ *
  * Every member of a bus answers flips, whether or not it has a cache of
  * that name (it then has nothing to switch): a swap waits for every live
  * worker of the bus, and one that opens a cache later reads the record.
@@ -33,6 +37,8 @@ export interface PageFlip {
   swap: string
   /** The page the swap replaced: the one whose snapshots matter. */
   replaced: number
+  /** The swapping store's `copyId`: members on another copy of L2 have their own pages. */
+  copy?: string
 }
 export interface PageSwitched {
   swap: string
@@ -41,6 +47,8 @@ export interface PageSwitched {
 export interface PageReleased {
   name: string
   page: number
+  /** On `page-retired`: the swapping store's `copyId`, as on {@link PageFlip}. */
+  copy?: string
 }
 
 const answering = new WeakSet<EventBus>()
@@ -57,7 +65,7 @@ export function answerPageEvents(bus: EventBus): void {
     let pinned = false
     for (const pages of pageSetsNamed(flip.name) ?? []) {
       await pages.refresh()
-      pinned ||= pages.pinsOld(flip.replaced)
+      pinned ||= pages.ownsCopy(flip.copy) && pages.pinsOld(flip.replaced)
     }
     const answer: PageSwitched = { swap: flip.swap, pinned }
     // A closed bus cannot answer: the swap then counts this member out once it leaves.
@@ -65,6 +73,6 @@ export function answerPageEvents(bus: EventBus): void {
   })
   bus.subscribe(CACHE_EVENT_SOURCE, PAGE_RETIRED_EVENT, (data) => {
     const retired = data as PageReleased
-    for (const pages of pageSetsNamed(retired.name) ?? []) pages.retire(retired.page)
+    for (const pages of pageSetsNamed(retired.name) ?? []) if (pages.ownsCopy(retired.copy)) pages.retire(retired.page)
   })
 }

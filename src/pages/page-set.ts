@@ -85,6 +85,16 @@ export class PageSet {
     return false
   }
 
+  /**
+   * Whether a swap event stamped with `copy` (the swapping store's `copyId`)
+   * is about this set's pages: always, unless both name copies and they
+   * differ (another host's own L2 has its own page table).
+   */
+  ownsCopy(copy: string | undefined): boolean {
+    const own = this.#store.copyId
+    return copy === undefined || own === undefined || copy === own
+  }
+
   /** Marks the pages up to `number` retired: their entries left L2. */
   retire(number: number): void {
     for (const page of this.older) {

@@ -135,7 +135,7 @@ async function commit<V>(context: SwapContext<V>, fill: (page: PageWriter<V>) =>
 
 /** Step 4: the flip, the wait for every live worker, and the old page's reclamation. */
 async function switchEverywhere<V>(context: SwapContext<V>, old: number, timeout: number, grace: number): Promise<void> {
-  const { name, bus } = context
+  const { name, bus, store } = context
   const swap = uniqueId()
   // Releases are listened to from before the flip: a worker may let go of its last snapshot of the
   // old page right after it answered, while others have not yet; a release missed then would keep
@@ -144,7 +144,7 @@ async function switchEverywhere<V>(context: SwapContext<V>, old: number, timeout
   let missing: number[]
   try {
     missing = await waitForWorkers(bus, swap, timeout, releases.pinned, () =>
-      bus.publish('all', CACHE_EVENT_SOURCE, PAGE_FLIP_EVENT, { name, swap, replaced: old } satisfies PageFlip),
+      bus.publish('all', CACHE_EVENT_SOURCE, PAGE_FLIP_EVENT, { name, swap, replaced: old, ...copyOf(store) } satisfies PageFlip),
     )
   } catch (error) {
     releases.stop()
@@ -256,7 +256,7 @@ function reclaimWhenReleased<V>(context: SwapContext<V>, old: number, releases: 
       releases.stop()
       await raiseOldestPage(store, name, old + 1).catch(() => undefined)
       await tier.purge(pageNamespace(name, old), true).catch(() => undefined)
-      await bus.publish('all', CACHE_EVENT_SOURCE, PAGE_RETIRED_EVENT, { name, page: old } satisfies PageReleased).catch(() => undefined)
+      await bus.publish('all', CACHE_EVENT_SOURCE, PAGE_RETIRED_EVENT, { name, page: old, ...copyOf(store) } satisfies PageReleased).catch(() => undefined)
     })())
   const done = watch().then(finish)
   return { done, finish }
@@ -269,4 +269,9 @@ async function l2Call<T>(name: string, call: () => T | Promise<T>): Promise<T> {
   } catch (error) {
     throw new L2Error(`L2 failed for cache '${name}' during a page swap`, { cause: error })
   }
+}
+
+/** The store's `copyId` as an event field, or nothing when every member reads one store. */
+function copyOf(store: L2Store): { copy?: string } {
+  return store.copyId === undefined ? {} : { copy: store.copyId }
 }

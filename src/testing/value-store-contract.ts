@@ -55,7 +55,8 @@ async function expectKeptApart(store: ValueStore, prefix: string, pairs: readonl
  * and one written without is stale or gone, never fresh; `readEntries`,
  * when the store has it, answers as `readEntry` would, key by key;
  * namespaces never see each other's keys, whatever the names and keys
- * contain; `purgeNamespace` touches one namespace. Every method's result is
+ * contain; `purgeNamespace` touches one namespace; a store with `forget`
+ * has a `copyId`, and forgetting touches no other namespace. Every method's result is
  * awaited, so synchronous and promise-based stores both work.
  *
  * Each test calls `create` once, with a fake clock the store should use for
@@ -616,6 +617,31 @@ export function registerValueStoreContract<S extends ValueStore>(options: ValueS
           expect(entry?.ttl).toBe(0)
           expect((await store.readEntry(ns, 'new'))?.stale).toBe(false)
         }
+      })
+    })
+
+    // Only for a store that keeps a copy of its own (it has forget()); what the copy holds after a
+    // forget depends on what is behind it, so this checks only what every such store must do.
+    describe('copyId and forget()', () => {
+      it('copyId is a non-empty string that stays the same, on a store with forget()', async () => {
+        const { store } = await setup()
+        if (store.forget === undefined) return
+        expect(typeof store.copyId).toBe('string')
+        expect(store.copyId).not.toBe('')
+        expect(store.copyId).toBe(store.copyId)
+      })
+
+      it('forget() of a missing key or an empty namespace resolves and leaves other namespaces as they were', async () => {
+        const { store, prefix } = await setup()
+        const forget = store.forget?.bind(store)
+        if (forget === undefined) return
+        const other = `${prefix}other`
+        expect(await store.writeEntry(other, 'key', pattern(8, 7), 0, 7)).toBe('ok')
+        await expect(Promise.resolve().then(() => forget(`${prefix}cache`, 'missing'))).resolves.toBeUndefined()
+        await expect(Promise.resolve().then(() => forget(`${prefix}empty`))).resolves.toBeUndefined()
+        const entry = await store.readEntry(other, 'key')
+        expectBytes(entry, pattern(8, 7))
+        expect(entry?.stale).toBe(false)
       })
     })
   })

@@ -200,6 +200,22 @@ describe('ClusterBus', () => {
     expectNoSilentLoss(events, { flood: 40, 'flood-other': 40 })
   })
 
+  it('a primary killed with SIGKILL takes its worker processes with it: no worker outlives its broker', async () => {
+    const app = await startApp()
+    const pids = await Promise.all([await app.spawn(), await app.spawn()].map((on) => app.call<number>({ cmd: 'pid', on })))
+    const alive = (pid: number): boolean => {
+      try {
+        process.kill(pid, 0)
+        return true
+      } catch {
+        return false
+      }
+    }
+    expect(pids.map(alive)).toEqual([true, true])
+    app.child.kill('SIGKILL')
+    await vi.waitFor(() => expect(pids.map(alive)).toEqual([false, false]), WAIT)
+  })
+
   it("closing the primary's end closes the broker: workers hear its 'exit', then their publishes reject with BusError", async () => {
     const app = await startApp()
     const [a, b] = [await app.spawn(), await app.spawn()]

@@ -115,6 +115,11 @@ export function asyncStore<S extends AnyStore>(store: S, options: AsyncStoreOpti
     const purgeNamespace = store.purgeNamespace.bind(store)
     wrapped.purgeNamespace = (namespace: string, flushExpired: boolean): Promise<void> => call(() => purgeNamespace(namespace, flushExpired))
   }
+  if (store.forget !== undefined) {
+    const forget = store.forget.bind(store)
+    wrapped.forget = (namespace: string, key?: string): Promise<void> => call(() => forget(namespace, key))
+  }
+  if (store.copyId !== undefined) Object.defineProperty(wrapped, 'copyId', { value: store.copyId, enumerable: true })
   if (store.tryLock !== undefined) {
     const tryLock = store.tryLock.bind(store)
     wrapped.tryLock = (namespace: string, key: string, token: string, lease: number): Promise<LockResult> => call(() => tryLock(namespace, key, token, lease))

@@ -28,7 +28,8 @@ interface Counts {
   testFrom: (number | undefined)[]
 }
 
-describe.runIf(redisServerInstalled)('WorkerBus relaying to a RedisBus: one upstream per process', () => {
+// Hosts start 3 to 16 worker threads each, every one loading the sources through tsx: slow on a busy machine.
+describe.runIf(redisServerInstalled)('WorkerBus relaying to a RedisBus: one upstream per process', { timeout: 60_000 }, () => {
   const server = useRedisServer()
   const start = useCacheProcesses<RelayHostConfig, HostRequest>(ENTRY)
   let admin: Redis
@@ -67,20 +68,26 @@ describe.runIf(redisServerInstalled)('WorkerBus relaying to a RedisBus: one upst
   }
 
   it('8 worker threads of a process use the 2 connections of one RedisBus through the relaying WorkerBus, where a RedisBus per thread takes 16', async () => {
-    const {
-      all: [relaying],
-      names: [relayName],
-    } = await hosts(1, 8, 'relay')
-    const {
-      all: [perThread],
-      names: [perThreadName],
-    } = await hosts(1, 8, 'per-thread')
+    const [
+      {
+        all: [relaying],
+        names: [relayName],
+      },
+      {
+        all: [perThread],
+        names: [perThreadName],
+      },
+    ] = await Promise.all([hosts(1, 8, 'relay'), hosts(1, 8, 'per-thread')])
     if (relaying === undefined || perThread === undefined || relayName === undefined || perThreadName === undefined) throw new Error('two hosts expected')
     // Every thread has published and drained: every connection it uses is open.
-    for (const host of [relaying, perThread]) {
-      await inEachThread(host, 8, { op: 'set', key: 'k', value: 1 })
-      await inEachThread(host, 8, { op: 'update' })
-    }
+    await Promise.all(
+      [relaying, perThread].flatMap((host) =>
+        Array.from({ length: 8 }, async (_, thread) => {
+          await host.call({ op: 'set', key: 'k', value: 1, thread })
+          await host.call({ op: 'update', thread })
+        }),
+      ),
+    )
     expect(await connectionsNamed(relayName)).toBe(2)
     expect(await connectionsNamed(perThreadName)).toBe(16)
   })

@@ -12,6 +12,7 @@ import { existsSync } from 'node:fs'
 import { serialize } from 'node:v8'
 import { ClusterBus, isClusterBusMessage } from '../../../src/bus/cluster-bus.js'
 import type { EventBusTarget } from '../../../src/bus/event-bus.js'
+import { SharedDict } from '../../../src/l2/shared-dict/shared-dict.js'
 import { MLCache } from '../../../src/mlcache.js'
 
 /** The configuration the test passes in `MLCACHE_CLUSTER_TEST` (JSON). */
@@ -25,6 +26,8 @@ export interface ClusterTestConfig {
   deferCreate?: boolean
   /** Where the `cache` commands' MLCache (named 'routes', over a RedisStore and the member's bus) keeps L2. */
   redis?: { url: string; prefix: string }
+  /** The `cache` commands' MLCache keeps L2 in a SharedDict of this process instead (Kong's per-host L2). */
+  sharedDict?: boolean
 }
 
 /** A command of the test; `on` names the member (a workerId, 0 for the primary). */
@@ -42,13 +45,24 @@ export type ClusterCommand =
   | { cmd: 'close'; on: number }
   | { cmd: 'exit'; on: number; code: number }
   | { cmd: 'create'; on: number }
+  /** The member's process id. */
+  | { cmd: 'pid'; on: number }
   /** Blocks the member's event loop until file `flag` exists (answered before it blocks, then again after). */
   | { cmd: 'stall'; on: number; flag: string }
   /**
-   * MLCache 'routes' of the member (made on first use, see `redis`): a lookup or a set of `entry`, a
-   * swap to `values`, or its page. (`entry`, not `key`: the primary relays commands under a `key` of its own.)
+   * MLCache 'routes' of the member (made on first use, see `redis` and `sharedDict`): a lookup (`load`:
+   * with a loader answering `loaded <n> by <pid>`), a set, a delete of `entry`, a purge, an update, the
+   * loader calls made in this process (`loads`), a swap to `values`, or its page. (`entry`, not `key`: the
+   * primary relays commands under a `key` of its own.)
    */
-  | { cmd: 'cache'; on: number; op: 'lookup' | 'set' | 'swap' | 'page'; entry?: string; value?: unknown; values?: Record<string, unknown> }
+  | {
+      cmd: 'cache'
+      on: number
+      op: 'lookup' | 'load' | 'set' | 'delete' | 'purge' | 'update' | 'loads' | 'swap' | 'page'
+      entry?: string | undefined
+      value?: unknown
+      values?: Record<string, unknown>
+    }
 
 /** One delivery a member recorded. */
 export interface Delivery {
@@ -98,6 +112,8 @@ async function runHere(bus: ClusterBus | undefined, command: ClusterCommand, rep
       return serialize(deliveries).toString('base64') // the test's channel is JSON: keep bigints and Maps
     case 'workers':
       return bus.workers()
+    case 'pid':
+      return process.pid
     case 'drain':
       await bus.drain()
       return null
@@ -125,11 +141,14 @@ async function runHere(bus: ClusterBus | undefined, command: ClusterCommand, rep
 }
 
 let cache: Promise<MLCache> | undefined
+/** Loader calls of the `load` commands in this process. */
+let loads = 0
 
-/** This member's MLCache over Redis and its bus, made on first use. */
+/** This member's MLCache over Redis (or a SharedDict of its own) and its bus, made on first use. */
 function cacheOf(bus: ClusterBus): Promise<MLCache> {
   cache ??= (async () => {
-    if (config.redis === undefined) throw new Error('cache commands need config.redis')
+    if (config.sharedDict === true) return new MLCache('routes', { store: SharedDict.create({ size: '4m' }), bus })
+    if (config.redis === undefined) throw new Error('cache commands need config.redis or config.sharedDict')
     const { RedisStore } = await import('../../../src/l2/redis/redis-store.js')
     return new MLCache('routes', { store: new RedisStore(config.redis), bus })
   })()
@@ -138,13 +157,26 @@ function cacheOf(bus: ClusterBus): Promise<MLCache> {
 
 async function cacheCommand(routes: MLCache, command: Extract<ClusterCommand, { cmd: 'cache' }>): Promise<unknown> {
   switch (command.op) {
-    case 'lookup': {
-      const { value, hitLevel } = await routes.lookup(command.entry ?? '')
+    case 'lookup':
+    case 'load': {
+      const loader = command.op === 'load' ? () => `loaded ${++loads} by ${process.pid}` : undefined
+      const { value, hitLevel } = await routes.lookup(command.entry ?? '', loader)
       return { value: value ?? null, hitLevel, page: routes.page }
     }
     case 'set':
       await routes.set(command.entry ?? '', command.value)
       return null
+    case 'delete':
+      await routes.delete(command.entry ?? '')
+      return null
+    case 'purge':
+      await routes.purge()
+      return null
+    case 'update':
+      await routes.update()
+      return null
+    case 'loads':
+      return loads
     case 'swap':
       await routes.swap((page) => {
         for (const [key, value] of Object.entries(command.values ?? {})) void page.set(key, value)

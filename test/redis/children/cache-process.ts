@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
 import { RedisBus } from '../../../src/bus/redis-bus.js'
 import { RedisStore } from '../../../src/l2/redis/redis-store.js'
+import { SharedDict } from '../../../src/l2/shared-dict/shared-dict.js'
 import { MLCache } from '../../../src/mlcache.js'
 
 /** What the parent passes in `MLCACHE_CHILD` (JSON). */
@@ -16,6 +17,8 @@ export interface CacheProcessConfig {
   prefix: string
   lockExptime?: number
   lockTimeout?: number
+  /** Where L2 is: the RedisStore (default), or a SharedDict of this process (Kong's per-host L2; the bus stays Redis). */
+  l2?: 'redis' | 'shared-dict'
 }
 
 /** The requests the child understands. */
@@ -32,10 +35,12 @@ export type CacheProcessRequest =
   | { op: 'close' }
 
 const config = JSON.parse(process.env.MLCACHE_CHILD ?? '{}') as CacheProcessConfig
-const store = new RedisStore({ url: config.url, prefix: config.prefix })
+const store = config.l2 === 'shared-dict' ? SharedDict.create({ size: '4m' }) : new RedisStore({ url: config.url, prefix: config.prefix })
 const bus = new RedisBus({ url: config.url, prefix: config.prefix, heartbeatInterval: 200 })
 const cache = new MLCache<unknown>('users', { store, bus, lockExptime: config.lockExptime, lockTimeout: config.lockTimeout })
 const counter = new Redis(config.url)
+// The outage tests kill the server: the counter's reconnect errors are expected.
+counter.on('error', () => undefined)
 
 /** The key counting the loader calls of `key` across every process. */
 const loadsKey = (key: string) => `${config.prefix}test:loads:${key}`
@@ -80,7 +85,7 @@ async function handle(request: CacheProcessRequest): Promise<unknown> {
     case 'close':
       await cache.close()
       await bus.close()
-      await store.close()
+      if (store instanceof RedisStore) await store.close()
       counter.disconnect()
       return undefined
   }
