@@ -98,7 +98,8 @@ export interface WorkerBusOptions extends EventBusOptions {
    * - **Failure.** An upstream publish that rejects (Redis down) cannot be
    *   undone: other processes may keep stale entries until their TTL, as
    *   when a publish on the upstream fails. It is reported to this end's
-   *   `onError` (a `BusError`, `cause` set); no resync is delivered here,
+   *   `onError` (a `BusError`, `cause` set; the worker's `publish` has
+   *   resolved by then, the created end's own rejects); no resync is delivered here,
    *   where the event was handled. The upstream resyncs its own members when
    *   it reconnects, and that resync reaches every thread here.
    * - **Closing.** Closing the created end stops relaying (it unsubscribes
@@ -111,7 +112,7 @@ export interface WorkerBusOptions extends EventBusOptions {
    * const bus = WorkerBus.create({ upstream })
    * const dict = SharedDict.create({ size: '64m' })
    * for (let i = 0; i < 8; i++) new Worker(entry, { workerData: { bus: bus.handle, dict: dict.handle } })
-   * // in each worker: new MLCache('users', { store: SharedDict.attach(dict), bus: WorkerBus.attach(bus) })
+   * // in each worker: new MLCache('users', { store: SharedDict.attach(workerData.dict), bus: WorkerBus.attach(workerData.bus) })
    * ```
    * @defaultValue none: the bus stays in this process
    */

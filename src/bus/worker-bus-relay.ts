@@ -147,9 +147,19 @@ export class UpstreamRelay {
     this.#tail = this.#tail.then(() => this.#markRelayed(seq))
   }
 
-  /** Drains upstream (relaying what it delivers meanwhile), bounded by `timeout` ms. */
+  /**
+   * Drains upstream (relaying what it delivers meanwhile), bounded by
+   * `timeout` ms even if the upstream's own drain is not (a bus of the
+   * caller's). A drain that rejects counts as done, as a RedisBus's does
+   * when Redis cannot take its marker: nothing more can be waited for.
+   */
   async drain(timeout: number | undefined): Promise<void> {
-    await this.#upstream.drain?.(timeout)
+    const drained = this.#upstream.drain?.(timeout).catch(() => undefined)
+    if (drained === undefined || timeout === undefined) return drained
+    let timer: NodeJS.Timeout | undefined
+    const expired = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeout)))
+    await Promise.race([drained, expired])
+    clearTimeout(timer)
   }
 
   /** A control record another member appended. */

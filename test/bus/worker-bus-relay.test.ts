@@ -76,7 +76,7 @@ describe('WorkerBus with an upstream (no Redis)', () => {
     const local = new LocalBus()
     onTestFinished(() => local.close())
     const overLocal = newBus({ upstream: local })
-    const { reach: _reach, ...withoutReach } = { reach: local.reach, workerId: 7, publish: local.publish.bind(local), subscribe: local.subscribe.bind(local), unsubscribe: local.unsubscribe.bind(local), workers: () => [7], close: async () => undefined }
+    const { reach: _reach, ...withoutReach } = failingUpstream(local, new Error('unused')) // a bus of the caller's without reach
     const overNoReach = newBus({ upstream: withoutReach })
     expect([plain.reach, overLocal.reach, overNoReach.reach]).toEqual(['process', 'thread', 'network'])
     const infos = await Promise.all([plain, overLocal, overNoReach].map(async (bus) => (await startMembers(bus, 1))[0]?.call<{ reach: string }>('info')))
@@ -97,6 +97,34 @@ describe('WorkerBus with an upstream (no Redis)', () => {
     release()
     await published
     expect(resolved).toBe(true)
+  })
+
+  it('an upstream event too large for the WorkerBus is reported to onError and becomes a resync of every member', async () => {
+    const local = new LocalBus()
+    onTestFinished(() => local.close())
+    // Another id than the LocalBus's own: what it delivers counts as another upstream member's.
+    const upstream: EventBus = { ...failingUpstream(local, new Error('unused')), workerId: 99 }
+    const errors: unknown[] = []
+    const bus = newBus({ upstream, maxPayloadLen: 4096, onError: (error) => void errors.push(error) })
+    const [worker] = await startMembers(bus, 1)
+    await local.publish('all', 'test', 'big', 'x'.repeat(10_000))
+    await local.publish('all', 'test', 'small', 1)
+    const received = only('test', (await worker?.call<Received[]>('waitFor', { source: 'test', event: 'small' })) ?? [])
+    expect(received).toEqual([{ source: 'test', event: 'small', data: 1, workerId: undefined }])
+    const resyncs = ((await worker?.call<Received[]>('received')) ?? []).filter((r) => r.source === BUS_SOURCE)
+    expect(resyncs).toEqual([{ source: BUS_SOURCE, event: BUS_RESYNC_EVENT, data: { reason: 'relay' }, workerId: undefined }])
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toBeInstanceOf(BusError)
+  })
+
+  it("drain() in a worker thread is bounded by its timeout when the upstream's drain never resolves", async () => {
+    const local = new LocalBus()
+    onTestFinished(() => local.close())
+    const upstream: EventBus = { ...failingUpstream(local, new Error('unused')), drain: () => new Promise<void>(() => undefined) }
+    const bus = newBus({ upstream })
+    const [worker] = await startMembers(bus, 1)
+    expect(await settles(worker?.call('drain', { ms: 50 }) ?? Promise.reject(new Error('no worker')))).toBe(true)
+    expect(await settles(bus.drain(50))).toBe(true)
   })
 
   it('create() refuses an upstream that is not an EventBus', () => {
