@@ -168,12 +168,12 @@ describe.runIf(redisServerInstalled)('WorkerBus relaying to a RedisBus: one upst
     expect(await connectionsNamed(name)).toBe(2) // the bus subscribed again
   })
 
-  it("reach: every worker thread of a relaying WorkerBus reports its upstream's 'network'; a plain WorkerBus's threads report 'process'", async () => {
+  it("reach: every worker thread of a relaying WorkerBus reports its upstream's 'network'", async () => {
     const {
       all: [relaying],
     } = await hosts(1, 2, 'relay')
     if (relaying === undefined) throw new Error('one host expected')
     expect((await inEachThread<{ reach: string }>(relaying, 2, { op: 'info' })).map((info) => info.reach)).toEqual(['network', 'network'])
-    // In per-thread mode the threads hold RedisBuses: the plain WorkerBus is checked in test/bus/worker-bus-relay.test.ts.
+    // A plain WorkerBus ('process') is checked in test/bus/worker-bus-relay.test.ts.
   })
 })
