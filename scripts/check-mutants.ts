@@ -55,6 +55,9 @@ const CLUSTER_BUS_TESTS = ['test/bus/cluster-bus.test.ts', 'test/bus/cluster-bus
 /** Caches on several copies of L2 (a SharedDict per process or host) sharing one bus. */
 const COPY_TESTS = ['test/mlcache/store-copies.test.ts', 'test/bus/cluster-bus-per-process-l2.test.ts', 'test/redis/per-host-l2.test.ts']
 
+/** TieredStore's own tests and its property test. */
+const TIERED_TESTS = ['test/l2/tiered/tiered-store.test.ts', 'test/l2/tiered/tiered-store.property.test.ts']
+
 /** Page swapping on LocalBus and across worker_threads. */
 const PAGE_TESTS = ['test/pages']
 
@@ -401,6 +404,52 @@ const MUTANTS: Mutant[] = [
     find: "if (!WITHIN_PROCESS.has(this.#bus.reach ?? 'network')) this.#forget(page, undefined)",
     replace: 'if (this.#bus.reach === undefined) this.#forget(page, undefined)',
     tests: COPY_TESTS,
+  },
+  {
+    name: 'TieredStore copies a far hit into near without the fence of near\'s lock',
+    file: 'src/l2/tiered/tiered-store.ts',
+    find: 'await this.#near.writeEntry(namespace, key, entry.value, entry.ttl, entry.flags, { fence: token })',
+    replace: 'await this.#near.writeEntry(namespace, key, entry.value, entry.ttl, entry.flags)',
+    tests: TIERED_TESTS,
+  },
+  {
+    name: 'TieredStore deletes near before far',
+    file: 'src/l2/tiered/tiered-store.ts',
+    find: `    try {
+      await far()
+    } catch (error) {
+      farFailure = { error }
+    }
+    try {
+      await near()
+    } catch (error) {
+      if (farFailure === undefined) throw error
+    }`,
+    replace: `    try {
+      await near()
+    } catch (error) {
+      if (farFailure === undefined) throw error
+    }
+    try {
+      await far()
+    } catch (error) {
+      farFailure = { error }
+    }`,
+    tests: TIERED_TESTS,
+  },
+  {
+    name: 'a swap over a TieredStore names the near copy as its page table',
+    file: 'src/pages/page-table.ts',
+    find: "return 'recordsCopyId' in store ? store.recordsCopyId : store.copyId",
+    replace: 'return store.copyId',
+    tests: ['test/redis/tiered-swap.test.ts'],
+  },
+  {
+    name: 'a relaying WorkerBus sends its own echo from upstream back to its threads',
+    file: 'src/bus/worker-bus-relay.ts',
+    find: 'workerId === undefined || workerId === this.#upstream.workerId) return',
+    replace: 'workerId === undefined) return',
+    tests: ['test/bus/worker-bus-relay.test.ts', 'test/redis/relay-hosts.test.ts'],
   },
 ]
 
