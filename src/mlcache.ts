@@ -773,8 +773,7 @@ export class MLCache<V = unknown, L1 = V> {
   #applyChange(event: CacheEvent, key: string | undefined): void | Promise<void> {
     const page = this.#pages.current
     const forgetting = event.copy === this.#store.copyId ? undefined : this.#forget(page, key)
-    if (key === undefined) this.#dropAll(page)
-    else this.#dropKey(page, key)
+    this.#drop(page, key)
     return forgetting
   }
 
@@ -796,8 +795,7 @@ export class MLCache<V = unknown, L1 = V> {
     }
     if (pending.length === 0) return undefined
     return Promise.allSettled(pending).then((outcomes) => {
-      if (key === undefined) this.#dropAll(page)
-      else this.#dropKey(page, key)
+      this.#drop(page, key)
       for (const outcome of outcomes) if (outcome.status === 'rejected') throw outcome.reason
     })
   }
@@ -845,14 +843,19 @@ export class MLCache<V = unknown, L1 = V> {
     page.inflight.clear()
   }
 
+  /** Forgets `key` in this page ({@link MLCache.#dropKey}), or everything when it is `undefined` ({@link MLCache.#dropAll}). */
+  #drop(page: Page, key: string | undefined): void {
+    if (key === undefined) this.#dropAll(page)
+    else this.#dropKey(page, key)
+  }
+
   /**
    * After L2 changed `key` (every key: `undefined`), or may have: drops it
    * here, then tells every other worker to. With a `failure`, rejects with
    * it once that is done (a publish refused meanwhile is then secondary).
    */
   async #changed(page: Page, key: string | undefined, failure: unknown): Promise<void> {
-    if (key === undefined) this.#dropAll(page)
-    else this.#dropKey(page, key)
+    this.#drop(page, key)
     const published = this.#publish(page, key)
     if (failure === undefined) return published
     await published.catch(() => undefined)

@@ -78,6 +78,6 @@ export function answerPageEvents(bus: EventBus): void {
   })
   bus.subscribe(CACHE_EVENT_SOURCE, PAGE_RETIRED_EVENT, (data) => {
     const retired = data as PageReleased
-    for (const pages of pageSetsNamed(retired.name) ?? []) if (pages.ownsCopy(retired.copy)) pages.retired(retired.page, retired.from)
+    for (const pages of pageSetsNamed(retired.name) ?? []) if (pages.ownsCopy(retired.copy)) pages.retire(retired.page, retired.from)
   })
 }

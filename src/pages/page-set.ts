@@ -101,18 +101,13 @@ export class PageSet {
    * a copy of its own (a near tier in front of the shared page table), that
    * copy of the page goes too, as the swapping host purged its own.
    */
-  retired(number: number, from: string | undefined): void {
-    this.retire(number)
-    if (from !== this.#store.copyId) void Promise.resolve(this.#store.forget?.(pageNamespace(this.name, number))).catch(() => undefined)
-  }
-
-  /** Marks the pages up to `number` retired: their entries left L2. */
-  retire(number: number): void {
+  retire(number: number, from: string | undefined): void {
     for (const page of this.older) {
       if (page.number > number) continue
       page.retired = true
       this.older.delete(page)
     }
+    if (from !== this.#store.copyId) void Promise.resolve(this.#store.forget?.(pageNamespace(this.name, number))).catch(() => undefined)
   }
 
   /** A snapshot released `page`: forgets it once nothing pins it. */
