@@ -24,3 +24,8 @@ export function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => voi
   })
   return { promise, resolve, reject }
 }
+
+/** The timers this process has pending (to check that nothing is left running). */
+export function pendingTimers(): number {
+  return process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length
+}

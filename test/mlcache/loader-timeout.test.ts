@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest'
 import { LoaderTimeoutError, LockTimeoutError } from '../../src/errors.js'
 import type { LoaderContext } from '../../src/types.js'
 import { countingLoader, testCache } from '../helpers/cache-factory.js'
-import { deferred, eventually } from '../helpers/eventually.js'
+import { deferred, eventually, pendingTimers } from '../helpers/eventually.js'
 
 /** A loader that honours `ctx.signal`: it rejects with the signal's reason when aborted, and never answers otherwise. */
 function cancellableLoader() {
@@ -28,11 +28,6 @@ function stubbornLoader() {
     return answer.promise
   }
   return Object.assign(loader, { signals, answer })
-}
-
-/** The timers this process has pending. */
-function pendingTimers(): number {
-  return process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length
 }
 
 describe('get() with loaderTimeout', () => {

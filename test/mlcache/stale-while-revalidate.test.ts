@@ -3,7 +3,7 @@ import { LocalBus } from '../../src/bus/local-bus.js'
 import { ClosedError, LoaderError } from '../../src/errors.js'
 import { MLCache } from '../../src/mlcache.js'
 import { cacheStore, countingLoader, fakeClock, testCache, testDict, testLru } from '../helpers/cache-factory.js'
-import { deferred, eventually } from '../helpers/eventually.js'
+import { deferred, eventually, pendingTimers } from '../helpers/eventually.js'
 import { wrapStore } from '../helpers/wrap-store.js'
 
 /** A loader whose calls the test answers one by one; it keeps each call's `ctx.signal`. */
@@ -227,14 +227,18 @@ describe('get() with staleWhileRevalidate', () => {
     expect(await cache.lookup('k', () => 'other')).toEqual({ value: 'found', hitLevel: 2, stale: false })
   })
 
-  it('close() cancels a background reload: the loader signal aborts, nothing is written and the lock is released', async () => {
-    const { cache, clock, store } = testCache<string>('c', { ttl: 100, staleWhileRevalidate: 1_000 })
+  it('close() cancels a background reload: the loader signal aborts, nothing is written, the lock is released and no timer is left', async () => {
+    const { cache, clock, store } = testCache<string>('c', { ttl: 100, staleWhileRevalidate: 1_000, loaderTimeout: { hard: 60_000 } })
     await cache.get('k', () => 'v1')
     clock.advance(150)
+    const timers = pendingTimers()
     const loader = heldLoader<string>()
     await cache.lookup('k', loader)
     await eventually(() => loader.calls.length === 1, 'the reload called the loader')
+    // The reload's hard timeout is running.
+    expect(pendingTimers()).toBe(timers + 1)
     await cache.close()
+    expect(pendingTimers()).toBe(timers)
     const { signal, answer } = loader.calls[0] as (typeof loader.calls)[0]
     expect(signal.aborted).toBe(true)
     expect(signal.reason).toBeInstanceOf(ClosedError)
