@@ -1036,7 +1036,9 @@ function servedStale<V>(read: L2Read<V>): Loaded<V> {
 function refreshMargin<V>(read: L2Read<V>, opts: ResolvedOptions<V>): number | undefined {
   if (opts.refreshAhead === undefined || read.entry.ttl === 0 || read.resurrected) return undefined
   const life = lifetimeOf(read.entry.flags) ?? (read.negative ? opts.negTtl : opts.ttl)
-  return (1 - opts.refreshAhead) * life
+  // Exactly what is left of a life L1 kept for `life * refreshAhead` ({@link l1Life}): `(1 - 0.8) * 200`
+  // is 39.999…, which would leave the read at 40 ms neither due nor worth an L1 entry.
+  return life - life * opts.refreshAhead
 }
 
 /** Whether a fresh entry is in the last part of its life, where a read starts a background reload. */

@@ -84,6 +84,18 @@ describe('get() with refreshAhead', () => {
     expect(await cache.lookup('k', loader)).toMatchObject({ value: 'v2', hitLevel: 2 })
   })
 
+  it('a read exactly at the refresh point starts the reload, whatever the floating-point rounding of the fraction', async () => {
+    // (1 - 0.8) * 200 is 39.999... in floating point, 200 * 0.8 exactly 160.
+    const { cache, clock, lru } = testCache<string>('c', { ttl: 200, refreshAhead: 0.8 })
+    const loader = countingLoader(() => 'v')
+    await cache.get('k', loader)
+    clock.advance(160)
+    lru.clear()
+    expect(await cache.lookup('k', loader)).toMatchObject({ value: 'v', hitLevel: 2 })
+    await cache.update()
+    expect(loader.calls).toBe(2)
+  })
+
   it('refreshAhead never reloads a value that never expires (ttl 0)', async () => {
     const { cache, clock, lru } = testCache<string>('c', { ttl: 0, refreshAhead: 0.5 })
     const loader = countingLoader(() => 'v')
