@@ -1,0 +1,216 @@
+/**
+ * Latency of a hot key across its expiry: one key, a loader that takes a
+ * fixed time (a database query), and gets arriving at a fixed rate, measured
+ * one by one. Without stale-while-revalidate every get that arrives while
+ * the loader runs after an expiry waits for it (the spike); with it, or
+ * with a refresh ahead of the expiry, none should. MLCache against
+ * bentocache (plain, and with its grace period and a soft timeout of 0:
+ * its stale-while-revalidate) and cache-manager (its `refreshThreshold`
+ * background refresh), each library in memory only.
+ */
+import { setTimeout as sleep } from 'node:timers/promises'
+import { BentoCache, bentostore } from 'bentocache'
+import { memoryDriver } from 'bentocache/drivers/memory'
+import { createCache } from 'cache-manager'
+import { MLCache } from '../../src/index.js'
+import { KEY, USER, type User } from '../fixtures.js'
+import { SMOKE, measureRounds, scaled } from '../harness.js'
+import type { Report } from '../report.js'
+
+/** The entry's TTL: short, so that every round crosses a few expiries. */
+const TTL_MS = 200
+/** The loader's fixed delay (a `setTimeout`): a database query. */
+const LOADER_MS = 20
+/** MLCache's stale-while-revalidate window after the expiry (bentocache's grace spans TTL + this). */
+const STALE_MS = 1_000
+/** The part of the TTL after which a hit reloads ahead of the expiry: at 160 ms, done before 200. */
+const REFRESH_AHEAD = 0.8
+/** cache-manager's `refreshThreshold`, the ms left at which a hit reloads: the same point of the TTL. */
+const REFRESH_THRESHOLD_MS = Math.round(TTL_MS * (1 - REFRESH_AHEAD))
+/** Gets started per second, whether or not the earlier ones have answered. */
+const RATE = scaled(20_000, 2_000)
+/**
+ * Each round's measured window: 3 expiries at this TTL and loader delay, so
+ * that the headline run stays under 20 s; one in a smoke run, so that every
+ * variant's reload path runs there too.
+ */
+const ROUND_MS = scaled(800, 250)
+/** An unmeasured round of every variant first, so that the first measured round is not a cold JIT's. */
+const WARMUP_MS = scaled(300, 20)
+/** A get slower than this waited for the loader: a hit takes microseconds. */
+const WAITED_MS = 5
+
+/** One library and configuration: a fresh cache per round, read through `get`. */
+interface Variant {
+  name: string
+  open(id: string, loader: () => Promise<User>): Subject
+}
+
+interface Subject {
+  get(): Promise<unknown>
+  close(): Promise<unknown>
+}
+
+/** What one round of one variant recorded. */
+interface RoundResult {
+  latencies: Float64Array
+  elapsedMs: number
+  loaderCalls: number
+}
+
+/** A memory-only bentocache, as the other in-process scenarios build it, with `options` for the whole cache. */
+function bentocache(options: { grace?: number; timeout?: number }) {
+  return (_id: string, loader: () => Promise<User>): Subject => {
+    const bento = new BentoCache({
+      default: 'memory',
+      ttl: TTL_MS,
+      ...options,
+      stores: { memory: bentostore().useL1Layer(memoryDriver({ maxItems: 1_000 })) },
+    })
+    return { get: () => bento.getOrSet({ key: KEY, factory: loader }), close: () => bento.disconnectAll() }
+  }
+}
+
+const VARIANTS: Variant[] = [
+  {
+    name: 'MLCache (no options)',
+    open: (id, loader) => {
+      const cache = new MLCache<User>(`bench-expiry-${id}`, { ttl: TTL_MS })
+      return { get: () => cache.get(KEY, loader), close: () => cache.close() }
+    },
+  },
+  { name: 'bentocache (no grace, its default)', open: bentocache({}) },
+  // A soft timeout of 0 with a graced entry: bentocache answers the stale value at once and runs the factory in the background.
+  { name: `bentocache grace ${TTL_MS + STALE_MS} ms, timeout 0`, open: bentocache({ grace: TTL_MS + STALE_MS, timeout: 0 }) },
+  {
+    name: `cache-manager refreshThreshold ${REFRESH_THRESHOLD_MS} ms`,
+    open: (_id, loader) => {
+      // A hit with less than refreshThreshold ms left reloads in the background: refresh-ahead at the same point of the TTL.
+      const cache = createCache({ ttl: TTL_MS, refreshThreshold: REFRESH_THRESHOLD_MS })
+      return { get: () => cache.wrap(KEY, loader), close: () => cache.disconnect() }
+    },
+  },
+]
+
+/**
+ * Starts gets of the hot key at {@link RATE} per second for `durationMs`,
+ * each in a turn of the event loop of its own (a get's time is its own, not
+ * that of gets started in the same turn), and answers every get's latency.
+ * The first get, which loads the key, is not measured: the window opens on
+ * a fresh entry.
+ */
+async function round(variant: Variant, id: string, durationMs: number): Promise<RoundResult> {
+  let loaderCalls = 0
+  const loader = async (): Promise<User> => {
+    loaderCalls++
+    await sleep(LOADER_MS)
+    return USER
+  }
+  const subject = variant.open(id, loader)
+  try {
+    await subject.get()
+    loaderCalls = 0
+    const total = Math.ceil((durationMs * RATE) / 1_000)
+    const latencies = new Float64Array(total)
+    let wrong = 0
+    let settled = 0
+    const start = performance.now()
+    let issued = 0
+    const elapsedMs = await new Promise<number>((resolve, reject) => {
+      const settle = (index: number, startedAt: number) => (value: unknown) => {
+        latencies[index] = performance.now() - startedAt
+        if ((value as User | undefined)?.id !== USER.id) wrong++
+        if (++settled === total) resolve(performance.now() - start)
+      }
+      const issue = () => {
+        const due = Math.min(total, Math.floor(((performance.now() - start) * RATE) / 1_000) + 1)
+        if (issued < due) {
+          const startedAt = performance.now()
+          subject.get().then(settle(issued, startedAt), reject)
+          issued++
+          if (issued < total) setImmediate(issue)
+        } else {
+          // Ahead of the schedule: the next get is due within a millisecond.
+          setTimeout(issue, 1)
+        }
+      }
+      issue()
+    })
+    if (wrong > 0) throw new Error(`${variant.name}: ${wrong} of ${total} gets answered another value`)
+    // A reload started by the last gets finishes before the count is read and the cache closes.
+    await sleep(LOADER_MS * 2)
+    return { latencies, elapsedMs, loaderCalls }
+  } finally {
+    await subject.close()
+  }
+}
+
+/** `ms` as `12 µs` below a millisecond, `20.4 ms` above. */
+function formatLatency(ms: number): string {
+  return ms < 1 ? `${(ms * 1_000).toFixed(0)} µs` : `${ms.toFixed(1)} ms`
+}
+
+/** The `q`-quantile (0..1) of sorted `values`, nearest rank. */
+function quantile(sorted: Float64Array, q: number): number {
+  return sorted[Math.min(sorted.length, Math.max(1, Math.ceil(q * sorted.length))) - 1] as number
+}
+
+/**
+ * The expiry scenario: p50, p99, p99.9 and max latency of `get` on one hot
+ * key across its expiries, gets per second, loader calls and gets that
+ * waited for the loader, for MLCache without options and the peers' plain,
+ * stale-while-revalidate and refresh-ahead configurations on the same
+ * arrivals. Information only: nothing is asserted on the timings.
+ */
+export async function expiry(report: Report): Promise<void> {
+  const rounds = measureRounds()
+  const title = `Hot key across its expiry: ${RATE.toLocaleString('en-US')} gets/s of one key, TTL ${TTL_MS} ms, ${LOADER_MS} ms loader`
+  report.heading(title)
+  for (const variant of VARIANTS) await round(variant, `warmup-${variant.name}`, WARMUP_MS)
+  const results = new Map<string, RoundResult[]>(VARIANTS.map((variant) => [variant.name, []]))
+  // Rounds interleave the variants, so that a noisy second of the machine hits them all alike.
+  for (let r = 0; r < rounds; r++) {
+    for (const variant of VARIANTS) results.get(variant.name)?.push(await round(variant, `${r}-${variant.name}`, ROUND_MS))
+    report.line(`round ${r + 1} of ${rounds} done`)
+  }
+  const rows = VARIANTS.map(({ name }) => {
+    const measured = results.get(name) ?? []
+    const pooled = new Float64Array(measured.reduce((sum, result) => sum + result.latencies.length, 0))
+    let offset = 0
+    for (const result of measured) {
+      pooled.set(result.latencies, offset)
+      offset += result.latencies.length
+    }
+    pooled.sort()
+    const seconds = measured.reduce((sum, result) => sum + result.elapsedMs, 0) / 1_000
+    const firstWaited = pooled.findIndex((ms) => ms > WAITED_MS)
+    const waited = firstWaited === -1 ? 0 : pooled.length - firstWaited
+    return [
+      name,
+      formatLatency(quantile(pooled, 0.5)),
+      formatLatency(quantile(pooled, 0.99)),
+      formatLatency(quantile(pooled, 0.999)),
+      formatLatency(quantile(pooled, 1)),
+      (pooled.length / seconds).toFixed(0),
+      String(measured.reduce((sum, result) => sum + result.loaderCalls, 0)),
+      `${waited} (${((100 * waited) / pooled.length).toFixed(1)} %)`,
+    ]
+  })
+  report.table({
+    title,
+    header: ['variant', 'p50', 'p99', 'p99.9', 'max', 'gets/s', 'loader calls', `gets > ${WAITED_MS} ms`],
+    rows,
+    note:
+      `one hot key (\`${KEY}\`), the ~100-byte user object, TTL ${TTL_MS} ms, a loader that waits ${LOADER_MS} ms (\`setTimeout\`) and counts its calls; ` +
+      `gets start at a fixed rate of ${RATE.toLocaleString('en-US')}/s (open loop: whether or not earlier gets have answered, as requests reach a server), ` +
+      `each in an event-loop turn of its own, its latency from its call to its answer (\`performance.now()\`); ` +
+      `${rounds} round(s) of ${ROUND_MS} ms per variant, interleaved, each on a fresh cache whose entry was just loaded (about ` +
+      `${Math.floor(ROUND_MS / (TTL_MS + LOADER_MS))} expiries per round without a background reload); percentiles over the gets of all rounds ` +
+      `pooled, loader calls and gets over ${WAITED_MS} ms (those that waited for the loader) summed over the rounds; every library in memory ` +
+      `only: MLCache on its default SharedDict, bentocache 1.6.1 memory L1 \`getOrSet\` (\`grace\` is the entry's whole life, so ` +
+      `TTL + ${STALE_MS} ms is a ${STALE_MS} ms stale window; its soft \`timeout: 0\` answers the graced value at once and runs the factory ` +
+      `in the background; it has no refresh ahead of the expiry), cache-manager 7.2.9 \`createCache()\` \`wrap\` with \`refreshThreshold\` ` +
+      `(a hit with less left reloads in the background). Information only, no target.`,
+  })
+  if (SMOKE) report.line('(smoke run: figures meaningless)')
+}
