@@ -18,6 +18,7 @@ export interface MLCacheErrorOptions {
 /** The codes carried by {@link MLCacheError}s. */
 export type MLCacheErrorCode =
   | 'E_LOADER'
+  | 'E_LOADER_TIMEOUT'
   | 'E_LOCK_TIMEOUT'
   | 'E_NO_MEMORY'
   | 'E_L1_SERIALIZER'
@@ -48,6 +49,18 @@ export class MLCacheError extends Error {
 export class LoaderError extends MLCacheError {
   constructor(message: string, options: MLCacheErrorOptions = {}) {
     super('E_LOADER', message, options)
+  }
+}
+
+/**
+ * The loader ran past its hard `loaderTimeout` (or the wait for another
+ * worker's loader did) and nothing stale could be served. The loader's
+ * `ctx.signal` was aborted with this error and its lock released; whatever
+ * it answers later is dropped.
+ */
+export class LoaderTimeoutError extends MLCacheError {
+  constructor(message: string, options: MLCacheErrorOptions = {}) {
+    super('E_LOADER_TIMEOUT', message, options)
   }
 }
 

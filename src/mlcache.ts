@@ -16,7 +16,8 @@ import { type DefaultStoreOptions, configureDefaultStore, defaultStore } from '.
 import { BUS_RESYNC_EVENT, BUS_SOURCE, type BusReach, type EventBus } from './bus/event-bus.js'
 import { LocalBus } from './bus/local-bus.js'
 import { FLAG_RESURRECTED, encodeValue, entryFlags } from './codec/codec.js'
-import { ClosedError, LockTimeoutError, NoMemoryError, PageRetiredError } from './errors.js'
+import { lifetimeOf } from './codec/entry-life.js'
+import { ClosedError, LoaderError, LoaderTimeoutError, LockTimeoutError, NoMemoryError, PageRetiredError } from './errors.js'
 import {
   MAX_KEY_BYTES,
   assertFunction,
@@ -32,7 +33,7 @@ import { NEGATIVE, fromL1Form, toL1Form } from './l1/l1-cache.js'
 import type { L2Store, LockStore } from './l2/l2-store.js'
 import { type L2Read, L2Tier } from './l2/l2-tier.js'
 import { LoaderLock } from './l3/loader-lock.js'
-import { type Loaded, runLoader } from './l3/run-loader.js'
+import { type Loaded, type LoaderLimits, runLoader } from './l3/run-loader.js'
 import { DEFAULTS, type ResolvedOptions, mergeCallOptions, resolveCacheOptions } from './options.js'
 import type { Page } from './pages/page.js'
 import { CACHE_EVENT_SOURCE, PAGE_RELEASED_EVENT, type PageReleased, answerPageEvents } from './pages/page-events.js'
@@ -146,6 +147,11 @@ export class MLCache<V = unknown, L1 = V> {
   /** L1 hits, outside `#stats`: counting one on the hot path is a single increment of a field of `this`. */
   #l1Hits = 0
   #closed = false
+  /** Background reloads running (stale-while-revalidate, refresh-ahead): `close()` cancels them and waits for each to let go. */
+  readonly #background = new Set<Promise<void>>()
+  /** Aborted by `close()`: gives up the loader calls of background reloads. */
+  readonly #closing = new AbortController()
+  readonly #onBackgroundError: ((error: Error, key: string) => void) | undefined
 
   /**
    * Sets the size of the default store: the SharedDict shared by every
@@ -174,6 +180,7 @@ export class MLCache<V = unknown, L1 = V> {
     const given = options ?? {}
     const clock = given.clock ?? Date.now
     this.name = name
+    this.#onBackgroundError = given.onBackgroundError
     // Resolved once here, so get() pays nothing for the shared default.
     const store = given.store === undefined ? defaultStore(clock) : assertL2Store(given.store, 'options.store')
     const missStore = given.missStore === undefined ? undefined : assertL2Store(given.missStore, 'options.missStore')
@@ -363,7 +370,7 @@ export class MLCache<V = unknown, L1 = V> {
     let written: Awaited<ReturnType<L2Tier<V>['write']>>
     try {
       await this.#l2.deleteOtherKind(page.namespace, key, negative)
-      written = await this.#l2.write(page.namespace, key, bytes, ttl, entryFlags(negative, false), opts.setTries)
+      written = await this.#l2.write(page.namespace, key, bytes, ttl, entryFlags(negative, false), opts.setTries, undefined, opts.staleWhileRevalidate)
     } catch (error) {
       // The store failed midway: whatever L2 holds now, no L1 may keep the old value.
       return this.#changed(page, key, error)
@@ -377,7 +384,7 @@ export class MLCache<V = unknown, L1 = V> {
       return this.#changed(page, key, error)
     }
     this.#dropKey(page, key)
-    page.l1.set(key, form, ttl)
+    page.l1.set(key, form, l1Life(ttl, opts))
     await this.#publish(page, key)
   }
 
@@ -537,6 +544,9 @@ export class MLCache<V = unknown, L1 = V> {
     this.#closed = true
     for (const id of this.#subscriptions) this.#bus.unsubscribe(id)
     for (const stop of this.#stopRecoveryWatch) stop?.()
+    // Background reloads stop waiting for their loaders (whose ctx.signal aborts) and release their locks.
+    this.#closing.abort(new ClosedError(`cache '${this.name}' is closed`))
+    await Promise.all([...this.#background])
     // Old pages this cache's swaps were keeping for snapshots go now: nothing runs after close().
     await Promise.all([...this.#reclamations].map((reclamation) => reclamation.finish()))
     this.#releasePages()
@@ -591,7 +601,9 @@ export class MLCache<V = unknown, L1 = V> {
   /**
    * What follows the L2 read: a fresh entry is promoted (into L1 only if no
    * invalidation reached this page while the read was in flight:
-   * `current`), a miss without loader answered, else the load.
+   * `current`) and, in the last part of its life with `refreshAhead`,
+   * reloaded in the background; a miss without loader is answered; else the
+   * load.
    */
   #afterL2(
     page: Page,
@@ -604,8 +616,10 @@ export class MLCache<V = unknown, L1 = V> {
     current: boolean,
   ): Promise<unknown> {
     let found: Lookup<L1> | Promise<Lookup<L1>>
-    if (read !== undefined && !read.entry.stale) found = this.#answer(page, key, promoted(read), opts, current)
-    else if (page !== this.#pages.current) found = this.#missedOnOldPage(page, key, loader, opts, read, slots)
+    if (read !== undefined && !read.entry.stale) {
+      found = this.#answer(page, key, promoted(read, opts), opts, current)
+      if (loader !== undefined && refreshDue(read, opts)) this.#reloadInBackground(page, key, loader, opts, undefined)
+    } else if (page !== this.#pages.current) found = this.#missedOnOldPage(page, key, loader, opts, read, slots)
     else if (loader === undefined) found = this.#answered({ value: undefined, hitLevel: -1, stale: false })
     else found = this.#load(page, key, loader, opts, read, slots)
     if (found instanceof Promise) return shape === VALUE ? found.then(valueOf) : found
@@ -632,32 +646,66 @@ export class MLCache<V = unknown, L1 = V> {
   }
 
   /**
-   * 3. A miss with a loader: share the load running in this thread for the
-   * key, or start it. The caller that started it may fill L1, unless the key
-   * was invalidated meanwhile (its in-flight entry is gone): then the value
-   * is served but kept out of L1.
+   * 3. A miss with a loader (`read`: the stale entry, if any). Within
+   * `staleWhileRevalidate` of its expiry the stale value is answered at once
+   * and a background reload started. Otherwise share the load running in
+   * this thread for the key, or start it; a caller holding a stale value
+   * gets it once the soft `loaderTimeout` passes, the load going on. The
+   * caller that started the load may fill L1, unless the key was
+   * invalidated meanwhile (see {@link MLCache.#inflight}).
    */
   async #load(page: Page, key: string, loader: Loader<V>, opts: ResolvedOptions<V>, read: L2Read<V> | undefined, slots: Semaphore | undefined): Promise<Lookup<L1>> {
-    const running = page.inflight.get(key) as Promise<Loaded<V>> | undefined
-    if (running !== undefined) {
-      // This caller shares a load another caller of this thread started: it
-      // waited, as a waiter for the lock would, and gets the value through its own l1Serializer.
-      const shared = await running
-      return this.#answer(page, key, shared.hitLevel === 3 ? { ...shared, hitLevel: 2 } : shared, opts, false)
+    // What a purge expired is gone for the caller: only resurrection may still serve it (as upstream).
+    const stale = read === undefined || read.entry.purged === true ? undefined : read
+    if (stale !== undefined && -stale.entry.ttl < opts.staleWhileRevalidate) {
+      this.#reloadInBackground(page, key, loader, opts, stale)
+      return this.#answer(page, key, servedStale(stale), opts, false)
     }
-    const load = slots === undefined ? this.#loadLocked(page, key, loader, opts, read) : slots.runExclusive(() => this.#loadLocked(page, key, loader, opts, read))
-    page.inflight.set(key, load)
-    try {
-      const loaded = await load
-      return this.#answer(page, key, loaded, opts, page.inflight.get(key) === load)
-    } finally {
-      if (page.inflight.get(key) === load) page.inflight.delete(key)
+    let load = page.inflight.get(key) as Promise<Loaded<V>> | undefined
+    const sharing = load !== undefined
+    if (load === undefined) {
+      load = this.#inflight(page, key, slots === undefined ? this.#loadLocked(page, key, loader, opts, read) : slots.runExclusive(() => this.#loadLocked(page, key, loader, opts, read)))
     }
+    const soft = opts.loaderTimeout?.soft
+    const loaded = soft === undefined || stale === undefined ? await load : await withinSoftTimeout(load, soft)
+    if (loaded === undefined) return this.#answer(page, key, servedStale(stale as L2Read<V>), opts, false)
+    // A caller sharing a load another caller of this thread started waited, as a waiter for the lock
+    // would: it gets hitLevel 2, through its own l1Serializer, and leaves L1 to the starter.
+    if (sharing) return this.#answer(page, key, loaded.hitLevel === 3 ? { ...loaded, hitLevel: 2 } : loaded, opts, false)
+    return this.#answer(page, key, loaded, opts, true)
   }
 
-  /** 4. The loader lock (mlcache's `run_callback`): wait for another load, or take it and load. */
+  /**
+   * Makes `load` the key's load in flight in this page, shared by the
+   * thread's callers until it settles. An invalidation of the key meanwhile
+   * removes it (`#dropKey`): its value is then served but kept out of L1.
+   */
+  #inflight(page: Page, key: string, load: Promise<Loaded<V>>): Promise<Loaded<V>> {
+    const registered: Promise<Loaded<V>> = load.then(
+      (loaded) => {
+        if (page.inflight.get(key) === registered) page.inflight.delete(key)
+        else if (loaded.l1Ttl !== undefined) return { ...loaded, l1Ttl: undefined }
+        return loaded
+      },
+      (error: unknown) => {
+        if (page.inflight.get(key) === registered) page.inflight.delete(key)
+        throw error
+      },
+    )
+    page.inflight.set(key, registered)
+    return registered
+  }
+
+  /**
+   * 4. The loader lock (mlcache's `run_callback`): wait for another load, or
+   * take it and load. The hard `loaderTimeout` counts from here and bounds
+   * the wait too: a waiter gives up when the loader it waits for would.
+   */
   async #loadLocked(page: Page, key: string, loader: Loader<V>, opts: ResolvedOptions<V>, stale: L2Read<V> | undefined): Promise<Loaded<V>> {
-    const lock = new LoaderLock(this.#lockStore, this.#l2.stores, page.namespace, key, opts.lockExptime, opts.lockTimeout)
+    const hard = opts.loaderTimeout?.hard
+    const deadline = hard === undefined ? undefined : performance.now() + hard
+    const hardFirst = hard !== undefined && hard <= opts.lockTimeout
+    const lock = new LoaderLock(this.#lockStore, this.#l2.stores, page.namespace, key, opts.lockExptime, hardFirst ? hard : opts.lockTimeout)
     let waited = false
     for (;;) {
       const state = await lock.acquire()
@@ -666,50 +714,73 @@ export class MLCache<V = unknown, L1 = V> {
         waited = true
         this.#stats.lockWaits++
       }
-      if (state === 'timeout') return this.#afterLockTimeout(page, key, opts)
+      if (state === 'timeout') return this.#afterLockTimeout(page, key, opts, hardFirst)
       try {
         if (state !== 'unlockable') {
           // Re-read: the holder we waited for, or one that finished between our
           // read and the lock, has usually stored it (upstream since 2.0.2).
           const read = await this.#l2.read(page.namespace, key, 'recheck')
-          if (read !== undefined && !read.entry.stale) return promoted(read)
+          if (read !== undefined && !read.entry.stale) return promoted(read, opts)
           stale = read
         }
-        if (state !== 'woken') return await this.#runLoad(page, key, loader, opts, stale, lock.fence)
+        if (state !== 'woken') {
+          const limits = deadline === undefined ? undefined : { hard: deadline - performance.now() }
+          return await this.#runLoad(page, key, loader, opts, stale, lock.fence, limits)
+        }
       } finally {
         if (state === 'acquired') await lock.release()
       }
     }
   }
 
-  /** The lock wait ran out: the holder's value if it landed, else a stale one (with `resurrectTtl`), else `LockTimeoutError`. */
-  async #afterLockTimeout(page: Page, key: string, opts: ResolvedOptions<V>): Promise<Loaded<V>> {
-    this.#stats.lockTimeouts++
+  /**
+   * The lock wait ran out (of `lockTimeout`, or of the hard `loaderTimeout`
+   * when that is shorter: `hard`): the holder's value if it landed, else a
+   * stale one (with `resurrectTtl`), else `LockTimeoutError` or `LoaderTimeoutError`.
+   */
+  async #afterLockTimeout(page: Page, key: string, opts: ResolvedOptions<V>, hard: boolean): Promise<Loaded<V>> {
+    if (hard) this.#stats.loaderTimeouts++
+    else this.#stats.lockTimeouts++
     // Upstream re-reads L2 after a lock timeout too (2.0.2): the holder may have just finished.
     const read = await this.#l2.read(page.namespace, key, 'recheck')
-    if (read !== undefined && !read.entry.stale) return promoted(read)
+    if (read !== undefined && !read.entry.stale) return promoted(read, opts)
     // Serve the stale value without writing it or keeping it in L1: the lock holder will refresh or resurrect it.
-    if (opts.resurrectTtl !== undefined && read !== undefined) return { value: read.value, hitLevel: 4, l1Ttl: undefined }
+    if (opts.resurrectTtl !== undefined && read !== undefined) return servedStale(read)
+    if (hard) {
+      throw new LoaderTimeoutError(`the loader of key '${key}' that this call waited for ran past the hard timeout of ${opts.loaderTimeout?.hard} ms`, { key })
+    }
     throw new LockTimeoutError(`could not acquire the loader lock of key '${key}' within ${opts.lockTimeout} ms`, { key })
   }
 
   /**
    * 5. The loader, then its value to L2, fenced by the lock: a value that
    * lost its lock, or raced a `set`/`delete`/`purge` of the key, is served
-   * to its callers but cached nowhere.
+   * to its callers but cached nowhere. A loader that fails (or runs past its
+   * hard limit) with a stale value at hand and `resurrectTtl` resurrects it.
    */
-  async #runLoad(page: Page, key: string, loader: Loader<V>, opts: ResolvedOptions<V>, stale: L2Read<V> | undefined, fence: string | undefined): Promise<Loaded<V>> {
+  async #runLoad(
+    page: Page,
+    key: string,
+    loader: Loader<V>,
+    opts: ResolvedOptions<V>,
+    stale: L2Read<V> | undefined,
+    fence: string | undefined,
+    limits: LoaderLimits | undefined,
+  ): Promise<Loaded<V>> {
     this.#stats.loaderCalls++
     let answer: Awaited<ReturnType<typeof runLoader<V>>>
     try {
       const staleValue = stale === undefined || stale.negative ? undefined : stale.value
       answer = await (loadChannel.hasSubscribers
-        ? loadChannel.tracePromise(() => runLoader(key, loader, staleValue), { cache: this.name, key })
-        : runLoader(key, loader, staleValue))
+        ? loadChannel.tracePromise(() => runLoader(key, loader, staleValue, limits), { cache: this.name, key })
+        : runLoader(key, loader, staleValue, limits))
     } catch (error) {
-      this.#stats.loaderErrors++
-      if (opts.resurrectTtl === undefined || stale === undefined) throw error
-      return this.#resurrect(page, key, stale, opts.resurrectTtl, opts.setTries, fence)
+      if (error instanceof LoaderTimeoutError) this.#stats.loaderTimeouts++
+      else if (error instanceof LoaderError) this.#stats.loaderErrors++
+      // A background reload that close() gave up writes nothing.
+      if (opts.resurrectTtl === undefined || stale === undefined || this.#closed) throw error
+      const resurrected = await this.#resurrect(page, key, stale, opts, fence)
+      return { ...resurrected, failure: error as Error }
     }
     // A negative TTL from the loader: return the value, cache nothing, skip the serializer (as upstream).
     if (answer.ttl !== undefined && answer.ttl < 0) return { value: answer.value, hitLevel: 3, l1Ttl: undefined, raw: true }
@@ -717,17 +788,78 @@ export class MLCache<V = unknown, L1 = V> {
     const bytes = encodeValue(answer.value, key)
     const ttl = answer.ttl ?? (negative ? opts.negTtl : opts.ttl)
     // "No memory" (or a failing store) does not fail a get: the value still goes to L1 (upstream since 2.0.0).
-    const written = await this.#l2.storeLoaded(page.namespace, key, bytes, ttl, entryFlags(negative, false), opts.setTries, fence)
-    return { value: answer.value, hitLevel: 3, l1Ttl: written === 'fenced' ? undefined : ttl }
+    const written = await this.#l2.storeLoaded(page.namespace, key, bytes, ttl, entryFlags(negative, false), opts.setTries, fence, opts.staleWhileRevalidate)
+    if (written === 'fenced') return { value: answer.value, hitLevel: 3, l1Ttl: undefined }
+    const loaded = { value: answer.value, hitLevel: 3, l1Ttl: l1Life(ttl, opts) } as const
+    return written === 'ok' ? { ...loaded, stored: true } : loaded
   }
 
   /** The loader failed with a stale value at hand: write it back for `resurrectTtl`, marked as resurrected, and serve it. */
-  async #resurrect(page: Page, key: string, stale: L2Read<V>, resurrectTtl: number, tries: number, fence: string | undefined): Promise<Loaded<V>> {
+  async #resurrect(page: Page, key: string, stale: L2Read<V>, opts: ResolvedOptions<V>, fence: string | undefined): Promise<Loaded<V>> {
     this.#stats.resurrections++
+    const resurrectTtl = opts.resurrectTtl as number
     // The raw bytes go back, not the serialized L1 value (as upstream).
     const flags = stale.entry.flags | FLAG_RESURRECTED
-    const written = await this.#l2.storeLoaded(page.namespace, key, stale.entry.value, resurrectTtl, flags, tries, fence)
+    const written = await this.#l2.storeLoaded(page.namespace, key, stale.entry.value, resurrectTtl, flags, opts.setTries, fence, opts.staleWhileRevalidate)
     return { value: stale.value, hitLevel: 4, l1Ttl: written === 'fenced' ? undefined : resurrectTtl }
+  }
+
+  /**
+   * Starts a background reload of `key` (stale-while-revalidate,
+   * refresh-ahead) unless one of this thread runs for it already. Callers
+   * do not wait for it, and it never rejects: a failure is counted and
+   * given to `onBackgroundError`. `close()` cancels it.
+   */
+  #reloadInBackground(page: Page, key: string, loader: Loader<V>, opts: ResolvedOptions<V>, stale: L2Read<V> | undefined): void {
+    if (this.#closed || page.refreshing.has(key)) return
+    page.refreshing.add(key)
+    const task: Promise<void> = this.#reload(page, key, loader, opts, stale)
+      .catch((error: unknown) => this.#backgroundFailed(error, key))
+      .finally(() => {
+        page.refreshing.delete(key)
+        this.#background.delete(task)
+      })
+    this.#background.add(task)
+  }
+
+  /**
+   * A background reload (what upstream's unmerged `serve_stale` sketched,
+   * respecting the lock). It takes the loader lock without waiting (a reload
+   * running elsewhere is enough), re-reads L2 under it (one that just
+   * finished elsewhere is too), loads, and once the new value is in L2 drops
+   * the key from every L1, this thread's included: the next reads take the
+   * new value from L2.
+   */
+  async #reload(page: Page, key: string, loader: Loader<V>, opts: ResolvedOptions<V>, stale: L2Read<V> | undefined): Promise<void> {
+    const lock = new LoaderLock(this.#lockStore, this.#l2.stores, page.namespace, key, opts.lockExptime, 0)
+    const state = await lock.acquire()
+    if (state === 'timeout') return
+    try {
+      if (state === 'acquired') {
+        const read = await this.#l2.read(page.namespace, key, 'recheck')
+        if (read !== undefined && !read.entry.stale && !refreshDue(read, opts)) return
+        if (read?.entry.stale === true) stale = read
+      }
+      if (this.#closed) return
+      this.#stats.backgroundReloads++
+      const loaded = await this.#runLoad(page, key, loader, opts, stale, lock.fence, { hard: opts.loaderTimeout?.hard, cancel: this.#closing.signal })
+      if (loaded.failure !== undefined) this.#backgroundFailed(loaded.failure, key)
+      if (loaded.stored === true) await this.#changed(page, key, undefined)
+    } finally {
+      if (state === 'acquired') await lock.release()
+    }
+  }
+
+  /** Counts a background reload's failure and hands it to `onBackgroundError`; a reload `close()` gave up is no failure. */
+  #backgroundFailed(error: unknown, key: string): void {
+    const closing = this.#closing.signal
+    if (closing.aborted && error === closing.reason) return
+    this.#stats.backgroundErrors++
+    try {
+      this.#onBackgroundError?.(error instanceof Error ? error : new Error(String(error)), key)
+    } catch {
+      // The hook's own failure has nowhere to go: the reload's callers were answered long ago.
+    }
   }
 
   /**
@@ -871,9 +1003,63 @@ export class MLCache<V = unknown, L1 = V> {
   }
 }
 
-/** A fresh L2 entry as a load's outcome: promoted into L1 with its **remaining** TTL (as upstream, which also fixed the last millisecond this way). */
-function promoted<V>(read: L2Read<V>): Loaded<V> {
-  return { value: read.value, hitLevel: read.resurrected ? 4 : 2, l1Ttl: read.entry.ttl }
+/**
+ * A fresh L2 entry as a load's outcome: promoted into L1 with its
+ * **remaining** TTL (as upstream, which also fixed the last millisecond this
+ * way). With `refreshAhead`, only until its refresh point, so that the read
+ * after it reaches L2 and starts the reload; an entry already past it keeps
+ * its remaining TTL (the read that found it started the reload).
+ */
+function promoted<V>(read: L2Read<V>, opts: ResolvedOptions<V>): Loaded<V> {
+  const ttl = read.entry.ttl
+  const margin = refreshMargin(read, opts)
+  return { value: read.value, hitLevel: read.resurrected ? 4 : 2, l1Ttl: margin === undefined || ttl <= margin ? ttl : ttl - margin }
+}
+
+/** A stale L2 entry served as is (`hitLevel 4`), kept out of L1: a reload is on its way, or the loader is failing. */
+function servedStale<V>(read: L2Read<V>): Loaded<V> {
+  return { value: read.value, hitLevel: 4, l1Ttl: undefined }
+}
+
+/**
+ * With `refreshAhead`, how long before its expiry an entry is due for a
+ * reload: `1 - refreshAhead` of the TTL it was written with (the caller's
+ * `ttl`/`negTtl` for an entry that does not say). `undefined` without
+ * refresh-ahead, for an entry that never expires, and for a resurrected one
+ * (the loader is failing: it is tried again when the entry expires).
+ */
+function refreshMargin<V>(read: L2Read<V>, opts: ResolvedOptions<V>): number | undefined {
+  if (opts.refreshAhead === undefined || read.entry.ttl === 0 || read.resurrected) return undefined
+  const life = lifetimeOf(read.entry.flags) ?? (read.negative ? opts.negTtl : opts.ttl)
+  return (1 - opts.refreshAhead) * life
+}
+
+/** Whether a fresh entry is in the last part of its life, where a read starts a background reload. */
+function refreshDue<V>(read: L2Read<V>, opts: ResolvedOptions<V>): boolean {
+  const margin = refreshMargin(read, opts)
+  return margin !== undefined && read.entry.ttl <= margin
+}
+
+/** How long L1 keeps a value written with `ttl`: until its refresh point with `refreshAhead` (see {@link promoted}). */
+function l1Life<V>(ttl: number, opts: ResolvedOptions<V>): number {
+  return opts.refreshAhead === undefined || ttl === 0 ? ttl : ttl * opts.refreshAhead
+}
+
+/** What `load` resolves with, or `undefined` once `soft` ms passed first (the load goes on; its rejection stays handled). */
+function withinSoftTimeout<T>(load: Promise<T>, soft: number): Promise<T | undefined> {
+  return new Promise<T | undefined>((resolve, reject) => {
+    const timer = setTimeout(resolve, soft, undefined)
+    load.then(
+      (value) => {
+        clearTimeout(timer)
+        resolve(value)
+      },
+      (error: unknown) => {
+        clearTimeout(timer)
+        reject(error)
+      },
+    )
+  })
 }
 
 /** What `change` rejected with, `undefined` once it resolved (L2Tier rejects with an `L2Error`, never `undefined`). */

@@ -23,6 +23,10 @@ export interface ResolvedOptions<V> {
   readonly setTries: number
   readonly lockTimeout: number
   readonly lockExptime: number
+  /** `0`: off. */
+  readonly staleWhileRevalidate: number
+  readonly refreshAhead: number | undefined
+  readonly loaderTimeout: { readonly soft: number | undefined; readonly hard: number | undefined } | undefined
 }
 
 /** Upstream's defaults, in milliseconds. */
@@ -38,8 +42,13 @@ export const DEFAULTS = {
 const CONSTRUCTOR_OPTIONS = new Set([
   'store', 'missStore', 'lockStore', 'bus', 'lruSize', 'lru', 'ttl', 'negTtl', 'resurrectTtl',
   'l1Serializer', 'setTries', 'lockTimeout', 'lockExptime', 'clock',
+  'staleWhileRevalidate', 'refreshAhead', 'loaderTimeout', 'onBackgroundError',
 ])
-const GET_OPTIONS = new Set(['ttl', 'negTtl', 'resurrectTtl', 'l1Serializer', 'setTries', 'lockTimeout', 'lockExptime'])
+const GET_OPTIONS = new Set([
+  'ttl', 'negTtl', 'resurrectTtl', 'l1Serializer', 'setTries', 'lockTimeout', 'lockExptime',
+  'staleWhileRevalidate', 'refreshAhead', 'loaderTimeout',
+])
+const LOADER_TIMEOUT_OPTIONS = new Set(['soft', 'hard'])
 const SET_OPTIONS = new Set(['ttl', 'negTtl', 'l1Serializer', 'setTries'])
 // Option names nobody reads are rejected (assertKnownOptions): a typo such as `negTTL` should not pass silently.
 
@@ -60,6 +69,29 @@ function assertTunables<V>(options: GetOptions<V, unknown>, name: string): void 
     assertNumberAtLeast(options.lockExptime, `${name}.lockExptime`, 0)
     if (options.lockExptime === 0) throw new RangeError(`${name}.lockExptime must be > 0`)
   }
+  if (options.staleWhileRevalidate !== undefined) assertDuration(options.staleWhileRevalidate, `${name}.staleWhileRevalidate`)
+  if (options.refreshAhead !== undefined) {
+    const fraction = options.refreshAhead
+    if (typeof fraction !== 'number') throw new TypeError(`${name}.refreshAhead must be a number`)
+    if (!(fraction > 0 && fraction < 1)) throw new RangeError(`${name}.refreshAhead must be > 0 and < 1`)
+  }
+  if (options.loaderTimeout !== undefined) assertLoaderTimeout(options.loaderTimeout, `${name}.loaderTimeout`)
+}
+
+/** `{ soft?, hard? }`: timer durations, `soft` below `hard` (a soft limit past the hard one could never apply). */
+function assertLoaderTimeout(timeout: unknown, name: string): void {
+  if (typeof timeout !== 'object' || timeout === null || Array.isArray(timeout)) throw new TypeError(`${name} must be an object`)
+  assertKnownOptions(timeout, LOADER_TIMEOUT_OPTIONS, name)
+  const { soft, hard } = timeout as { soft?: unknown; hard?: unknown }
+  if (soft !== undefined) assertTimerDuration(soft, `${name}.soft`)
+  if (hard !== undefined) assertTimerDuration(hard, `${name}.hard`)
+  if (typeof soft === 'number' && typeof hard === 'number' && !(soft < hard)) throw new RangeError(`${name}.soft must be < ${name}.hard`)
+}
+
+/** The loader timeout as resolved: `undefined` when neither limit is set. */
+function resolveLoaderTimeout(timeout: { soft?: number | undefined; hard?: number | undefined } | undefined): ResolvedOptions<unknown>['loaderTimeout'] {
+  if (timeout?.soft === undefined && timeout?.hard === undefined) return undefined
+  return { soft: timeout.soft, hard: timeout.hard }
 }
 
 /** Validates the constructor's options (everything but the stores, bus and L1, checked by MLCache). */
@@ -73,6 +105,7 @@ export function resolveCacheOptions<V>(options: MLCacheOptions<V, unknown> | und
     if (given.lruSize > MAX_LRU_SIZE) throw new RangeError(`options.lruSize must be <= ${MAX_LRU_SIZE}`)
   }
   if (given.clock !== undefined) assertFunction(given.clock, 'options.clock')
+  if (given.onBackgroundError !== undefined) assertFunction(given.onBackgroundError, 'options.onBackgroundError')
   return {
     ttl: given.ttl ?? DEFAULTS.ttl,
     negTtl: given.negTtl ?? DEFAULTS.negTtl,
@@ -81,6 +114,9 @@ export function resolveCacheOptions<V>(options: MLCacheOptions<V, unknown> | und
     setTries: given.setTries ?? DEFAULTS.setTries,
     lockTimeout: given.lockTimeout ?? DEFAULTS.lockTimeout,
     lockExptime: given.lockExptime ?? DEFAULTS.lockExptime,
+    staleWhileRevalidate: given.staleWhileRevalidate ?? 0,
+    refreshAhead: given.refreshAhead,
+    loaderTimeout: resolveLoaderTimeout(given.loaderTimeout),
   }
 }
 
@@ -107,5 +143,9 @@ export function mergeCallOptions<V>(
     setTries: call.setTries ?? base.setTries,
     lockTimeout: call.lockTimeout ?? base.lockTimeout,
     lockExptime: call.lockExptime ?? base.lockExptime,
+    staleWhileRevalidate: call.staleWhileRevalidate ?? base.staleWhileRevalidate,
+    refreshAhead: call.refreshAhead ?? base.refreshAhead,
+    // Per call, the whole object replaces the cache's: `{ hard: 50 }` drops the cache's soft limit.
+    loaderTimeout: call.loaderTimeout === undefined ? base.loaderTimeout : resolveLoaderTimeout(call.loaderTimeout),
   }
 }

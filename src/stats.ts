@@ -38,6 +38,12 @@ export class StatsCounters {
   loaderCalls = 0
   /** {@link MLCacheStats.loaderErrors} */
   loaderErrors = 0
+  /** {@link MLCacheStats.loaderTimeouts} */
+  loaderTimeouts = 0
+  /** {@link MLCacheStats.backgroundReloads} */
+  backgroundReloads = 0
+  /** {@link MLCacheStats.backgroundErrors} */
+  backgroundErrors = 0
   /** {@link MLCacheStats.lockWaits} */
   lockWaits = 0
   /** {@link MLCacheStats.lockTimeouts} */
@@ -94,6 +100,9 @@ export class StatsCounters {
       missesWithoutLoader: this.missesWithoutLoader,
       loaderCalls: this.loaderCalls,
       loaderErrors: this.loaderErrors,
+      loaderTimeouts: this.loaderTimeouts,
+      backgroundReloads: this.backgroundReloads,
+      backgroundErrors: this.backgroundErrors,
       lockWaits: this.lockWaits,
       lockTimeouts: this.lockTimeouts,
       resurrections: this.resurrections,
@@ -106,7 +115,8 @@ export class StatsCounters {
     if (evictions !== undefined) stats.forcibleEvictions = Math.max(0, evictions - (this.#evictionsBase ?? evictions))
     if (reset) {
       this.l2Hits = this.loads = this.staleServed = this.negativeHits = this.missesWithoutLoader = 0
-      this.loaderCalls = this.loaderErrors = this.lockWaits = this.lockTimeouts = 0
+      this.loaderCalls = this.loaderErrors = this.loaderTimeouts = this.backgroundReloads = this.backgroundErrors = 0
+      this.lockWaits = this.lockTimeouts = 0
       this.resurrections = this.decodeErrors = this.l2NoMemory = this.fencedWrites = this.l2Errors = 0
       this.#evictionsBase = evictions
     }

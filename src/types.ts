@@ -9,7 +9,9 @@ import type { L2Store, LockStore } from './l2/l2-store.js'
  * - `1`: L1 (this worker's LRU), including a cached "not found";
  * - `2`: L2 (shared by the workers), including a caller that waited for another loader;
  * - `3`: L3, this caller ran the loader;
- * - `4`: a stale value was served (resurrected, or a lock timeout with `resurrectTtl`);
+ * - `4`: a stale value was served: resurrected, within `staleWhileRevalidate`
+ *   (a background reload was started), after the soft `loaderTimeout`, or
+ *   after a lock or hard loader timeout with `resurrectTtl`;
  * - `-1`: no loader was given and nothing was cached.
  */
 export type HitLevel = -1 | 1 | 2 | 3 | 4
@@ -33,6 +35,35 @@ export interface LoaderContext<V> {
   ttl?: number | undefined
   /** The expired value still in L2, if any (never a "not found" entry). */
   readonly stale?: V | undefined
+  /**
+   * Aborted when the load is given up: its hard `loaderTimeout` passed (the
+   * reason is the `LoaderTimeoutError`), or the cache was closed during a
+   * background reload (a `ClosedError`). Pass it on (`fetch(url, { signal })`,
+   * a driver's cancel) to stop the query; whatever the loader answers after
+   * it is dropped. Made on first read: a loader that never reads it costs nothing.
+   */
+  readonly signal: AbortSignal
+}
+
+/**
+ * How long a load may take, in milliseconds, counted from the L2 miss (the
+ * wait for another worker's lock included). See the README's table of how
+ * it composes with `lockTimeout` and `resurrectTtl`.
+ */
+export interface LoaderTimeout {
+  /**
+   * After this long, a caller that has a stale value in L2 gets it (`hitLevel
+   * 4`, `stale: true`) while the load goes on and fills L2 when it finishes.
+   * Callers without one keep waiting.
+   */
+  soft?: number | undefined
+  /**
+   * After this long, the call rejects with `LoaderTimeoutError` (or serves
+   * the stale value with `resurrectTtl`, as for a failing loader), the
+   * loader's `ctx.signal` is aborted and its lock released. Must be greater
+   * than `soft`.
+   */
+  hard?: number | undefined
 }
 
 /**
@@ -214,6 +245,32 @@ export interface MLCacheOptions<V, L1 = V> {
   negTtl?: number | undefined
   /** Serve and write back stale values for this long when the loader fails or the lock wait times out; must be > 0. @defaultValue off */
   resurrectTtl?: number | undefined
+  /**
+   * Stale-while-revalidate: for this long after a value expires, `get`
+   * answers it at once (`hitLevel 4`, `stale: true`) and starts one
+   * background reload of the key (one across every cache sharing the lock
+   * store). The reload's value replaces it in L2, then in every L1 (through
+   * the bus). A value that a purge expired is never served this way.
+   * `0`: off. @defaultValue 0
+   */
+  staleWhileRevalidate?: number | undefined
+  /**
+   * Refresh-ahead, a fraction of the TTL in `(0, 1)`: a read in the last
+   * `1 - refreshAhead` of a value's life starts one background reload (one
+   * across every cache sharing the lock store), so a hot key is reloaded
+   * before it expires. L1 keeps a value until that point only, then reads
+   * L2 once. @defaultValue off
+   */
+  refreshAhead?: number | undefined
+  /** Soft and hard limits of a load; see {@link LoaderTimeout}. @defaultValue none */
+  loaderTimeout?: LoaderTimeout | undefined
+  /**
+   * Called with the error of a background reload (`staleWhileRevalidate`,
+   * `refreshAhead`) that failed, and its key. Background failures are also
+   * counted in `stats().backgroundErrors`; they never reject anything. What
+   * the hook throws is ignored. @defaultValue none
+   */
+  onBackgroundError?: ((error: Error, key: string) => void) | undefined
   /** Transforms a value as it enters L1 (never on L1 hits or negative entries); what `get` answers. */
   l1Serializer?: ((value: V) => L1) | undefined
   /** Tries for an L2 write that finds no memory. @defaultValue 3 */
@@ -233,7 +290,16 @@ export interface MLCacheOptions<V, L1 = V> {
 /** Per-call options of `get`, `lookup` and `getBulk`; they override the cache's. */
 export type GetOptions<V, L1 = V> = Pick<
   MLCacheOptions<V, L1>,
-  'ttl' | 'negTtl' | 'resurrectTtl' | 'l1Serializer' | 'setTries' | 'lockTimeout' | 'lockExptime'
+  | 'ttl'
+  | 'negTtl'
+  | 'resurrectTtl'
+  | 'l1Serializer'
+  | 'setTries'
+  | 'lockTimeout'
+  | 'lockExptime'
+  | 'staleWhileRevalidate'
+  | 'refreshAhead'
+  | 'loaderTimeout'
 >
 
 /** Per-call options of `set`. */
@@ -261,7 +327,7 @@ export interface MLCacheStats {
   l2Hits: number
   /** Answers produced by this caller's own loader call (`hitLevel 3`). */
   loads: number
-  /** Stale values served (`hitLevel 4`): resurrected, or after a lock timeout with `resurrectTtl`. */
+  /** Stale values served (`hitLevel 4`): resurrected, within `staleWhileRevalidate`, after a soft `loaderTimeout`, or after a lock or hard loader timeout with `resurrectTtl`. */
   staleServed: number
   /** The part of `l1Hits` and `l2Hits` that answered "not found" (a negative entry). */
   negativeHits: number
@@ -271,6 +337,12 @@ export interface MLCacheStats {
   loaderCalls: number
   /** Loader invocations that threw or rejected (whether or not a stale value was then served). */
   loaderErrors: number
+  /** Loads given up at their hard `loaderTimeout` (the loader's `ctx.signal` aborted), or lock waits that ran into it. */
+  loaderTimeouts: number
+  /** Background reloads that ran the loader (`staleWhileRevalidate`, `refreshAhead`), failed ones included. */
+  backgroundReloads: number
+  /** Background reloads that failed (also given to `onBackgroundError`); the stale value stays. */
+  backgroundErrors: number
   /**
    * Loads that found the loader lock held by another load (of any worker)
    * and waited for it; counted once per load however often it re-waits.

@@ -36,6 +36,14 @@ export interface L2Entry {
   readonly ttl: number
   /** `true` when the entry has expired but is still readable (see {@link L2WriteOptions.staleTtl}). */
   readonly stale: boolean
+  /**
+   * Optional: `true` when a purge expired it ({@link ValueStore.purgeNamespace}),
+   * not its TTL. Stale reads still see such an entry (resurrection may serve
+   * it, as upstream's after `flush_all`), but stale-while-revalidate never
+   * does: the caller asked for it to be gone. A store that cannot tell
+   * leaves it out.
+   */
+  readonly purged?: boolean
 }
 
 /** The optional part of a {@link ValueStore.writeEntry}. */

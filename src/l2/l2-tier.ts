@@ -17,6 +17,7 @@
  * settles without any await.
  */
 import { FLAG_NEGATIVE, FLAG_RESURRECTED, decodeValue } from '../codec/codec.js'
+import { withLifetime } from '../codec/entry-life.js'
 import { DecodeError, L2Error } from '../errors.js'
 import { describe } from '../internal/describe.js'
 import type { StatsCounters } from '../stats.js'
@@ -103,13 +104,16 @@ export class L2Tier<V> {
    * Writes an entry to the store its kind belongs to (negative entries to
    * the miss store when there is one), retrying "no memory" `tries` times; a
    * write that never fits is counted in `l2NoMemory`, one refused by its
-   * fence in `fencedWrites`.
+   * fence in `fencedWrites`. The flags get the entry's lifetime (see
+   * `entry-life.ts`).
+   * @param staleFor - how long the entry must stay readable once expired, at least (`staleWhileRevalidate`)
    * @throws {L2Error} the store failed (rejects)
    */
-  async write(namespace: string, key: string, bytes: Uint8Array, ttl: number, flags: number, tries: number, fence?: string): Promise<L2WriteResult> {
+  async write(namespace: string, key: string, bytes: Uint8Array, ttl: number, flags: number, tries: number, fence?: string, staleFor = 0): Promise<L2WriteResult> {
     const store = (flags & FLAG_NEGATIVE) !== 0 && this.#missStore !== undefined ? this.#missStore : this.#store
-    // Keep it readable as stale for as long as it was fresh (resurrection and ctx.stale read it).
-    const options = { staleTtl: ttl, fence }
+    // Keep it readable as stale for as long as it was fresh (resurrection and ctx.stale read it), or the stale window if longer.
+    const options = { staleTtl: Math.max(ttl, staleFor), fence }
+    flags = withLifetime(flags, ttl)
     let result: L2WriteResult = 'no memory'
     for (let attempt = 0; attempt < tries && result === 'no memory'; attempt++) {
       result = await this.#call(namespace, key, () => store.writeEntry(namespace, key, bytes, ttl, flags, options))
@@ -129,7 +133,7 @@ export class L2Tier<V> {
     const store = (flags & FLAG_NEGATIVE) !== 0 && this.#missStore !== undefined ? this.#missStore : this.#store
     let result: MaybePromise<L2WriteResult>
     try {
-      result = store.writeEntry(namespace, key, bytes, ttl, flags, { staleTtl: ttl, noEvict: true })
+      result = store.writeEntry(namespace, key, bytes, ttl, withLifetime(flags, ttl), { staleTtl: ttl, noEvict: true })
     } catch (error) {
       throw l2Error(error, key, namespace)
     }
@@ -140,9 +144,9 @@ export class L2Tier<V> {
   }
 
   /** {@link L2Tier.write} for a load: a failing store answers `'failed'` instead of rejecting. */
-  async storeLoaded(namespace: string, key: string, bytes: Uint8Array, ttl: number, flags: number, tries: number, fence: string | undefined): Promise<LoadedWriteResult> {
+  async storeLoaded(namespace: string, key: string, bytes: Uint8Array, ttl: number, flags: number, tries: number, fence: string | undefined, staleFor = 0): Promise<LoadedWriteResult> {
     try {
-      return await this.write(namespace, key, bytes, ttl, flags, tries, fence)
+      return await this.write(namespace, key, bytes, ttl, flags, tries, fence, staleFor)
     } catch (error) {
       if (!(error instanceof L2Error)) throw error
       this.#stats.l2Errors++

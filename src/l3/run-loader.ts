@@ -2,7 +2,7 @@
  * L3: calling the user's loader (mlcache's `run_callback` without the
  * lock), and what a load produces for the callers that share it.
  */
-import { LoaderError } from '../errors.js'
+import { LoaderError, LoaderTimeoutError } from '../errors.js'
 import { describe } from '../internal/describe.js'
 import type { HitLevel, Loader, LoaderContext } from '../types.js'
 
@@ -20,6 +20,10 @@ export interface Loaded<V> {
   readonly l1Ttl: number | undefined
   /** Served as the loader returned it, without `l1Serializer` (the loader set `ctx.ttl < 0`). */
   readonly raw?: true
+  /** The loader's value is in L2 now (a background reload then tells every L1). */
+  readonly stored?: true
+  /** The loader failed and the stale value was resurrected instead: what it failed with. */
+  readonly failure?: Error
 }
 
 /** The loader's answer and the TTL it asked for through `ctx.ttl`. */
@@ -30,18 +34,87 @@ export interface LoaderAnswer<V> {
   readonly ttl: number | undefined
 }
 
+/** When a loader call is given up. */
+export interface LoaderLimits {
+  /** Real ms from the call: then `ctx.signal` is aborted and the call rejects with `LoaderTimeoutError`. */
+  readonly hard?: number | undefined
+  /** Its abort gives the call up the same way, with the signal's reason (a background reload when the cache closes). */
+  readonly cancel?: AbortSignal | undefined
+}
+
+/** The context a loader receives: `ctx.signal` is made on first read, so a loader that never reads it pays nothing. */
+class Context<V> implements LoaderContext<V> {
+  ttl?: number | undefined
+  readonly stale?: V | undefined
+  #controller: AbortController | undefined
+
+  constructor(stale: V | undefined) {
+    if (stale !== undefined) this.stale = stale
+  }
+
+  get signal(): AbortSignal {
+    return (this.#controller ??= new AbortController()).signal
+  }
+
+  abort(reason: Error): void {
+    this.#controller?.abort(reason)
+  }
+}
+
 /**
  * Calls `loader(key, ctx)` with the stale value, if any, in `ctx.stale`.
+ * Past `limits.hard`, or once `limits.cancel` aborts, the call stops waiting
+ * for the loader: `ctx.signal` is aborted and the call rejects, and what the
+ * loader answers later is dropped (a rejection included: never unhandled).
+ * A loader that blocks the thread synchronously cannot be interrupted.
  * @throws {LoaderError} the loader threw or rejected; `cause` is what it threw
+ * @throws {LoaderTimeoutError} past `limits.hard`
  */
-export async function runLoader<V>(key: string, loader: Loader<V>, stale: V | undefined): Promise<LoaderAnswer<V>> {
-  const ctx: LoaderContext<V> = stale === undefined ? {} : { stale }
+export async function runLoader<V>(key: string, loader: Loader<V>, stale: V | undefined, limits?: LoaderLimits): Promise<LoaderAnswer<V>> {
+  const ctx = new Context<V>(stale)
   let value: V | null | undefined
   try {
-    value = await loader(key, ctx)
+    const answer = loader(key, ctx)
+    value = limits === undefined || !(answer instanceof Promise) ? await answer : await withinLimits(answer, key, ctx, limits)
   } catch (error) {
+    if (error instanceof LoaderTimeoutError || (limits?.cancel?.aborted === true && error === limits.cancel.reason)) throw error
     throw new LoaderError(`loader of key '${key}' failed: ${describe(error)}`, { cause: error, key })
   }
   const ttl = typeof ctx.ttl === 'number' && !Number.isNaN(ctx.ttl) ? (ctx.ttl === Infinity ? 0 : ctx.ttl) : undefined
   return { value: value ?? undefined, ttl }
+}
+
+/** `answer`, unless the hard limit passes or `cancel` aborts first: then the context is aborted and this rejects. */
+function withinLimits<T>(answer: Promise<T>, key: string, ctx: Context<unknown>, { hard, cancel }: LoaderLimits): Promise<T> {
+  if (hard === undefined && cancel === undefined) return answer
+  return new Promise<T>((resolve, reject) => {
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const giveUp = (reason: Error): void => {
+      ctx.abort(reason)
+      reject(reason)
+    }
+    const onCancel = (): void => giveUp(cancel?.reason as Error)
+    const settled = (): void => {
+      clearTimeout(timer)
+      cancel?.removeEventListener('abort', onCancel)
+    }
+    if (cancel?.aborted === true) return onCancel()
+    cancel?.addEventListener('abort', onCancel, { once: true })
+    if (hard !== undefined) {
+      timer = setTimeout(() => {
+        settled()
+        giveUp(new LoaderTimeoutError(`loader of key '${key}' ran past its hard timeout of ${hard} ms`, { key }))
+      }, Math.max(0, hard))
+    }
+    answer.then(
+      (value) => {
+        settled()
+        resolve(value)
+      },
+      (error: unknown) => {
+        settled()
+        reject(error)
+      },
+    )
+  })
 }

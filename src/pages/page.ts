@@ -15,6 +15,8 @@ export class Page {
   readonly origin = uniqueId()
   /** Loads in flight by key: concurrent callers in this thread share one. */
   readonly inflight = new Map<string, Promise<Loaded<unknown>>>()
+  /** Keys a background reload (stale-while-revalidate, refresh-ahead) of this thread is running for: one at a time per key. */
+  readonly refreshing = new Set<string>()
   /**
    * Bumped whenever a key of this page is invalidated (or all of them): an
    * asynchronous L2 read that saw it change while in flight may have read

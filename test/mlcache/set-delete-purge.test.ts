@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { decodeValue, entryFlags } from '../../src/codec/codec.js'
+import { withLifetime } from '../../src/codec/entry-life.js'
 import { MLCache } from '../../src/mlcache.js'
 import { cacheStore, fakeClock, testCache, testDict, testLru, twoWorkers } from '../helpers/cache-factory.js'
 
@@ -88,7 +89,8 @@ describe('set(), delete() and purge()', () => {
     const missStore = testDict(clock)
     const { cache, store } = testCache('c', { missStore }, clock)
     await cache.set('k', undefined)
-    expect(missStore.readEntry('c', 'k')).toMatchObject({ flags: entryFlags(true, false), stale: false })
+    // A negative entry, written with the cache's negTtl (5 s) as its lifetime.
+    expect(missStore.readEntry('c', 'k')).toMatchObject({ flags: withLifetime(entryFlags(true, false), 5_000), stale: false })
     expect(store.readEntry('c', 'k')).toBeUndefined()
     await cache.set('k', 'found')
     expect(missStore.readEntry('c', 'k')).toBeUndefined()

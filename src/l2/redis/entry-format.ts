@@ -29,11 +29,13 @@ export function decodeEntry(raw: Buffer | null, meta: Buffer | null, now: number
   const flags = raw.readUInt32BE(0)
   let expires = raw.readDoubleBE(4)
   const generation = meta === null ? 0 : meta.readDoubleBE(0)
+  const value = new Uint8Array(raw.subarray(ENTRY_HEADER_BYTES))
   if (raw.readDoubleBE(12) !== generation) {
     const purgedAt = meta === null ? now : meta.readDoubleBE(8)
-    if (expires === 0 || expires > purgedAt) expires = purgedAt
+    // Expired by its own TTL before the purge: an ordinary stale entry.
+    if (expires !== 0 && expires <= purgedAt) return { value, flags, ttl: expires - now, stale: true }
+    return { value, flags, ttl: Math.min(purgedAt - now, 0), stale: true, purged: true }
   }
-  const value = new Uint8Array(raw.subarray(ENTRY_HEADER_BYTES))
   if (expires === 0) return { value, flags, ttl: 0, stale: false }
   const ttl = expires - now
   return { value, flags, ttl, stale: ttl <= 0 }

@@ -112,6 +112,9 @@ export const DEFERRED_BUFFER = 1
 /** {@link DictCore.deferred}: the answer's value is the UTF-8 bytes of a large string, to decode after the release. */
 const DEFERRED_STRING = 2
 
+/** Entries expiring at or before this instant were expired by a purge or a flush (see {@link pastExpiry}). */
+const PURGED_BEFORE = 1
+
 /**
  * The `expiresAt` that `flushAll` and `purgeNamespace` write: nginx writes
  * `1`, in the past on any real clock; an injected clock may start at 0, so
@@ -388,7 +391,10 @@ export class DictCore {
     const length = this.#u32[(q << 1) + E_VALUE_LEN]!
     const value = this.#copyOut(start, length)
     if (value === undefined) return undefined
-    return { value, flags: this.#u32[(q << 1) + E_USER_FLAGS]!, ttl: expiresAt === 0 ? 0 : expiresAt - now, stale: p < 0 }
+    if (expiresAt === 0) return { value, flags: this.#u32[(q << 1) + E_USER_FLAGS]!, ttl: 0, stale: false }
+    const entry = { value, flags: this.#u32[(q << 1) + E_USER_FLAGS]!, ttl: expiresAt - now, stale: p < 0 }
+    // A purge expires entries at an instant no TTL reaches on a real clock (see pastExpiry).
+    return expiresAt <= PURGED_BEFORE ? { ...entry, purged: true } : entry
   }
 
   /** `ttl` (nginx's `peek`: no expiry check, no touch): ms left, 0 = never, `undefined` = missing. */
