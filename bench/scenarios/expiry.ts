@@ -3,9 +3,10 @@
  * fixed time (a database query), and gets arriving at a fixed rate, measured
  * one by one. Without stale-while-revalidate every get that arrives while
  * the loader runs after an expiry waits for it (the spike); with it, or
- * with a refresh ahead of the expiry, none should. MLCache against
- * bentocache (plain, and with its grace period and a soft timeout of 0:
- * its stale-while-revalidate) and cache-manager (its `refreshThreshold`
+ * with a refresh ahead of the expiry, none should. MLCache without options,
+ * with `staleWhileRevalidate` and with `refreshAhead`, against bentocache
+ * (plain, and with its grace period and a soft timeout of 0: its
+ * stale-while-revalidate) and cache-manager (its `refreshThreshold`
  * background refresh), each library in memory only.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -49,6 +50,10 @@ interface Variant {
 interface Subject {
   get(): Promise<unknown>
   close(): Promise<unknown>
+  /** MLCache's counters that tell how it answered (its `stats()`): printed under the table. */
+  counters?(): Record<string, number>
+  /** A background reload's error, which rejects no get: the round fails with it. */
+  backgroundError?(): Error | undefined
 }
 
 /** What one round of one variant recorded. */
@@ -56,13 +61,33 @@ interface RoundResult {
   latencies: Float64Array
   elapsedMs: number
   loaderCalls: number
+  /** The change of {@link Subject.counters} over the measured window. */
+  counters: Record<string, number>
 }
+
+/** The MLCache counters printed under the table. */
+const COUNTERS = ['l1Hits', 'l2Hits', 'staleServed', 'loads', 'lockWaits', 'loaderCalls', 'backgroundReloads'] as const
 
 /** An MLCache on its default SharedDict with the TTL and `options`, a new name (so a new L1) per round. */
 function mlcache(options: MLCacheOptions<User>) {
   return (id: string, loader: () => Promise<User>): Subject => {
-    const cache = new MLCache<User>(`bench-expiry-${id}`, { ttl: TTL_MS, ...options })
-    return { get: () => cache.get(KEY, loader), close: () => cache.close() }
+    let failure: Error | undefined
+    const cache = new MLCache<User>(`bench-expiry-${id}`, {
+      ttl: TTL_MS,
+      onBackgroundError: (error) => {
+        failure ??= error
+      },
+      ...options,
+    })
+    return {
+      get: () => cache.get(KEY, loader),
+      close: () => cache.close(),
+      counters: () => {
+        const stats = cache.stats()
+        return Object.fromEntries(COUNTERS.map((name) => [name, stats[name]]))
+      },
+      backgroundError: () => failure,
+    }
   }
 }
 
@@ -81,6 +106,8 @@ function bentocache(options: { grace?: number; timeout?: number }) {
 
 const VARIANTS: Variant[] = [
   { name: 'MLCache (no options)', open: mlcache({}) },
+  { name: `MLCache staleWhileRevalidate ${STALE_MS} ms`, open: mlcache({ staleWhileRevalidate: STALE_MS }) },
+  { name: `MLCache refreshAhead ${REFRESH_AHEAD}`, open: mlcache({ refreshAhead: REFRESH_AHEAD }) },
   { name: 'bentocache (no grace, its default)', open: bentocache({}) },
   // A soft timeout of 0 with a graced entry: bentocache answers the stale value at once and runs the factory in the background.
   { name: `bentocache grace ${TTL_MS + STALE_MS} ms, timeout 0`, open: bentocache({ grace: TTL_MS + STALE_MS, timeout: 0 }) },
@@ -112,6 +139,7 @@ async function round(variant: Variant, id: string, durationMs: number): Promise<
   try {
     await subject.get()
     loaderCalls = 0
+    const countersBefore = subject.counters?.() ?? {}
     const total = Math.ceil((durationMs * RATE) / 1_000)
     const latencies = new Float64Array(total)
     let wrong = 0
@@ -141,7 +169,11 @@ async function round(variant: Variant, id: string, durationMs: number): Promise<
     if (wrong > 0) throw new Error(`${variant.name}: ${wrong} of ${total} gets answered another value`)
     // A reload started by the last gets finishes before the count is read and the cache closes.
     await sleep(LOADER_MS * 2)
-    return { latencies, elapsedMs, loaderCalls }
+    const failure = subject.backgroundError?.()
+    if (failure !== undefined) throw new Error(`${variant.name}: a background reload failed`, { cause: failure })
+    const countersAfter = subject.counters?.() ?? {}
+    const counters = Object.fromEntries(Object.entries(countersAfter).map(([name, value]) => [name, value - (countersBefore[name] ?? 0)]))
+    return { latencies, elapsedMs, loaderCalls, counters }
   } finally {
     await subject.close()
   }
@@ -177,6 +209,9 @@ export async function expiry(report: Report): Promise<void> {
   }
   const rows = VARIANTS.map(({ name }) => {
     const measured = results.get(name) ?? []
+    const counters = new Map<string, number>()
+    for (const result of measured) for (const [counter, value] of Object.entries(result.counters)) counters.set(counter, (counters.get(counter) ?? 0) + value)
+    if (counters.size > 0) report.line(`${name}, stats() over the rounds: ${[...counters].map(([counter, value]) => `${counter} ${value}`).join(', ')}`)
     const pooled = new Float64Array(measured.reduce((sum, result) => sum + result.latencies.length, 0))
     let offset = 0
     for (const result of measured) {
@@ -209,7 +244,9 @@ export async function expiry(report: Report): Promise<void> {
       `${rounds} round(s) of ${ROUND_MS} ms per variant, interleaved, each on a fresh cache whose entry was just loaded (about ` +
       `${Math.floor(ROUND_MS / (TTL_MS + LOADER_MS))} expiries per round without a background reload); percentiles over the gets of all rounds ` +
       `pooled, loader calls and gets over ${WAITED_MS} ms (those that waited for the loader) summed over the rounds; every library in memory ` +
-      `only: MLCache on its default SharedDict, bentocache 1.6.1 memory L1 \`getOrSet\` (\`grace\` is the entry's whole life, so ` +
+      `only: MLCache on its default SharedDict (\`staleWhileRevalidate: ${STALE_MS}\`: a get in the ${STALE_MS} ms after the expiry answers the ` +
+      `stale value and starts one background reload; \`refreshAhead: ${REFRESH_AHEAD}\`: a hit in the last ${Math.round((1 - REFRESH_AHEAD) * 100)} % ` +
+      `of the TTL starts one), bentocache 1.6.1 memory L1 \`getOrSet\` (\`grace\` is the entry's whole life, so ` +
       `TTL + ${STALE_MS} ms is a ${STALE_MS} ms stale window; its soft \`timeout: 0\` answers the graced value at once and runs the factory ` +
       `in the background; it has no refresh ahead of the expiry), cache-manager 7.2.9 \`createCache()\` \`wrap\` with \`refreshThreshold\` ` +
       `(a hit with less left reloads in the background). Information only, no target.`,

@@ -31,6 +31,8 @@ describe('bench expiry scenario (smoke counts)', () => {
     expect(table?.header).toEqual(['variant', 'p50', 'p99', 'p99.9', 'max', 'gets/s', 'loader calls', 'gets > 5 ms'])
     expect(table?.rows.map((row) => row[0])).toEqual([
       'MLCache (no options)',
+      'MLCache staleWhileRevalidate 1000 ms',
+      'MLCache refreshAhead 0.8',
       'bentocache (no grace, its default)',
       'bentocache grace 1200 ms, timeout 0',
       'cache-manager refreshThreshold 40 ms',
