@@ -15,7 +15,7 @@ import { memoryDriver } from 'bentocache/drivers/memory'
 import { createCache } from 'cache-manager'
 import { MLCache, type MLCacheOptions } from '../../src/index.js'
 import { KEY, USER, type User } from '../fixtures.js'
-import { SMOKE, measureRounds, scaled } from '../harness.js'
+import { SMOKE, measureRounds, median, scaled } from '../harness.js'
 import type { Report } from '../report.js'
 
 /** The entry's TTL: short, so that every round crosses a few expiries. */
@@ -179,6 +179,13 @@ async function round(variant: Variant, id: string, durationMs: number): Promise<
   }
 }
 
+/** `3`, or `3-4` when the rounds disagree. */
+function span(values: readonly number[]): string {
+  const min = Math.min(...values)
+  const max = Math.max(...values)
+  return min === max ? String(min) : `${min}-${max}`
+}
+
 /** `ms` as `12 µs` below a millisecond, `20.4 ms` above. */
 function formatLatency(ms: number): string {
   return ms < 1 ? `${(ms * 1_000).toFixed(0)} µs` : `${ms.toFixed(1)} ms`
@@ -211,26 +218,32 @@ export async function expiry(report: Report): Promise<void> {
     const measured = results.get(name) ?? []
     const counters = new Map<string, number>()
     for (const result of measured) for (const [counter, value] of Object.entries(result.counters)) counters.set(counter, (counters.get(counter) ?? 0) + value)
-    if (counters.size > 0) report.line(`${name}, stats() over the rounds: ${[...counters].map(([counter, value]) => `${counter} ${value}`).join(', ')}`)
-    const pooled = new Float64Array(measured.reduce((sum, result) => sum + result.latencies.length, 0))
-    let offset = 0
-    for (const result of measured) {
-      pooled.set(result.latencies, offset)
-      offset += result.latencies.length
-    }
-    pooled.sort()
-    const seconds = measured.reduce((sum, result) => sum + result.elapsedMs, 0) / 1_000
-    const firstWaited = pooled.findIndex((ms) => ms > WAITED_MS)
-    const waited = firstWaited === -1 ? 0 : pooled.length - firstWaited
+    if (counters.size > 0) report.line(`${name}, stats() summed over the rounds: ${[...counters].map(([counter, value]) => `${counter} ${value}`).join(', ')}`)
+    // Each round's figures, then their medians: one round that a noisy neighbour stalled moves no percentile.
+    const figures = measured.map((result) => {
+      const sorted = result.latencies.sort()
+      const firstWaited = sorted.findIndex((ms) => ms > WAITED_MS)
+      const waited = firstWaited === -1 ? 0 : sorted.length - firstWaited
+      return {
+        p50: quantile(sorted, 0.5),
+        p99: quantile(sorted, 0.99),
+        p999: quantile(sorted, 0.999),
+        max: quantile(sorted, 1),
+        getsPerSecond: (sorted.length * 1_000) / result.elapsedMs,
+        waited,
+        waitedPercent: (100 * waited) / sorted.length,
+      }
+    })
+    const mid = (figure: keyof (typeof figures)[number]) => median(figures.map((round) => round[figure]))
     return [
       name,
-      formatLatency(quantile(pooled, 0.5)),
-      formatLatency(quantile(pooled, 0.99)),
-      formatLatency(quantile(pooled, 0.999)),
-      formatLatency(quantile(pooled, 1)),
-      (pooled.length / seconds).toFixed(0),
-      String(measured.reduce((sum, result) => sum + result.loaderCalls, 0)),
-      `${waited} (${((100 * waited) / pooled.length).toFixed(1)} %)`,
+      formatLatency(mid('p50')),
+      formatLatency(mid('p99')),
+      formatLatency(mid('p999')),
+      formatLatency(mid('max')),
+      mid('getsPerSecond').toFixed(0),
+      span(measured.map((result) => result.loaderCalls)),
+      `${mid('waited')} (${mid('waitedPercent').toFixed(1)} %)`,
     ]
   })
   report.table({
@@ -242,8 +255,9 @@ export async function expiry(report: Report): Promise<void> {
       `gets start at a fixed rate of ${RATE.toLocaleString('en-US')}/s (open loop: whether or not earlier gets have answered, as requests reach a server), ` +
       `each in an event-loop turn of its own, its latency from its call to its answer (\`performance.now()\`); ` +
       `${rounds} round(s) of ${ROUND_MS} ms per variant, interleaved, each on a fresh cache whose entry was just loaded (about ` +
-      `${Math.floor(ROUND_MS / (TTL_MS + LOADER_MS))} expiries per round without a background reload); percentiles over the gets of all rounds ` +
-      `pooled, loader calls and gets over ${WAITED_MS} ms (those that waited for the loader) summed over the rounds; every library in memory ` +
+      `${Math.floor(ROUND_MS / (TTL_MS + LOADER_MS))} expiries per round without a background reload); every figure is the median of the ` +
+      `rounds' own (percentiles, max and gets/s of each round's gets; gets over ${WAITED_MS} ms, those that waited for the loader, per round), ` +
+      `loader calls per round (a range when rounds differ); every library in memory ` +
       `only: MLCache on its default SharedDict (\`staleWhileRevalidate: ${STALE_MS}\`: a get in the ${STALE_MS} ms after the expiry answers the ` +
       `stale value and starts one background reload; \`refreshAhead: ${REFRESH_AHEAD}\`: a hit in the last ${Math.round((1 - REFRESH_AHEAD) * 100)} % ` +
       `of the TTL starts one), bentocache 1.6.1 memory L1 \`getOrSet\` (\`grace\` is the entry's whole life, so ` +
