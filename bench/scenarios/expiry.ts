@@ -147,16 +147,23 @@ async function round(variant: Variant, id: string, durationMs: number): Promise<
     const start = performance.now()
     let issued = 0
     const elapsedMs = await new Promise<number>((resolve, reject) => {
+      let failed = false
+      const fail = (error: unknown) => {
+        failed = true
+        reject(error)
+      }
       const settle = (index: number, startedAt: number) => (value: unknown) => {
         latencies[index] = performance.now() - startedAt
         if ((value as User | undefined)?.id !== USER.id) wrong++
         if (++settled === total) resolve(performance.now() - start)
       }
       const issue = () => {
+        // A get that rejected ends the round: no more gets on a cache about to close.
+        if (failed) return
         const due = Math.min(total, Math.floor(((performance.now() - start) * RATE) / 1_000) + 1)
         if (issued < due) {
           const startedAt = performance.now()
-          subject.get().then(settle(issued, startedAt), reject)
+          subject.get().then(settle(issued, startedAt), fail)
           issued++
           if (issued < total) setImmediate(issue)
         } else {
@@ -199,9 +206,9 @@ function quantile(sorted: Float64Array, q: number): number {
 /**
  * The expiry scenario: p50, p99, p99.9 and max latency of `get` on one hot
  * key across its expiries, gets per second, loader calls and gets that
- * waited for the loader, for MLCache without options and the peers' plain,
- * stale-while-revalidate and refresh-ahead configurations on the same
- * arrivals. Information only: nothing is asserted on the timings.
+ * waited for the loader, for MLCache and its peers, each plain, with
+ * stale-while-revalidate and with refresh-ahead where it has them, on the
+ * same arrivals. Information only: nothing is asserted on the timings.
  */
 export async function expiry(report: Report): Promise<void> {
   const rounds = measureRounds()
