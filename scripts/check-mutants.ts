@@ -55,6 +55,14 @@ const CLUSTER_BUS_TESTS = ['test/bus/cluster-bus.test.ts', 'test/bus/cluster-bus
 /** Caches on several copies of L2 (a SharedDict per process or host) sharing one bus. */
 const COPY_TESTS = ['test/mlcache/store-copies.test.ts', 'test/bus/cluster-bus-per-process-l2.test.ts', 'test/redis/per-host-l2.test.ts']
 
+/** Stale-while-revalidate, refresh-ahead and loader timeouts, and their property test. */
+const BACKGROUND_TESTS = [
+  'test/mlcache/stale-while-revalidate.test.ts',
+  'test/mlcache/refresh-ahead.test.ts',
+  'test/mlcache/loader-timeout.test.ts',
+  'test/mlcache/background-reloads.property.test.ts',
+]
+
 /** TieredStore's own tests and its property test. */
 const TIERED_TESTS = ['test/l2/tiered/tiered-store.test.ts', 'test/l2/tiered/tiered-store.property.test.ts']
 
@@ -72,7 +80,7 @@ const MUTANTS: Mutant[] = [
   {
     name: 'no L2 re-read after a lock timeout',
     file: 'src/mlcache.ts',
-    find: "if (read !== undefined && !read.entry.stale) return promoted(read)\n    // Serve the stale value",
+    find: "if (read !== undefined && !read.entry.stale) return promoted(read, opts)\n    // Serve the stale value",
     replace: '// Serve the stale value',
     tests: MLCACHE_TESTS,
   },
@@ -450,6 +458,55 @@ const MUTANTS: Mutant[] = [
     find: 'workerId === undefined || workerId === this.#upstream.workerId) return',
     replace: 'workerId === undefined) return',
     tests: ['test/bus/worker-bus-relay.test.ts', 'test/redis/relay-hosts.test.ts'],
+  },
+  {
+    name: 'a background reload loads without re-reading L2 under the lock (a second reload after another worker reloaded)',
+    file: 'src/mlcache.ts',
+    find: '        if (read !== undefined && !read.entry.stale && !refreshDue(read, opts)) return\n',
+    replace: '',
+    tests: BACKGROUND_TESTS,
+  },
+  {
+    name: 'a background reload leaves the old value in the other L1s',
+    file: 'src/mlcache.ts',
+    find: '      if (loaded.stored === true) await this.#changed(page, key, undefined)\n',
+    replace: '',
+    tests: BACKGROUND_TESTS,
+  },
+  {
+    name: 'stale-while-revalidate serves a value a purge expired',
+    file: 'src/mlcache.ts',
+    find: 'const stale = read === undefined || read.entry.purged === true ? undefined : read',
+    replace: 'const stale = read',
+    tests: BACKGROUND_TESTS,
+  },
+  {
+    name: 'refresh-ahead measures the cache ttl instead of the life the entry was written with',
+    file: 'src/mlcache.ts',
+    find: 'const life = lifetimeOf(read.entry.flags) ?? (read.negative ? opts.negTtl : opts.ttl)',
+    replace: 'const life = read.negative ? opts.negTtl : opts.ttl',
+    tests: BACKGROUND_TESTS,
+  },
+  {
+    name: 'close() leaves background reloads running',
+    file: 'src/mlcache.ts',
+    find: "    this.#closing.abort(new ClosedError(`cache '${this.name}' is closed`))\n",
+    replace: '',
+    tests: BACKGROUND_TESTS,
+  },
+  {
+    name: 'a waiter for another worker lock ignores the hard loader timeout',
+    file: 'src/mlcache.ts',
+    find: 'const hardFirst = hard !== undefined && hard <= opts.lockTimeout',
+    replace: 'const hardFirst = false',
+    tests: BACKGROUND_TESTS,
+  },
+  {
+    name: 'the hard loader timer is left running after the loader answers',
+    file: 'src/l3/run-loader.ts',
+    find: '      clearTimeout(timer)\n      cancel?.removeEventListener',
+    replace: '      cancel?.removeEventListener',
+    tests: BACKGROUND_TESTS,
   },
 ]
 

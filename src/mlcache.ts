@@ -430,12 +430,17 @@ export class MLCache<V = unknown, L1 = V> {
   /**
    * Applies the bus events published before the call; once it resolves, no
    * L1 of this name serves a value deleted, set or purged before the call.
-   * @param timeout - milliseconds to wait at most, up to 2^31 - 1 (a timer's longest delay); default: the bus's own
+   * It first waits for this cache's background reloads started before the
+   * call (`staleWhileRevalidate`, `refreshAhead`): each ends by publishing
+   * that its key changed, so a test on a manual clock (or a shutdown hook)
+   * sees their outcome after `await cache.update()`.
+   * @param timeout - milliseconds to wait at most for each of the two, up to 2^31 - 1 (a timer's longest delay); default: the bus's own, and the reloads' end
    * @throws {RangeError} (rejects) `timeout` is negative or beyond a timer's range
    */
   async update(timeout?: number): Promise<void> {
     if (timeout !== undefined) assertTimerDuration(timeout, 'timeout')
     this.#assertOpen()
+    if (this.#background.size > 0) await settledWithin(Promise.all(this.#background), timeout)
     if (this.#bus.drain !== undefined) await this.#bus.drain(timeout)
     else await new Promise((resolve) => setImmediate(resolve))
   }
@@ -1043,6 +1048,18 @@ function refreshDue<V>(read: L2Read<V>, opts: ResolvedOptions<V>): boolean {
 /** How long L1 keeps a value written with `ttl`: until its refresh point with `refreshAhead` (see {@link promoted}). */
 function l1Life<V>(ttl: number, opts: ResolvedOptions<V>): number {
   return opts.refreshAhead === undefined || ttl === 0 ? ttl : ttl * opts.refreshAhead
+}
+
+/** Resolves once `work` settled (it never rejects), or after `timeout` ms when one is given. */
+function settledWithin(work: Promise<unknown>, timeout: number | undefined): Promise<void> {
+  if (timeout === undefined) return work.then(() => undefined)
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, timeout)
+    void work.then(() => {
+      clearTimeout(timer)
+      resolve()
+    })
+  })
 }
 
 /** What `load` resolves with, or `undefined` once `soft` ms passed first (the load goes on; its rejection stays handled). */

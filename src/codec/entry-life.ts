@@ -7,7 +7,7 @@
  *
  * Sixteen bits hold a small float: an 11-bit mantissa and a 5-bit exponent,
  * `mantissa * 2^exponent` milliseconds. TTLs below 2,048 ms are exact, longer
- * ones within 0.05 %, up to about 139 years.
+ * ones within 0.1 %, up to about 139 years.
  */
 
 const LIFE_SHIFT = 16

@@ -89,22 +89,22 @@ function withinLimits<T>(answer: Promise<T>, key: string, ctx: Context<unknown>,
   if (hard === undefined && cancel === undefined) return answer
   return new Promise<T>((resolve, reject) => {
     let timer: ReturnType<typeof setTimeout> | undefined
-    const giveUp = (reason: Error): void => {
-      ctx.abort(reason)
-      reject(reason)
-    }
-    const onCancel = (): void => giveUp(cancel?.reason as Error)
     const settled = (): void => {
       clearTimeout(timer)
       cancel?.removeEventListener('abort', onCancel)
     }
+    // Whichever ends the wait first stops the other: no timer or listener outlives the call.
+    const giveUp = (reason: Error): void => {
+      settled()
+      ctx.abort(reason)
+      reject(reason)
+    }
+    const onCancel = (): void => giveUp(cancel?.reason as Error)
     if (cancel?.aborted === true) return onCancel()
     cancel?.addEventListener('abort', onCancel, { once: true })
     if (hard !== undefined) {
-      timer = setTimeout(() => {
-        settled()
-        giveUp(new LoaderTimeoutError(`loader of key '${key}' ran past its hard timeout of ${hard} ms`, { key }))
-      }, Math.max(0, hard))
+      const limit = hard
+      timer = setTimeout(() => giveUp(new LoaderTimeoutError(`loader of key '${key}' ran past its hard timeout of ${limit} ms`, { key })), Math.max(0, limit))
     }
     answer.then(
       (value) => {

@@ -63,8 +63,21 @@ const COUNTERS: readonly {
   { name: 'mlcache.misses', description: 'Answers not found fresh in L1 or L2: loaded by this caller, or missed without a loader', read: (s) => [[s.loads + s.missesWithoutLoader, {}]] },
   { name: 'mlcache.loads', description: 'Loader runs (L3), failed ones included', read: (s) => [[s.loaderCalls, {}]] },
   { name: 'mlcache.loader.errors', description: 'Loader runs that threw or rejected', read: (s) => [[s.loaderErrors, {}]] },
-  { name: 'mlcache.timeouts', description: 'Waits that ran out: for another worker’s loader lock', read: (s) => [[s.lockTimeouts, { 'mlcache.timeout': 'lock' }]] },
-  { name: 'mlcache.stale_served', description: 'Stale values served (resurrected, or after a lock timeout)', read: (s) => [[s.staleServed, {}]] },
+  {
+    name: 'mlcache.timeouts',
+    description: 'Waits that ran out: for another worker’s loader lock (lockTimeout), or for a loader (hard loaderTimeout)',
+    read: (s) => [
+      [s.lockTimeouts, { 'mlcache.timeout': 'lock' }],
+      [s.loaderTimeouts, { 'mlcache.timeout': 'loader' }],
+    ],
+  },
+  {
+    name: 'mlcache.stale_served',
+    description: 'Stale values served: within staleWhileRevalidate, after a soft loaderTimeout, resurrected, or after a timeout with resurrectTtl',
+    read: (s) => [[s.staleServed, {}]],
+  },
+  { name: 'mlcache.background.reloads', description: 'Background reloads that ran the loader (staleWhileRevalidate, refreshAhead)', read: (s) => [[s.backgroundReloads, {}]] },
+  { name: 'mlcache.background.errors', description: 'Background reloads that failed (the stale value stays)', read: (s) => [[s.backgroundErrors, {}]] },
   { name: 'mlcache.l2.errors', description: 'Failed L2 calls the cache rode out', read: (s) => [[s.l2Errors, {}]] },
 ]
 
@@ -72,8 +85,10 @@ const COUNTERS: readonly {
  * Reports `caches` (and the memory of `stores`) on `meter`: observable
  * counters `mlcache.hits` (attribute `mlcache.level`: `l1`, `l2`),
  * `mlcache.misses`, `mlcache.loads`, `mlcache.loader.errors`,
- * `mlcache.timeouts` (`mlcache.timeout`: `lock`), `mlcache.stale_served`
- * and `mlcache.l2.errors`, each with `mlcache.name`; a histogram
+ * `mlcache.timeouts` (`mlcache.timeout`: `lock`, `loader`),
+ * `mlcache.stale_served`, `mlcache.background.reloads`,
+ * `mlcache.background.errors` and `mlcache.l2.errors`, each with
+ * `mlcache.name`; a histogram
  * `mlcache.load.duration` (seconds) of every loader run of those caches;
  * an observable gauge `mlcache.l2.memory.used` (bytes) per store. The
  * counters are cumulative since each cache was created: do not call

@@ -301,6 +301,8 @@ export function registerValueStoreContract<S extends ValueStore>(options: ValueS
           // A stale read does not make the entry fresh again.
           const entry = await store.readEntry(ns, 'key')
           expect(entry?.stale).toBe(true)
+          // Its own TTL expired it, not a purge: stale-while-revalidate may serve it.
+          expect(entry?.purged).not.toBe(true)
           expect(entry?.ttl).toBeLessThanOrEqual(0)
           if (usesClock) expect(entry?.ttl).toBe(-250)
           expectBytes(entry, bytes)
@@ -556,8 +558,10 @@ export function registerValueStoreContract<S extends ValueStore>(options: ValueS
         for (let i = 0; i < 5; i++) {
           const entry = await store.readEntry(target, `key${i}`)
           if (entry !== undefined) {
-            // Still visible to a stale read, as after flush_all: the same entry, expired.
+            // Still visible to a stale read, as after flush_all: the same entry, expired, and (when the store
+            // can tell) marked as purged, so that stale-while-revalidate never serves it.
             expect(entry.stale).toBe(true)
+            if (entry.purged !== undefined) expect(entry.purged).toBe(true)
             expect(entry.ttl).toBeLessThanOrEqual(0)
             expectBytes(entry, pattern(10, i))
             expect(entry.flags).toBe(i)
@@ -614,6 +618,7 @@ export function registerValueStoreContract<S extends ValueStore>(options: ValueS
           expectBytes(entry, pattern(8, 2))
           expect(entry?.flags).toBe(2)
           expect(entry?.stale).toBe(false)
+          expect(entry?.purged).not.toBe(true)
           expect(entry?.ttl).toBe(0)
           expect((await store.readEntry(ns, 'new'))?.stale).toBe(false)
         }

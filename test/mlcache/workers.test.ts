@@ -55,6 +55,29 @@ describe('MLCache across worker_threads on a WorkerBus', () => {
   const inL1 = (value: unknown): L1Content => ({ present: true, value })
   const notInL1: L1Content = { present: false, value: undefined }
 
+  it('get() of a stale key by 4 workers x 1000 callers inside staleWhileRevalidate answers them all at once and makes exactly one background reload', async () => {
+    const startFlag = new SharedArrayBuffer(4)
+    const { dict, workers } = await setup(4, {}, { startFlag })
+    const [first] = workers as [ScriptedWorker]
+    // A value that expires 1 ms after it is written (on real time): stale by the time the workers read it.
+    await first.call('set', { key: 'hot', value: 'v1', ttl: 1 })
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    const runs = workers.map((w) => w.call<{ levels: Record<string, number>; values: string[]; backgroundReloads: number }>('revalidate', { key: 'hot', value: 'v2', callers: 1_000, parties: 4 }))
+    const flag = new Int32Array(startFlag)
+    Atomics.store(flag, 0, 1)
+    Atomics.notify(flag, 0)
+    const results = await Promise.all(runs)
+    expect(dict.get('loader-calls')?.value).toBe(1)
+    expect(results.reduce((sum, result) => sum + result.backgroundReloads, 0)).toBe(1)
+    for (const { levels, values } of results) {
+      expect(levels).toEqual({ 4: 1_000 })
+      expect(values).toEqual(['"v1"'])
+    }
+    // The reload's value replaced the stale one in L2, and every worker serves it.
+    for (const worker of workers) expect(await worker.call('lookup', { key: 'hot' })).toEqual({ value: 'v2', hitLevel: 2, stale: false })
+    checkSharedDictInvariants(dict)
+  })
+
   it('set(), delete() and purge() in worker A are never served from the L1 of worker B after B.update()', async () => {
     const { workers } = await setup(2)
     const [a, b] = workers as [ScriptedWorker, ScriptedWorker]

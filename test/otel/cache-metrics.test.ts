@@ -64,6 +64,27 @@ describe('mlcache/otel', () => {
     expect(values(points.get('mlcache.l2.errors')).map(({ value }) => value)).toEqual([0, 0])
   })
 
+  it('observeMLCache() reports loader timeouts, stale values served while revalidating, and background reloads and their failures', async () => {
+    const { meter, collect } = sdk()
+    const { cache, clock } = testCache<string>('users', { ttl: 100, staleWhileRevalidate: 1_000, loaderTimeout: { hard: 10 } })
+    const metrics = observeMLCache({ meter, caches: [cache] })
+    onTestFinished(() => metrics.stop())
+    // A loader that never answers: rejected at the hard timeout.
+    await cache.get('slow', () => new Promise<string>(() => undefined)).catch(() => undefined)
+    await cache.get('a', () => 'A')
+    clock.advance(150)
+    await cache.get('a', () => Promise.reject(new Error('down'))) // stale served, the background reload fails
+    await cache.update()
+    const points = await collect()
+    expect(values(points.get('mlcache.timeouts'))).toEqual([
+      { attributes: { 'mlcache.name': 'users', 'mlcache.timeout': 'lock' }, value: 0 },
+      { attributes: { 'mlcache.name': 'users', 'mlcache.timeout': 'loader' }, value: 1 },
+    ])
+    expect(values(points.get('mlcache.stale_served')).map(({ value }) => value)).toEqual([1])
+    expect(values(points.get('mlcache.background.reloads')).map(({ value }) => value)).toEqual([1])
+    expect(values(points.get('mlcache.background.errors')).map(({ value }) => value)).toEqual([1])
+  })
+
   it('records the duration of every loader run of an observed cache in mlcache.load.duration, with its outcome', async () => {
     const { meter, collect } = sdk()
     const { cache: users } = testCache('users')

@@ -20,9 +20,9 @@ const ENTRY_HEADER_BYTES = 20
  * The entry `raw` describes at server time `now` (ms), given its
  * namespace's `meta`, with a private copy of its bytes; `undefined` when
  * absent. An entry written under an older generation was purged: it
- * expired when the purge ran (as `flush_all` expires everything but lets
- * `get_stale` see it), so it is never fresh again yet stays readable as
- * stale.
+ * expired when the purge ran, if not before (as `flush_all` expires
+ * everything but lets `get_stale` see it), so it is never fresh again yet
+ * stays readable as stale, marked `purged`.
  */
 export function decodeEntry(raw: Buffer | null, meta: Buffer | null, now: number): L2Entry | undefined {
   if (raw === null || raw.length < ENTRY_HEADER_BYTES) return undefined
@@ -32,9 +32,8 @@ export function decodeEntry(raw: Buffer | null, meta: Buffer | null, now: number
   const value = new Uint8Array(raw.subarray(ENTRY_HEADER_BYTES))
   if (raw.readDoubleBE(12) !== generation) {
     const purgedAt = meta === null ? now : meta.readDoubleBE(8)
-    // Expired by its own TTL before the purge: an ordinary stale entry.
-    if (expires !== 0 && expires <= purgedAt) return { value, flags, ttl: expires - now, stale: true }
-    return { value, flags, ttl: Math.min(purgedAt - now, 0), stale: true, purged: true }
+    if (expires === 0 || expires > purgedAt) expires = purgedAt
+    return { value, flags, ttl: Math.min(expires - now, 0), stale: true, purged: true }
   }
   if (expires === 0) return { value, flags, ttl: 0, stale: false }
   const ttl = expires - now

@@ -131,6 +131,21 @@ describe.runIf(redisServerInstalled)('RedisStore', () => {
       expect(await store.readEntry('ns', 'key')).toBeUndefined()
     })
 
+    it('readEntry() marks every entry written before a purge as purged, one its TTL expired first included, and none written after', async () => {
+      const { store } = open()
+      expect(await store.writeEntry('ns', 'short', pattern(4, 1), 50, 0, { staleTtl: 60_000 })).toBe('ok')
+      expect(await store.writeEntry('ns', 'live', pattern(4, 2), 0, 0, { staleTtl: 60_000 })).toBe('ok')
+      await vi.waitFor(async () => expect((await store.readEntry('ns', 'short'))?.stale).toBe(true), { timeout: 2_000, interval: 10 })
+      await store.purgeNamespace('ns', false)
+      const live = await store.readEntry('ns', 'live')
+      expect(live).toMatchObject({ stale: true, purged: true })
+      expect(live?.ttl).toBeLessThanOrEqual(0)
+      expect(await store.readEntry('ns', 'short')).toMatchObject({ stale: true, purged: true })
+      expect(await store.writeEntry('ns', 'after', pattern(4, 3), 50, 0, { staleTtl: 60_000 })).toBe('ok')
+      await vi.waitFor(async () => expect((await store.readEntry('ns', 'after'))?.stale).toBe(true), { timeout: 2_000, interval: 10 })
+      expect((await store.readEntry('ns', 'after'))?.purged).toBeUndefined()
+    })
+
     it('an entry written without staleTtl expires with its key, and ttl 0 sets no key expiry', async () => {
       const { store, keys } = open()
       expect(await store.writeEntry('ns', 'short', pattern(4), 100, 0)).toBe('ok')

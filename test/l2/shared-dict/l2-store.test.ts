@@ -33,6 +33,21 @@ describe('readEntry() and writeEntry()', () => {
     expect(dict.readEntry('cache', 'missing')).toBeUndefined()
   })
 
+  it('readEntry() marks the entries purgeNamespace() expired as purged, and one its TTL expired as not', () => {
+    for (const start of [1_700_000_000_000, 0]) {
+      const clock = fakeClock(start)
+      const dict = dicts.create({ size: '16k', clock: clock.now })
+      dict.writeEntry('cache', 'expired', bytes(1), 100, 0, { staleTtl: 10_000 })
+      dict.writeEntry('cache', 'purged', bytes(2), 0, 0, { staleTtl: 10_000 })
+      clock.advance(200)
+      // Expired by its TTL: an ordinary stale entry.
+      expect(dict.readEntry('cache', 'expired')).toEqual({ value: bytes(1), flags: 0, ttl: -100, stale: true })
+      dict.purgeNamespace('cache', false)
+      expect(dict.readEntry('cache', 'purged')).toMatchObject({ stale: true, purged: true })
+      expect(dict.readEntry('cache', 'expired')).toMatchObject({ stale: true, purged: true })
+    }
+  })
+
   it('a fresh readEntry() is a use; no expiry sweep runs before it', () => {
     const clock = fakeClock()
     const dict = dicts.create({ size: '16k', clock: clock.now })

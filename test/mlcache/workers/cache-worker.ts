@@ -20,9 +20,11 @@ export interface L1Content {
 
 interface Command {
   id: number
-  op: 'stampede' | 'get' | 'lookup' | 'set' | 'delete' | 'purge' | 'update' | 'peekL1' | 'holdLock' | 'stall' | 'close'
+  op: 'stampede' | 'revalidate' | 'get' | 'lookup' | 'set' | 'delete' | 'purge' | 'update' | 'peekL1' | 'holdLock' | 'stall' | 'close'
   key?: string
   value?: unknown
+  /** set: the TTL of the value (the cache's own by default). */
+  ttl?: number
   callers?: number
   /** stampede: how many workers run it; the load ends only once all of them have started their callers. */
   parties?: number
@@ -77,13 +79,32 @@ async function run(command: Command): Promise<unknown> {
       for (const { hitLevel } of lookups) levels[hitLevel] = (levels[hitLevel] ?? 0) + 1
       return { levels, values: new Set(lookups.map((l) => JSON.stringify(l.value))).size }
     }
+    case 'revalidate': {
+      // `callers` lookups of a key whose value is stale, with stale-while-revalidate: each is answered at
+      // once. The reload, in whichever worker takes the loader lock, answers only once every worker has
+      // counted itself in 'answered', so every caller of every worker has read the stale value by then.
+      await barrier()
+      const loader = async () => {
+        dict.incr('loader-calls', 1, 0)
+        await allCounted('answered', command.parties ?? 1)
+        return command.value
+      }
+      const options = { staleWhileRevalidate: 60_000 }
+      const lookups = await Promise.all(Array.from({ length: command.callers ?? 1_000 }, () => cache.lookup(key, loader, options)))
+      dict.incr('answered', 1, 0)
+      const levels: Partial<Record<HitLevel, number>> = {}
+      for (const { hitLevel } of lookups) levels[hitLevel] = (levels[hitLevel] ?? 0) + 1
+      // The reload of this worker, if it ran it, has published its change once this resolves.
+      await cache.update()
+      return { levels, values: [...new Set(lookups.map((l) => JSON.stringify(l.value)))], backgroundReloads: cache.stats().backgroundReloads }
+    }
     case 'get':
       return cache.lookup(key, () => command.value)
     case 'lookup':
       // No loader: what this worker serves from L1 or L2.
       return cache.lookup(key)
     case 'set':
-      return cache.set(key, command.value)
+      return cache.set(key, command.value, command.ttl === undefined ? undefined : { ttl: command.ttl })
     case 'delete':
       return cache.delete(key)
     case 'purge':
