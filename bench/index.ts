@@ -28,6 +28,7 @@ import { cpus } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { SMOKE, measureRounds } from './harness.js'
 import { type Meta, Report, type ReportPart } from './report.js'
+import { expiry } from './scenarios/expiry.js'
 import { l1Hit, l2Hit, missPath, sharedDict } from './scenarios/in-process.js'
 import { hitRate } from './scenarios/hitrate.js'
 import { invalidation } from './scenarios/invalidation.js'
@@ -51,6 +52,7 @@ const SCENARIOS: Record<string, (report: Report) => Promise<void>> = {
   'threads-l1': threadsL1Hit,
   'threads-l2': threadsL2Hit,
   stampede,
+  expiry,
   'redis-stampede': redisStampede,
   invalidation,
   swap,
@@ -64,11 +66,11 @@ const SCENARIOS: Record<string, (report: Report) => Promise<void>> = {
  * bentocache's, the L2 hit over TieredStore against SharedDict and
  * RedisStore, SharedDict against Map, L1 hits scaling over workers, one
  * loader call per stampede across threads and across processes over Redis,
- * invalidation latency, the time of a page swap of 100k entries and the
- * readers' throughput during it). The rest, the L2 scaling target among them, only
- * come with `--full`.
+ * the latency of a hot key across its expiry, invalidation latency, the
+ * time of a page swap of 100k entries and the readers' throughput during
+ * it). The rest, the L2 scaling target among them, only come with `--full`.
  */
-const HEADLINE = ['l1', 'l2', 'redis-l2', 'tiered', 'dict', 'threads-l1', 'stampede', 'redis-stampede', 'invalidation', 'swap']
+const HEADLINE = ['l1', 'l2', 'redis-l2', 'tiered', 'dict', 'threads-l1', 'stampede', 'expiry', 'redis-stampede', 'invalidation', 'swap']
 
 /** Where a run writes: the tracked tables and charts on `--update` only. */
 const TRACKED = new URL('./results/', import.meta.url)
