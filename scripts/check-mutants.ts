@@ -502,6 +502,13 @@ const MUTANTS: Mutant[] = [
     tests: BACKGROUND_TESTS,
   },
   {
+    name: 'a timeout race leaves its timer running after the promise won (the soft loader timeout)',
+    file: 'src/internal/race-timer.ts',
+    find: '        clearTimeout(timer)\n        resolve(value)',
+    replace: '        resolve(value)',
+    tests: BACKGROUND_TESTS,
+  },
+  {
     name: 'the hard loader timer is left running after the loader answers',
     file: 'src/l3/run-loader.ts',
     find: '      clearTimeout(timer)\n      cancel?.removeEventListener',

@@ -32,6 +32,7 @@ import {
 import { NEGATIVE, fromL1Form, toL1Form } from './l1/l1-cache.js'
 import type { L2Store, LockStore } from './l2/l2-store.js'
 import { type L2Read, L2Tier } from './l2/l2-tier.js'
+import { raceTimer } from './internal/race-timer.js'
 import { LoaderLock } from './l3/loader-lock.js'
 import { type Loaded, type LoaderLimits, runLoader } from './l3/run-loader.js'
 import { DEFAULTS, type ResolvedOptions, mergeCallOptions, resolveCacheOptions } from './options.js'
@@ -440,7 +441,10 @@ export class MLCache<V = unknown, L1 = V> {
   async update(timeout?: number): Promise<void> {
     if (timeout !== undefined) assertTimerDuration(timeout, 'timeout')
     this.#assertOpen()
-    if (this.#background.size > 0) await settledWithin(Promise.all(this.#background), timeout)
+    if (this.#background.size > 0) {
+      const reloads = Promise.all(this.#background)
+      await (timeout === undefined ? reloads : raceTimer(reloads, timeout, () => undefined))
+    }
     if (this.#bus.drain !== undefined) await this.#bus.drain(timeout)
     else await new Promise((resolve) => setImmediate(resolve))
   }
@@ -672,7 +676,7 @@ export class MLCache<V = unknown, L1 = V> {
       load = this.#inflight(page, key, slots === undefined ? this.#loadLocked(page, key, loader, opts, read) : slots.runExclusive(() => this.#loadLocked(page, key, loader, opts, read)))
     }
     const soft = opts.loaderTimeout?.soft
-    const loaded = soft === undefined || stale === undefined ? await load : await withinSoftTimeout(load, soft)
+    const loaded = soft === undefined || stale === undefined ? await load : await raceTimer(load, soft, () => undefined)
     if (loaded === undefined) return this.#answer(page, key, servedStale(stale as L2Read<V>), opts, false)
     // A caller sharing a load another caller of this thread started waited, as a waiter for the lock
     // would: it gets hitLevel 2, through its own l1Serializer, and leaves L1 to the starter.
@@ -1052,34 +1056,6 @@ function l1Life<V>(ttl: number, opts: ResolvedOptions<V>): number {
   return opts.refreshAhead === undefined || ttl === 0 ? ttl : ttl * opts.refreshAhead
 }
 
-/** Resolves once `work` settled (it never rejects), or after `timeout` ms when one is given. */
-function settledWithin(work: Promise<unknown>, timeout: number | undefined): Promise<void> {
-  if (timeout === undefined) return work.then(() => undefined)
-  return new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, timeout)
-    void work.then(() => {
-      clearTimeout(timer)
-      resolve()
-    })
-  })
-}
-
-/** What `load` resolves with, or `undefined` once `soft` ms passed first (the load goes on; its rejection stays handled). */
-function withinSoftTimeout<T>(load: Promise<T>, soft: number): Promise<T | undefined> {
-  return new Promise<T | undefined>((resolve, reject) => {
-    const timer = setTimeout(resolve, soft, undefined)
-    load.then(
-      (value) => {
-        clearTimeout(timer)
-        resolve(value)
-      },
-      (error: unknown) => {
-        clearTimeout(timer)
-        reject(error)
-      },
-    )
-  })
-}
 
 /** What `change` rejected with, `undefined` once it resolved (L2Tier rejects with an `L2Error`, never `undefined`). */
 function failureOf(change: Promise<unknown>): Promise<unknown> {

@@ -19,6 +19,7 @@
  */
 import type { Redis, RedisOptions } from 'ioredis'
 import { describe } from '../internal/describe.js'
+import { raceTimer } from '../internal/race-timer.js'
 import { assertKnownOptions, assertOptionsObject, assertTimerDuration } from '../internal/validate.js'
 import { loadIoredis } from './load-ioredis.js'
 
@@ -197,18 +198,8 @@ export class RedisLink {
 
   /** Settles like `promise`, or rejects with {@link RedisUnavailableError} after `commandTimeout`. */
   #bounded<T>(promise: Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new RedisUnavailableError(`Redis did not answer within ${this.commandTimeout} ms`)), this.commandTimeout)
-      promise.then(
-        (value) => {
-          clearTimeout(timer)
-          resolve(value)
-        },
-        (error: unknown) => {
-          clearTimeout(timer)
-          reject(error)
-        },
-      )
+    return raceTimer(promise, this.commandTimeout, () => {
+      throw new RedisUnavailableError(`Redis did not answer within ${this.commandTimeout} ms`)
     })
   }
 

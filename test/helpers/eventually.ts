@@ -1,7 +1,6 @@
 /**
- * Waits for background work (a background reload, a load that goes on after
- * a soft timeout) to reach a point the test can observe, without sleeping:
- * lets every L2 call of the thread settle, then checks again.
+ * Waiting for background work (a background reload, a load that goes on
+ * after a soft timeout) without sleeping, and checking that none is left.
  */
 import { l2CallsSettled } from './cache-factory.js'
 
@@ -12,17 +11,6 @@ export async function eventually(reached: () => boolean, what: string, rounds = 
     await l2CallsSettled()
   }
   throw new Error(`never happened: ${what}`)
-}
-
-/** A promise with its resolve and reject, for loaders the test finishes by hand. */
-export function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (error: unknown) => void } {
-  let resolve!: (value: T) => void
-  let reject!: (error: unknown) => void
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res
-    reject = rej
-  })
-  return { promise, resolve, reject }
 }
 
 /** The timers this process has pending (to check that nothing is left running). */

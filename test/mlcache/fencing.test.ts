@@ -10,14 +10,7 @@ import { LocalBus } from '../../src/bus/local-bus.js'
 import { MLCache } from '../../src/mlcache.js'
 import { countingLoader, fakeClock, testCache, testDict, testLru } from '../helpers/cache-factory.js'
 import { wrapStore } from '../helpers/wrap-store.js'
-
-function deferred<T>() {
-  let resolve!: (value: T) => void
-  const promise = new Promise<T>((res) => {
-    resolve = res
-  })
-  return { promise, resolve }
-}
+import { deferred } from '../helpers/deferred.js'
 
 /** A loader that reports when it starts and answers what the test releases. */
 function gatedLoader<T>() {

@@ -11,17 +11,10 @@ import { MLCache } from '../../src/mlcache.js'
 import type { BulkOp, BulkResult, MLCacheOptions } from '../../src/types.js'
 import { cacheStore, countingLoader, fakeClock, testDict, testLru } from '../helpers/cache-factory.js'
 import { failingStore } from '../helpers/failing-store.js'
+import { deferred } from '../helpers/deferred.js'
 
 const fail = (): never => {
   throw new Error('database down')
-}
-
-function deferred<T>() {
-  let resolve!: (value: T) => void
-  const promise = new Promise<T>((res) => {
-    resolve = res
-  })
-  return { promise, resolve }
 }
 
 /**

@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest'
 import { LoaderTimeoutError, LockTimeoutError } from '../../src/errors.js'
 import type { LoaderContext } from '../../src/types.js'
 import { countingLoader, testCache } from '../helpers/cache-factory.js'
-import { deferred, eventually, pendingTimers } from '../helpers/eventually.js'
+import { deferred } from '../helpers/deferred.js'
+import { eventually, pendingTimers } from '../helpers/eventually.js'
 
 /** A loader that honours `ctx.signal`: it rejects with the signal's reason when aborted, and never answers otherwise. */
 function cancellableLoader() {

@@ -3,7 +3,8 @@ import { LocalBus } from '../../src/bus/local-bus.js'
 import { ClosedError, LoaderError } from '../../src/errors.js'
 import { MLCache } from '../../src/mlcache.js'
 import { cacheStore, countingLoader, fakeClock, testCache, testDict, testLru } from '../helpers/cache-factory.js'
-import { deferred, eventually, pendingTimers } from '../helpers/eventually.js'
+import { deferred } from '../helpers/deferred.js'
+import { eventually, pendingTimers } from '../helpers/eventually.js'
 import { wrapStore } from '../helpers/wrap-store.js'
 
 /** A loader whose calls the test answers one by one; it keeps each call's `ctx.signal`. */

@@ -5,16 +5,7 @@ import { MLCache } from '../../src/mlcache.js'
 import type { Lookup } from '../../src/types.js'
 import { cacheStore, countingLoader, fakeClock, l2CallsSettled, testCache, testDict } from '../helpers/cache-factory.js'
 import { wrapStore } from '../helpers/wrap-store.js'
-
-function deferred<T>() {
-  let resolve!: (value: T) => void
-  let reject!: (error: unknown) => void
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res
-    reject = rej
-  })
-  return { promise, resolve, reject }
-}
+import { deferred } from '../helpers/deferred.js'
 
 function hitLevels(lookups: Lookup<unknown>[]): Record<string, number> {
   const counts: Record<string, number> = {}

@@ -5,6 +5,7 @@ import { MLCache } from '../../src/mlcache.js'
 import type { MLCacheStats } from '../../src/types.js'
 import { cacheStore, countingLoader, fakeClock, l2CallsSettled, testCache, testDict } from '../helpers/cache-factory.js'
 import { wrapStore } from '../helpers/wrap-store.js'
+import { deferred } from '../helpers/deferred.js'
 
 const fail = (): never => {
   throw new Error('database down')
@@ -36,14 +37,6 @@ const ZERO: MLCacheStats = {
 /** The answers counted by hit level: what every non-failing get/lookup/getBulk op adds exactly one to. */
 function answers(stats: MLCacheStats): number {
   return stats.l1Hits + stats.l2Hits + stats.loads + stats.staleServed + stats.missesWithoutLoader
-}
-
-function deferred<T>() {
-  let resolve!: (value: T) => void
-  const promise = new Promise<T>((res) => {
-    resolve = res
-  })
-  return { promise, resolve }
 }
 
 describe('cache.stats()', () => {

@@ -11,14 +11,7 @@ import type { EventBus } from '../../src/bus/event-bus.js'
 import type { SharedDict } from '../../src/l2/shared-dict/shared-dict.js'
 import { MLCache } from '../../src/mlcache.js'
 import { cacheStore, countingLoader, type FakeClock, fakeClock, testDict, testLru } from '../helpers/cache-factory.js'
-
-function deferred<T>() {
-  let resolve!: (value: T) => void
-  const promise = new Promise<T>((res) => {
-    resolve = res
-  })
-  return { promise, resolve }
-}
+import { deferred } from '../helpers/deferred.js'
 
 /** A cache named 'users' over `dict` and `bus`, closed after the test. */
 function cacheOn(dict: SharedDict, bus: EventBus, clock: FakeClock, cleanup: MLCache<string>[]): MLCache<string> {
