@@ -21,7 +21,7 @@ describe.runIf(redisServerInstalled)('MLCache across processes (RedisStore + Red
   afterAll(() => raw.disconnect())
 
   /** `count` processes on a prefix of their own (with the given lock options). */
-  async function processes(count: number, options: { lockExptime?: number; lockTimeout?: number } = {}): Promise<{ all: CacheProcess[]; prefix: string }> {
+  async function processes(count: number, options: { lockExptime?: number; lockTimeout?: number; staleWhileRevalidate?: number } = {}): Promise<{ all: CacheProcess[]; prefix: string }> {
     const prefix = `across${++run}:`
     const all = await Promise.all(Array.from({ length: count }, () => start({ url: server().url, prefix, ...options })))
     return { all, prefix }
@@ -37,6 +37,21 @@ describe.runIf(redisServerInstalled)('MLCache across processes (RedisStore + Red
     expect(flat).toHaveLength(200)
     expect(flat.filter((level) => level === 3)).toHaveLength(1)
     expect(flat.every((level) => level === 2 || level === 3)).toBe(true)
+  })
+
+  it('get() of a stale key by 4 processes inside staleWhileRevalidate answers at once and runs one background reload in total', async () => {
+    // The window is the caches': a store that deletes expired keys (Redis) keeps an entry as long as its writer asked.
+    const { all, prefix } = await processes(4, { staleWhileRevalidate: 60_000 })
+    const [first] = all as [CacheProcess]
+    // Expires 1 ms after it is written: stale by the time the processes read it.
+    await first.call({ op: 'set', key: 'hot', value: 'old', ttl: 1 })
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    const levels = await Promise.all(all.map((child) => child.call<number[]>({ op: 'revalidate', key: 'hot', calls: 50, loaderDelay: 500 })))
+    expect(await loads(prefix, 'hot')).toBe(1)
+    // The stale value at once; a process slow enough to start after the reload landed reads the new one.
+    expect(levels.flat().every((level) => level === 4 || level === 2)).toBe(true)
+    expect(levels.flat().filter((level) => level === 4).length).toBeGreaterThan(0)
+    for (const child of all) expect(await child.call({ op: 'lookup', key: 'hot' })).toMatchObject({ value: { key: 'hot' }, hitLevel: 2 })
   })
 
   it('set(), delete() and purge() in one process are seen by another after update()', async () => {

@@ -27,13 +27,17 @@ export interface CacheProcessConfig {
   l2?: 'redis' | 'shared-dict' | 'tiered'
   /** The cache's L1 size (MLCache's default when absent). */
   lruSize?: number
+  /** The cache's stale-while-revalidate window (off when absent). */
+  staleWhileRevalidate?: number
 }
 
 /** The requests the child understands. */
 export type CacheProcessRequest =
   | { op: 'lookup'; key: string; loaderDelay?: number }
   | { op: 'stampede'; key: string; calls: number; loaderDelay: number }
-  | { op: 'set'; key: string; value: unknown }
+  /** `calls` concurrent lookups; resolves once this process's background reload, if it started one, landed. */
+  | { op: 'revalidate'; key: string; calls: number; loaderDelay: number }
+  | { op: 'set'; key: string; value: unknown; ttl?: number }
   | { op: 'delete'; key: string }
   | { op: 'purge' }
   | { op: 'update' }
@@ -46,7 +50,7 @@ const config = JSON.parse(process.env.MLCACHE_CHILD ?? '{}') as CacheProcessConf
 const store = config.l2 === 'shared-dict' ? SharedDict.create({ size: '4m' }) : new RedisStore({ url: config.url, prefix: config.prefix })
 const bus = new RedisBus({ url: config.url, prefix: config.prefix, heartbeatInterval: 200 })
 const l2 = config.l2 === 'tiered' ? new TieredStore({ near: SharedDict.create({ size: '4m' }), far: store }) : store
-const cache = new MLCache<unknown>('users', { store: l2, bus, lockExptime: config.lockExptime, lockTimeout: config.lockTimeout, lruSize: config.lruSize })
+const cache = new MLCache<unknown>('users', { store: l2, bus, lockExptime: config.lockExptime, lockTimeout: config.lockTimeout, lruSize: config.lruSize, staleWhileRevalidate: config.staleWhileRevalidate })
 const counter = new Redis(config.url)
 // The outage tests kill the server: the counter's reconnect errors are expected.
 counter.on('error', () => undefined)
@@ -74,8 +78,14 @@ async function handle(request: CacheProcessRequest): Promise<unknown> {
       const found = await Promise.all(Array.from({ length: request.calls }, () => cache.lookup(request.key, loader)))
       return found.map((lookup) => lookup.hitLevel)
     }
+    case 'revalidate': {
+      const loader = loaderOf(request.loaderDelay)
+      const found = await Promise.all(Array.from({ length: request.calls }, () => cache.lookup(request.key, loader)))
+      await cache.update()
+      return found.map((lookup) => lookup.hitLevel)
+    }
     case 'set':
-      return cache.set(request.key, request.value)
+      return cache.set(request.key, request.value, request.ttl === undefined ? undefined : { ttl: request.ttl })
     case 'delete':
       return cache.delete(request.key)
     case 'purge':
