@@ -2,6 +2,7 @@
  * Waiting for background work (a background reload, a load that goes on
  * after a soft timeout) without sleeping, and checking that none is left.
  */
+import { onTestFinished, vi } from 'vitest'
 import { l2CallsSettled } from './cache-factory.js'
 
 /** Resolves once `reached()` is true, checked after each round of settled L2 calls; rejects after `rounds` rounds. */
@@ -13,7 +14,31 @@ export async function eventually(reached: () => boolean, what: string, rounds = 
   throw new Error(`never happened: ${what}`)
 }
 
-/** The timers this process has pending (to check that nothing is left running). */
-export function pendingTimers(): number {
-  return process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length
+/**
+ * Watches the timers set from now on (through the global `setTimeout`, as
+ * mlcache's timeouts are): `pending()` counts those neither fired nor
+ * cleared. Unlike the process's list of active handles, other suites' and
+ * libraries' timers do not count. Restored when the test finishes.
+ */
+export function watchTimers(): { pending: () => number } {
+  const live = new Set<unknown>()
+  const realSet = globalThis.setTimeout
+  const realClear = globalThis.clearTimeout
+  const set = vi.spyOn(globalThis, 'setTimeout').mockImplementation(((callback: (...args: unknown[]) => void, ms?: number, ...args: unknown[]) => {
+    const handle = realSet(() => {
+      live.delete(handle)
+      callback(...args)
+    }, ms)
+    live.add(handle)
+    return handle
+  }) as typeof setTimeout)
+  const clear = vi.spyOn(globalThis, 'clearTimeout').mockImplementation((handle) => {
+    live.delete(handle)
+    realClear(handle)
+  })
+  onTestFinished(() => {
+    set.mockRestore()
+    clear.mockRestore()
+  })
+  return { pending: () => live.size }
 }

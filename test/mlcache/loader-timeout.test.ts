@@ -8,7 +8,7 @@ import { LoaderTimeoutError, LockTimeoutError } from '../../src/errors.js'
 import type { LoaderContext } from '../../src/types.js'
 import { countingLoader, testCache } from '../helpers/cache-factory.js'
 import { deferred } from '../helpers/deferred.js'
-import { eventually, pendingTimers } from '../helpers/eventually.js'
+import { eventually, watchTimers } from '../helpers/eventually.js'
 
 /** A loader that honours `ctx.signal`: it rejects with the signal's reason when aborted, and never answers otherwise. */
 function cancellableLoader() {
@@ -121,9 +121,9 @@ describe('get() with loaderTimeout', () => {
     const { cache, clock } = testCache<string>('c', { ttl: 100, loaderTimeout: { soft: 60_000, hard: 120_000 } })
     await cache.get('k', () => 'v1')
     clock.advance(150)
-    const before = pendingTimers()
+    const timers = watchTimers()
     expect(await cache.lookup('k', async () => 'v2')).toMatchObject({ value: 'v2', hitLevel: 3 })
-    expect(pendingTimers()).toBe(before)
+    expect(timers.pending()).toBe(0)
   })
 
   it('ctx.signal of a loader without limits is never aborted', async () => {

@@ -4,7 +4,7 @@ import { ClosedError, LoaderError } from '../../src/errors.js'
 import { MLCache } from '../../src/mlcache.js'
 import { cacheStore, countingLoader, fakeClock, testCache, testDict, testLru } from '../helpers/cache-factory.js'
 import { deferred } from '../helpers/deferred.js'
-import { eventually, pendingTimers } from '../helpers/eventually.js'
+import { eventually, watchTimers } from '../helpers/eventually.js'
 import { wrapStore } from '../helpers/wrap-store.js'
 
 /** A loader whose calls the test answers one by one; it keeps each call's `ctx.signal`. */
@@ -232,14 +232,14 @@ describe('get() with staleWhileRevalidate', () => {
     const { cache, clock, store } = testCache<string>('c', { ttl: 100, staleWhileRevalidate: 1_000, loaderTimeout: { hard: 60_000 } })
     await cache.get('k', () => 'v1')
     clock.advance(150)
-    const timers = pendingTimers()
+    const timers = watchTimers()
     const loader = heldLoader<string>()
     await cache.lookup('k', loader)
     await eventually(() => loader.calls.length === 1, 'the reload called the loader')
     // The reload's hard timeout is running.
-    expect(pendingTimers()).toBe(timers + 1)
+    expect(timers.pending()).toBe(1)
     await cache.close()
-    expect(pendingTimers()).toBe(timers)
+    expect(timers.pending()).toBe(0)
     const { signal, answer } = loader.calls[0] as (typeof loader.calls)[0]
     expect(signal.aborted).toBe(true)
     expect(signal.reason).toBeInstanceOf(ClosedError)
