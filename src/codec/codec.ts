@@ -252,18 +252,39 @@ function decodeFramed(source: Buffer, end: number): unknown {
   }
   const bodyStart = start + length
   if (bodyStart >= end) throw new RangeError('the table runs past the end of the bytes')
-  if (length === 0) return plainUnpackr.unpack(source, { start: bodyStart, end })
-  const cacheable = length <= MAX_CACHED_TABLE_BYTES
-  const id = cacheable ? (source as LatinSlicing).latin1Slice(start, bodyStart) : ''
-  let decoder = cacheable ? tableDecoders.get(id) : undefined
-  if (decoder === undefined) {
-    decoder = new Unpackr({ ...DECODER_OPTIONS, structures: readTable(source, start, bodyStart) })
-    if (cacheable) {
-      if (tableDecoders.size >= MAX_TABLE_DECODERS) tableDecoders.delete(tableDecoders.keys().next().value as string)
-      tableDecoders.set(id, decoder)
-    }
+  range.start = bodyStart
+  range.end = end
+  if (length === 0) return plainUnpackr.unpack(source, range)
+  return decoderOf(source, start, bodyStart).unpack(source, range)
+}
+
+/** The part of the source msgpackr decodes, reused by every decode (msgpackr reads it at once and keeps nothing). */
+const range = { start: 0, end: 0 }
+
+/** The table of the last decoded value and its decoder: consecutive values of one shape skip the lookup. */
+let lastTable = EMPTY
+let lastDecoder: Unpackr | undefined
+
+/** The decoder of the table `source[start .. end)`: the last one, a cached one, or a new one. */
+function decoderOf(source: Buffer, start: number, end: number): Unpackr {
+  const length = end - start
+  const last = lastTable
+  if (last.length === length && lastDecoder !== undefined) {
+    let i = 0
+    while (i < length && source[start + i] === last[i]) i++
+    if (i === length) return lastDecoder
   }
-  return decoder.unpack(source, { start: bodyStart, end })
+  if (length > MAX_CACHED_TABLE_BYTES) return new Unpackr({ ...DECODER_OPTIONS, structures: readTable(source, start, end) })
+  const id = (source as LatinSlicing).latin1Slice(start, end)
+  let decoder = tableDecoders.get(id)
+  if (decoder === undefined) {
+    decoder = new Unpackr({ ...DECODER_OPTIONS, structures: readTable(source, start, end) })
+    if (tableDecoders.size >= MAX_TABLE_DECODERS) tableDecoders.delete(tableDecoders.keys().next().value as string)
+    tableDecoders.set(id, decoder)
+  }
+  lastTable = Uint8Array.prototype.slice.call(source, start, end)
+  lastDecoder = decoder
+  return decoder
 }
 
 /** Reads and checks a table: at most 32 structures, each an array of strings. */
