@@ -979,10 +979,12 @@ export class DictCore {
    */
   encodeNamespaced(namespace: string, key: string): void {
     if (namespace !== this.#prefixOf) this.#stagePrefix(namespace)
-    const start = this.#prefix.length
+    const prefix = this.#prefix
+    const start = prefix.length
     this.#reserveKey(start + key.length * 3)
     const bytes = this.#key
-    bytes.set(this.#prefix)
+    // A loop: prefixes are a few bytes, less than the cost of a native set() call.
+    for (let i = 0; i < start; i++) bytes[i] = prefix[i]!
     // As encodeKey: the hash goes on from the prefix's, and an ASCII key is copied and hashed in one pass.
     let h = this.#prefixHash
     for (let i = 0, n = key.length; i < n; i++) {
