@@ -65,6 +65,15 @@ describe('codec', () => {
     for (let pass = 0; pass < 2; pass++) messages.forEach((bytes, i) => expect(decodeValue(bytes, FLAGS)).toStrictEqual(shapes[i]))
   })
 
+  it('encodeValue() round-trips values whose tables take more than 254 bytes (a 5-byte length) and more than 4 KiB, read twice', () => {
+    const wide = (keys: number) => Object.fromEntries(Array.from({ length: keys }, (_, i) => [`key-number-${i}`, i]))
+    for (const value of [wide(40), [wide(600), { inner: wide(3) }]]) {
+      const bytes = encodeValue(value)
+      expect(bytes[0]).toBe(0xff)
+      for (let pass = 0; pass < 2; pass++) expect(decodeValue(bytes, FLAGS)).toStrictEqual(value)
+    }
+  })
+
   it('encodeValue() keeps objects and Maps apart in a value with more shapes than its table holds', () => {
     const value = Array.from({ length: 80 }, (_, i) => (i % 2 === 0 ? { [`k${i}`]: i, inner: new Map([[i, { [`m${i}`]: true }]]) } : new Map([[`k${i}`, i]])))
     for (let pass = 0; pass < 3; pass++) {
