@@ -8,7 +8,7 @@ import { memoryDriver } from 'bentocache/drivers/memory'
 import { createCache } from 'cache-manager'
 import { Cacheable } from 'cacheable'
 import { LRUCache } from 'lru-cache'
-import { unpack } from 'msgpackr'
+import { pack, unpack } from 'msgpackr'
 import { encodeValue } from '../../src/codec/codec.js'
 import { MLCache, SharedDict } from '../../src/index.js'
 import { KEY, L2_LRU_SIZE, PROFILE, SHORT, USER, VALUES, l2Keys } from '../fixtures.js'
@@ -134,8 +134,11 @@ export async function missPath(report: Report): Promise<void> {
 /**
  * T2 in order: the 10k keys read in order through an L1 of 1k, so every read
  * misses L1 and hits L2 (SharedDict, TTL 0), against `msgpackr.unpack` of
- * the same bytes alone. Measured with the ~100-byte object (the target's
- * value) and with the short string and ~1 KB object of the other scenarios.
+ * the value's plain msgpack (msgpackr's default `pack`, no records): the
+ * least any decoder of that value pays, whatever mlcache stores. The ratio
+ * of the two objects is held to 0.4; the short string is measured as well.
+ * Measured with the ~100-byte object (the target's value) and with the short
+ * string and ~1 KB object of the other scenarios.
  */
 export async function l2Hit(report: Report): Promise<void> {
   const keys = l2Keys()
@@ -143,17 +146,20 @@ export async function l2Hit(report: Report): Promise<void> {
   for (const { label, tag, value } of values) {
     const cache = new MLCache(`bench-l2-${tag}`, { lruSize: L2_LRU_SIZE, store: SharedDict.create({ size: '64m' }), ttl: 0 })
     for (const key of keys) await cache.set(key, value)
-    const bytes = encodeValue(value)
+    // A copy: the default packr reuses its buffer for the next value.
+    const plain = Buffer.from(pack(value))
+    const stored = encodeValue(value).length
     let next = 0
-    const name = `L2 hit (L1 missed), ${label} (${bytes.length} bytes of msgpack)`
+    const name = `L2 hit (L1 missed), ${label} (${plain.length} bytes of plain msgpack, ${stored} stored)`
     const t = (task: string) => `${task}, ${tag}`
     const mlcache = t('MLCache.get (L2 hit)')
+    const baseline = t('msgpackr unpack (plain msgpack)')
     const measured = await report.scenario(name, {
-      [t('msgpackr unpack (same bytes)')]: () => unpack(bytes),
+      [baseline]: () => unpack(plain),
       [mlcache]: () => cache.get(keys[next++ % keys.length] as string),
     })
     if (cache.stats().l1Hits !== 0) throw new Error('the L2 hit scenario hit L1')
-    report.compare(measured, name, mlcache, t('msgpackr unpack (same bytes)'), value === USER ? 0.4 : 0)
+    report.compare(measured, name, mlcache, baseline, value === SHORT ? 0 : 0.4)
     await cache.close()
   }
 }

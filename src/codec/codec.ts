@@ -14,11 +14,17 @@ import { assertEncodable } from './value-check.js'
 export const FLAG_RESURRECTED = 0x1
 /** Flag bit: a negative entry ("not found"); its bytes are empty. */
 export const FLAG_NEGATIVE = 0x2
-/** The format version this build writes, kept in bits 8 to 15 of the flags. */
-const FORMAT_VERSION = 1
+/**
+ * The format version this build writes, kept in bits 8 to 15 of the flags.
+ * 2: the record structures of a value lead its bytes (see {@link encodeValue}).
+ * 1: plain msgpackr records, each definition inline where first used; still read.
+ */
+const FORMAT_VERSION = 2
+const LEGACY_VERSION = 1
 const VERSION_SHIFT = 8
 const VERSION_MASK = 0xff << VERSION_SHIFT
 const VERSION_BITS = FORMAT_VERSION << VERSION_SHIFT
+const LEGACY_BITS = LEGACY_VERSION << VERSION_SHIFT
 
 /** Builds the flags of an entry written by this build. */
 export function entryFlags(negative: boolean, resurrected: boolean): number {
@@ -27,11 +33,12 @@ export function entryFlags(negative: boolean, resurrected: boolean): number {
 
 /** Whether `flags` were written by a format this build can read. */
 export function isKnownFormat(flags: number): boolean {
-  return (flags & VERSION_MASK) === VERSION_BITS
+  const version = flags & VERSION_MASK
+  return version === VERSION_BITS || version === LEGACY_BITS
 }
 
-/** Marks the exact `-0` at the top level, which msgpackr would write as `0`. */
-const NEGATIVE_ZERO = Uint8Array.of(0xcb, 0x80, 0, 0, 0, 0, 0, 0, 0)
+/** The bytes of a value with no structures: an empty table (0), then the msgpack of `-0`. */
+const NEGATIVE_ZERO = Uint8Array.of(0, 0xcb, 0x80, 0, 0, 0, 0, 0, 0, 0)
 const EMPTY = new Uint8Array(0)
 
 function rejectFunction(): never {
@@ -39,30 +46,67 @@ function rejectFunction(): never {
 }
 
 /**
- * One encoder and one decoder per thread. Records (`useRecords`) keep plain
- * objects apart from `Map`s, which decode as `Map` thanks to
- * `mapsAsObjects: false`; record definitions travel inside each message (no
- * `structures` option), so any thread or process decodes the bytes with a
- * fresh instance. `moreTypes` adds `Set` and typed arrays. msgpackr would
- * silently write functions as nil; `writeFunction` turns that into an
- * error instead. The decoder is a separate Unpackr without `useRecords`: it
- * reads inline records all the same, and skips the per-message structure
- * bookkeeping a record-writing instance does on every decode (about 10% of
- * decoding a small object).
+ * The most record structures a value's table holds: msgpackr's one-byte
+ * shared ids (0x40 to 0x5f). A value with more shapes than that has the
+ * others defined inline where first used, as msgpackr does without a table
+ * (its own ids, 0x60 to 0x7f, also one byte).
+ */
+const MAX_TABLE_STRUCTURES = 32
+const MAX_INLINE_STRUCTURES = 32
+
+/** The first byte of a table longer than this is 0xff, followed by its length as a big-endian uint32. */
+const SHORT_TABLE_BYTES = 0xfe
+const LONG_TABLE = 0xff
+
+/**
+ * One encoder per thread. Records (`useRecords`) keep plain objects apart
+ * from `Map`s, which decode as `Map` thanks to `mapsAsObjects: false`.
+ * Each value is encoded against a fresh structure table (the table is
+ * reset before every value), so the ids it uses are numbered by first use
+ * within the value alone: the same shapes give the same table, byte for
+ * byte, in every thread and process. `moreTypes` adds `Set` and typed
+ * arrays. msgpackr would silently write functions as nil;
+ * `writeFunction` turns that into an error instead.
  */
 const packr = new Packr({
-  useRecords: true,
+  structures: [],
+  maxSharedStructures: MAX_TABLE_STRUCTURES,
+  maxOwnStructures: MAX_INLINE_STRUCTURES,
   moreTypes: true,
   int64AsType: 'bigint',
   writeFunction: rejectFunction,
 })
-const unpackr = new Unpackr({
+/** msgpackr keeps the table of the last value here; reset before each. */
+const packrTable = packr as unknown as { structures: string[][] }
+/** Writes the tables: arrays of strings, nothing else. */
+const tablePackr = new Packr({ useRecords: false })
+
+const DECODER_OPTIONS = {
   moreTypes: true,
   mapsAsObjects: false,
   int64AsType: 'bigint',
   // Decoding reads from a reused scratch buffer: binary values must be copies.
   copyBuffers: true,
-})
+} as const
+/**
+ * Decodes what has no table: version 1 bytes (their definitions are inline),
+ * the body of a value without records, and the tables themselves. It is not
+ * a record-writing instance, so it skips the per-message structure
+ * bookkeeping one does on every decode.
+ */
+const plainUnpackr = new Unpackr(DECODER_OPTIONS)
+
+/**
+ * A decoder per table seen, keyed by the table's bytes (as latin1): every
+ * value of a shape is decoded by the same instance, whose structures keep
+ * the readers msgpackr compiles for them after their first uses, instead of
+ * reading the definition again and building an object key by key on every
+ * hit. Bounded: the oldest table goes first; a table longer than
+ * {@link MAX_CACHED_TABLE_BYTES} gets a decoder for that value alone.
+ */
+const tableDecoders = new Map<string, Unpackr>()
+const MAX_TABLE_DECODERS = 256
+const MAX_CACHED_TABLE_BYTES = 4096
 
 /**
  * The largest scratch buffer the encoder keeps between values. msgpackr
@@ -87,7 +131,13 @@ let scratch: Buffer | undefined
 const RELEASE = Uint8Array.of(0xc0)
 
 /**
- * Encodes a value for L2. `undefined` and `null` (a negative entry) encode
+ * Encodes a value for L2: the value's record structures (the key lists of
+ * its plain objects, numbered by first use, as a msgpack array of arrays of
+ * strings), then the value (msgpack, its objects as records referring to
+ * them). The first byte is the table's length, or 0xff and four bytes of
+ * it; 0 when the value holds no plain object. The bytes describe
+ * themselves: any thread or process decodes them with nothing shared with
+ * the encoder. `undefined` and `null` (a negative entry) encode
  * to empty bytes. Values must come back exactly, on any thread: a string
  * that is not well-formed UTF-16 (a lone surrogate), anywhere in the value,
  * and nesting deeper than `MAX_DEPTH` (see value-check.ts) are refused.
@@ -98,8 +148,11 @@ export function encodeValue(value: unknown, key?: string): Uint8Array {
   if (Object.is(value, -0)) return NEGATIVE_ZERO
   try {
     assertEncodable(value)
-    const bytes = packr.pack(value)
-    if (bytes.buffer.byteLength > MAX_RETAINED_BYTES) shrinkEncoderBuffer()
+    packrTable.structures = []
+    const body = packr.pack(value)
+    const bytes = frame(packrTable.structures, body)
+    encoderBytes = body.buffer.byteLength
+    if (encoderBytes > MAX_RETAINED_BYTES) shrinkEncoderBuffer()
     return bytes
   } catch (error) {
     // A value that failed midway may have grown the buffer all the same.
@@ -116,6 +169,35 @@ function shrinkEncoderBuffer(): void {
   packr.useBuffer(Buffer.allocUnsafeSlow(FRESH_BUFFER_BYTES))
 }
 
+/** The size of the buffer the last value was encoded into. */
+let encoderBytes = 0
+
+/**
+ * @internal The size of the encoder's buffer the last value was written
+ * into: after a huge value, at most {@link MAX_RETAINED_BYTES} (for tests).
+ */
+export function encoderBufferBytes(): number {
+  return encoderBytes
+}
+
+/** The bytes of {@link encodeValue}: the table's length, the table, then `body`. */
+function frame(table: readonly string[][], body: Uint8Array): Uint8Array {
+  // Copied now: the table packr writes into a buffer it reuses, and `body` views the encoder's.
+  const header = table.length === 0 ? EMPTY : tablePackr.pack(table)
+  const prefix = header.length <= SHORT_TABLE_BYTES ? 1 : 5
+  // A pooled Buffer: carved from a shared slab when small, as the encoder's own output was.
+  const bytes = Buffer.allocUnsafe(prefix + header.length + body.length)
+  if (prefix === 1) {
+    bytes[0] = header.length
+  } else {
+    bytes[0] = LONG_TABLE
+    bytes.writeUInt32BE(header.length, 1)
+  }
+  bytes.set(header, prefix)
+  bytes.set(body, prefix + header.length)
+  return bytes
+}
+
 /**
  * Decodes bytes written by {@link encodeValue} with `flags`.
  * @throws {DecodeError} unknown format version or corrupt bytes
@@ -125,19 +207,21 @@ export function decodeValue(bytes: Uint8Array, flags: number, key?: string): unk
     throw new DecodeError(`entry of key '${key ?? ''}' has an unknown format version`, key === undefined ? {} : { key })
   }
   if ((flags & FLAG_NEGATIVE) !== 0) return undefined
+  const legacy = (flags & VERSION_MASK) === LEGACY_BITS
   try {
     let value: unknown
     if (bytes.length <= SCRATCH_BYTES) {
       scratch ??= Buffer.allocUnsafeSlow(SCRATCH_BYTES)
       scratch.set(bytes)
-      value = unpackr.unpack(scratch, bytes.length)
+      value = legacy ? plainUnpackr.unpack(scratch, bytes.length) : decodeFramed(scratch, bytes.length)
     } else {
       try {
-        value = unpackr.unpack(bytes)
+        const source = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)
+        value = legacy ? plainUnpackr.unpack(source) : decodeFramed(source, bytes.length)
       } finally {
         // msgpackr keeps its last source (and the strings read from it) until the next decode:
         // a quiet thread would hold a huge value's bytes and text for good. A 1-byte decode lets go.
-        unpackr.unpack(RELEASE)
+        plainUnpackr.unpack(RELEASE)
       }
     }
     // msgpackr answers the never-used byte 0xc1 with a marker object instead of throwing.
@@ -149,4 +233,66 @@ export function decodeValue(bytes: Uint8Array, flags: number, key?: string): unk
       key === undefined ? { cause: error } : { cause: error, key },
     )
   }
+}
+
+/** Node's `Buffer` with its native latin1 slicer (undocumented; msgpackr uses it too): no encoding lookup. */
+interface LatinSlicing extends Buffer {
+  latin1Slice(start: number, end: number): string
+}
+
+/** Decodes `source[0 .. end)`, bytes of {@link encodeValue}, with the decoder of their table. */
+function decodeFramed(source: Buffer, end: number): unknown {
+  if (end === 0) throw new RangeError('no bytes')
+  let length = source[0]!
+  let start = 1
+  if (length === LONG_TABLE) {
+    if (end < 5) throw new RangeError('truncated table length')
+    length = source.readUInt32BE(1)
+    start = 5
+  }
+  const bodyStart = start + length
+  if (bodyStart >= end) throw new RangeError('the table runs past the end of the bytes')
+  range.start = bodyStart
+  range.end = end
+  if (length === 0) return plainUnpackr.unpack(source, range)
+  return decoderOf(source, start, bodyStart).unpack(source, range)
+}
+
+/** The part of the source msgpackr decodes, reused by every decode (msgpackr reads it at once and keeps nothing). */
+const range = { start: 0, end: 0 }
+
+/** The table of the last decoded value and its decoder: consecutive values of one shape skip the lookup. */
+let lastTable = EMPTY
+let lastDecoder: Unpackr | undefined
+
+/** The decoder of the table `source[start .. end)`: the last one, a cached one, or a new one. */
+function decoderOf(source: Buffer, start: number, end: number): Unpackr {
+  const length = end - start
+  const last = lastTable
+  if (last.length === length && lastDecoder !== undefined) {
+    let i = 0
+    while (i < length && source[start + i] === last[i]) i++
+    if (i === length) return lastDecoder
+  }
+  if (length > MAX_CACHED_TABLE_BYTES) return new Unpackr({ ...DECODER_OPTIONS, structures: readTable(source, start, end) })
+  const id = (source as LatinSlicing).latin1Slice(start, end)
+  let decoder = tableDecoders.get(id)
+  if (decoder === undefined) {
+    decoder = new Unpackr({ ...DECODER_OPTIONS, structures: readTable(source, start, end) })
+    if (tableDecoders.size >= MAX_TABLE_DECODERS) tableDecoders.delete(tableDecoders.keys().next().value as string)
+    tableDecoders.set(id, decoder)
+  }
+  lastTable = Uint8Array.prototype.slice.call(source, start, end)
+  lastDecoder = decoder
+  return decoder
+}
+
+/** Reads and checks a table: at most 32 structures, each an array of strings. */
+function readTable(source: Buffer, start: number, end: number): string[][] {
+  const table: unknown = plainUnpackr.unpack(source, { start, end })
+  if (!Array.isArray(table) || table.length === 0 || table.length > MAX_TABLE_STRUCTURES) throw new RangeError('malformed structure table')
+  for (const keys of table) {
+    if (!Array.isArray(keys) || !keys.every((key) => typeof key === 'string')) throw new RangeError('malformed structure table')
+  }
+  return table as string[][]
 }

@@ -86,7 +86,7 @@ describe.runIf(redisServerInstalled)('bench tiered scenario (smoke counts)', { t
     expect(title).toMatch(/^L2 hit over SharedDict, RedisStore and TieredStore/)
     const stores = ['SharedDict', 'RedisStore', 'TieredStore (SharedDict + RedisStore)']
     expect([...(measured?.keys() ?? [])]).toEqual([
-      'msgpackr unpack (same bytes)',
+      'msgpackr unpack (plain msgpack)',
       ...stores.flatMap((store) => [`MLCache.get over ${store}, in-order keys`, `MLCache.get over ${store}, Zipf 0.99 keys`]),
     ])
     for (const ops of measured?.values() ?? []) expect(ops).toBeGreaterThan(0)

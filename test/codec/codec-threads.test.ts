@@ -1,12 +1,13 @@
 /**
  * L2 bytes are shared by every thread and, with Redis, every process: they
- * must decode with a fresh msgpackr decoder anywhere, without state shared
- * with the encoder.
+ * must decode anywhere, with nothing shared with the encoder (another
+ * thread's or process's copy of the codec has its own decoders).
  */
 import { execFileSync } from 'node:child_process'
-import { Worker } from 'node:worker_threads'
+import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { encodeValue } from '../../src/codec/codec.js'
+import { decodeValue, encodeValue, entryFlags } from '../../src/codec/codec.js'
+import { nextMessage, useTsWorkers } from '../helpers/ts-workers.js'
 
 const VALUE = {
   name: 'ada',
@@ -17,44 +18,35 @@ const VALUE = {
   avatar: Uint8Array.of(1, 2, 3),
 }
 
-// An independent decoder: msgpackr's own defaults plus Map decoding.
-const DECODE = `
-  const { Unpackr } = require('msgpackr')
-  const decode = (bytes) => new Unpackr({ moreTypes: true, mapsAsObjects: false }).unpack(Buffer.from(bytes))
-`
+const FLAGS = entryFlags(false, false)
 
 describe('encoded values across threads and processes', () => {
-  it('encodeValue() bytes decode in a worker thread with a fresh decoder', async () => {
-    const worker = new Worker(
-      `${DECODE}
-      const { parentPort, workerData } = require('node:worker_threads')
-      parentPort.postMessage(decode(workerData))`,
-      { eval: true, workerData: encodeValue(VALUE) },
-    )
-    const decoded = await new Promise((resolve, reject) => {
-      worker.once('message', resolve)
-      worker.once('error', reject)
-    })
-    await worker.terminate()
+  const workers = useTsWorkers()
+
+  it('encodeValue() bytes decode in a worker thread, whose own encoder writes the same bytes for the same value', async () => {
+    const bytes = encodeValue(VALUE)
+    const worker = workers.spawn(new URL('./workers/codec-peer.ts', import.meta.url), { bytes, flags: FLAGS, value: VALUE })
+    const { decoded, encoded } = await nextMessage<{ decoded: unknown; encoded: Uint8Array }>(worker)
     expect(decoded).toStrictEqual(VALUE)
+    expect(Buffer.from(encoded).equals(Buffer.from(bytes))).toBe(true)
+    // And this thread reads what the worker wrote.
+    expect(decodeValue(encoded, FLAGS)).toStrictEqual(VALUE)
   })
 
-  it('encodeValue() bytes decode in another process with a fresh decoder', () => {
+  it('encodeValue() bytes decode in another process', () => {
     const hex = Buffer.from(encodeValue(VALUE)).toString('hex')
-    const script = `${DECODE}
-      const v = decode(Buffer.from('${hex}', 'hex'))
-      console.log(JSON.stringify({ name: v.name, visits: String(v.visits), joined: v.joined.getTime(), tags: [...v.tags],
-        prefs: [...v.prefs], avatar: [...v.avatar], isMap: v.prefs instanceof Map, isDate: v.joined instanceof Date }))`
-    const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', cwd: new URL('../..', import.meta.url) }))
-    expect(out).toEqual({
+    const script = fileURLToPath(new URL('./scripts/decode-hex.ts', import.meta.url))
+    const output = execFileSync(process.execPath, ['--import', 'tsx', script, hex, String(FLAGS)], {
+      encoding: 'utf8',
+      cwd: fileURLToPath(new URL('../..', import.meta.url)),
+    })
+    expect(JSON.parse(output)).toEqual({
       name: 'ada',
-      visits: String(2n ** 64n),
-      joined: 1_700_000_000_000,
-      tags: ['a', 'b'],
-      prefs: [['theme', 'dark'], ['nested', { deep: [1, 2.5] }]],
-      avatar: [1, 2, 3],
-      isMap: true,
-      isDate: true,
+      visits: { bigint: String(2n ** 64n) },
+      joined: new Date(1_700_000_000_000).toJSON(),
+      tags: { set: ['a', 'b'] },
+      prefs: { map: [['theme', 'dark'], ['nested', { deep: [1, 2.5] }]] },
+      avatar: { bytes: [1, 2, 3] },
     })
   })
 })

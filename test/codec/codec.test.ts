@@ -54,11 +54,67 @@ describe('codec', () => {
     expect(roundTrip(new Map([['a', 1]]))).toStrictEqual(new Map([['a', 1]]))
   })
 
-  it('encodeValue() writes self-describing bytes: a fresh decoder in another context reads every message', () => {
-    const shapes = Array.from({ length: 200 }, (_, i) => ({ [`k${i}`]: i, shared: { x: i } }))
+  it('encodeValue() bytes lead with their structure table: values of one shape share it byte for byte, and 300 shapes all decode', () => {
+    const tableOf = (bytes: Uint8Array) => Buffer.from(bytes.subarray(0, 1 + bytes[0]!)).toString('hex')
+    expect(tableOf(encodeValue({ a: 1, b: 'x' }))).toBe(tableOf(encodeValue({ a: 2, b: 'y' })))
+    expect(tableOf(encodeValue({ a: 1, b: 'x' }))).not.toBe(tableOf(encodeValue({ b: 'x', a: 1 })))
+    expect(encodeValue('no objects')[0]).toBe(0)
+    // More tables than this thread keeps decoders for, read twice (the second pass after the first were dropped).
+    const shapes = Array.from({ length: 300 }, (_, i) => ({ [`k${i}`]: i, shared: { x: i } }))
     const messages = shapes.map((shape) => encodeValue(shape))
-    const fresh = new Packr({ useRecords: true, moreTypes: true, mapsAsObjects: false })
-    messages.forEach((bytes, i) => expect(fresh.unpack(bytes)).toStrictEqual(shapes[i]))
+    for (let pass = 0; pass < 2; pass++) messages.forEach((bytes, i) => expect(decodeValue(bytes, FLAGS)).toStrictEqual(shapes[i]))
+  })
+
+  it('encodeValue() round-trips values whose tables take more than 254 bytes (a 5-byte length) and more than 4 KiB, read twice', () => {
+    const wide = (keys: number) => Object.fromEntries(Array.from({ length: keys }, (_, i) => [`key-number-${i}`, i]))
+    for (const value of [wide(40), [wide(600), { inner: wide(3) }]]) {
+      const bytes = encodeValue(value)
+      expect(bytes[0]).toBe(0xff)
+      for (let pass = 0; pass < 2; pass++) expect(decodeValue(bytes, FLAGS)).toStrictEqual(value)
+    }
+  })
+
+  it('encodeValue() keeps objects and Maps apart in a value with more shapes than its table holds', () => {
+    const value = Array.from({ length: 80 }, (_, i) => (i % 2 === 0 ? { [`k${i}`]: i, inner: new Map([[i, { [`m${i}`]: true }]]) } : new Map([[`k${i}`, i]])))
+    for (let pass = 0; pass < 3; pass++) {
+      const decoded = decodeValue(encodeValue(value), FLAGS) as unknown[]
+      expect(decoded).toStrictEqual(value)
+      decoded.forEach((item, i) => expect(item instanceof Map).toBe(i % 2 === 1))
+    }
+  })
+
+  it('decodeValue() reads format version 1 bytes (records defined inline), which an earlier build wrote', () => {
+    const v1 = new Packr({ useRecords: true, moreTypes: true, int64AsType: 'bigint' })
+    const value = { id: 1, roles: ['a'], prefs: new Map([['k', { deep: 2n ** 70n }]]), seen: new Set([1]) }
+    const flags = (1 << 8) | FLAG_RESURRECTED
+    expect(isKnownFormat(flags)).toBe(true)
+    for (let pass = 0; pass < 3; pass++) expect(decodeValue(v1.pack(value), flags)).toStrictEqual(value)
+  })
+
+  it('decodeValue() answers a table that is not an array of string arrays, or runs past the bytes, with DecodeError', () => {
+    const body = encodeValue({ a: 1 }).subarray(1 + encodeValue({ a: 1 })[0]!)
+    const framed = (table: Uint8Array) => Uint8Array.from([table.length, ...table, ...body])
+    const plain = new Packr({ useRecords: false })
+    for (const table of [[], [[1]], 'x', Array.from({ length: 33 }, () => ['a'])]) {
+      expect(() => decodeValue(framed(plain.pack(table)), FLAGS)).toThrow(DecodeError)
+    }
+    expect(() => decodeValue(Uint8Array.of(5, 0x91, 0x91), FLAGS)).toThrow(DecodeError)
+    expect(() => decodeValue(Uint8Array.of(0xff, 0, 0), FLAGS)).toThrow(DecodeError)
+    expect(() => decodeValue(new Uint8Array(0), FLAGS)).toThrow(DecodeError)
+  })
+
+  it('encodeValue() round-trips arrays of objects of arbitrary shapes, Maps and Sets among them', () => {
+    const item = fc.oneof(
+      fc.dictionary(fc.string({ maxLength: 6 }), fc.oneof(fc.integer(), fc.string(), fc.boolean()), { maxKeys: 5, noNullPrototype: true }),
+      fc.array(fc.tuple(fc.oneof(fc.string(), fc.integer()), fc.integer()), { maxLength: 4 }).map((entries) => new Map(entries)),
+      fc.array(fc.integer(), { maxLength: 4 }).map((items) => new Set(items)),
+    )
+    fc.assert(
+      fc.property(fc.array(fc.oneof(item, fc.dictionary(fc.string({ maxLength: 4 }), item, { maxKeys: 3, noNullPrototype: true })), { maxLength: 60 }), (value) => {
+        expect(roundTrip(value)).toStrictEqual(value)
+      }),
+      { numRuns: 200 },
+    )
   })
 
   it('encodeValue() rejects functions, symbols and cycles with EncodeError carrying the key', () => {

@@ -150,6 +150,11 @@ export class DictCore {
   #keyLength = 0
   #keyHash = 0
 
+  /** The namespace whose key prefix is staged (see #stagePrefix), its UTF-8 prefix, and the hash state after it. */
+  #prefixOf: string | undefined
+  #prefix = new Uint8Array(0)
+  #prefixHash = 0
+
   /** The current value: type tag (`VT_NONE` deletes), byte length, and its bytes or number. */
   #valueType = VT_NONE
   #valueLength = 0
@@ -979,11 +984,43 @@ export class DictCore {
    * (upstream's bare `name .. key` could).
    */
   encodeNamespaced(namespace: string, key: string): void {
-    this.#reserveKey(32 + (namespace.length + key.length) * 3)
-    const pos = this.#writeNamespacePrefix(namespace, 0)
-    this.#keyLength = writeUtf8(key, this.#key, pos)
-    if (this.#keyLength - pos !== key.length) assertWellFormed(key, 'key')
-    this.#keyHash = hashBytes(this.#key, this.#keyLength, this.#seed)
+    if (namespace !== this.#prefixOf) this.#stagePrefix(namespace)
+    const prefix = this.#prefix
+    const start = prefix.length
+    this.#reserveKey(start + key.length * 3)
+    const bytes = this.#key
+    // A loop: prefixes are a few bytes, less than the cost of a native set() call.
+    for (let i = 0; i < start; i++) bytes[i] = prefix[i]!
+    // As encodeKey: the hash goes on from the prefix's, and an ASCII key is copied and hashed in one pass.
+    let h = this.#prefixHash
+    for (let i = 0, n = key.length; i < n; i++) {
+      const c = key.charCodeAt(i)
+      if (c >= 0x80) {
+        assertWellFormed(key, 'key')
+        this.#keyLength = writeUtf8(key, bytes, start + i)
+        for (let at = start + i; at < this.#keyLength; at++) h = Math.imul(h ^ bytes[at]!, FNV_PRIME)
+        this.#keyHash = finishHash(h)
+        return
+      }
+      bytes[start + i] = c
+      h = Math.imul(h ^ c, FNV_PRIME)
+    }
+    this.#keyLength = start + key.length
+    this.#keyHash = finishHash(h)
+  }
+
+  /**
+   * Encodes the prefix of `namespace`'s keys once, for every call on that
+   * namespace until another comes: its bytes and the hash state after them.
+   */
+  #stagePrefix(namespace: string): void {
+    this.#reserveKey(32 + namespace.length * 3)
+    const length = this.#writeNamespacePrefix(namespace, 0)
+    this.#prefix = this.#key.slice(0, length)
+    let h = FNV_OFFSET ^ this.#seed
+    for (let i = 0; i < length; i++) h = Math.imul(h ^ this.#prefix[i]!, FNV_PRIME)
+    this.#prefixHash = h
+    this.#prefixOf = namespace
   }
 
   /** Makes `${ns.length}:${ns}:`, the prefix of every value key of `namespace`, the current key. */

@@ -365,8 +365,9 @@ describe('SharedDict against a model', () => {
 
 // ------------------------------------------------------------ L2Store: locks and fences
 
-const NAMESPACES = ['n1', 'n2'] as const
-const L2_KEYS = ['a', 'b', 'c'] as const
+// Three namespaces, one not ASCII, and a key not ASCII: calls alternate between the key prefixes each dict instance stages.
+const NAMESPACES = ['n1', 'n2', 'ñ'] as const
+const L2_KEYS = ['a', 'b', 'c', 'ü€'] as const
 // 't1' is a prefix of 't10': a fence must match the whole token.
 const TOKENS = ['t1', 't2', 't10'] as const
 /** No lease ends during a run. */

@@ -21,9 +21,9 @@ describe('SharedDict bytes per entry (README "Sizing")', () => {
   const STORED_KEY_BYTES = '5:users:user:12345'.length
 
   it.each([
-    ['a 20-character string', SHORT, 21, 88],
+    ['a 20-character string', SHORT, 22, 88],
     ['the 7-field user object', USER, 112, 176],
-    ['the ~1 KB profile object', PROFILE, 992, 1056],
+    ['the ~1 KB profile object', PROFILE, 982, 1048],
   ])('%s under users/user:12345: 42 + key + msgpack value, rounded up to 8', async (_label, value, valueBytes, bytes) => {
     const dict = SharedDict.create({ size: '1m' })
     const cache = new MLCache('users', { store: dict, lruSize: 0 })
