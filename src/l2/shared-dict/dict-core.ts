@@ -16,7 +16,7 @@
 import type { L2Entry, L2WriteResult, LockResult } from '../l2-store.js'
 import { Arena } from './arena.js'
 import { copyBytes } from './byte-pool.js'
-import { finishHash, FNV_OFFSET, FNV_PRIME, HashIndex, hashBytes } from './hash-index.js'
+import { finishHash, FNV_OFFSET, FNV_PRIME, HashIndex } from './hash-index.js'
 import {
   DictViews,
   E_ENTRY_FLAGS,
@@ -954,24 +954,33 @@ export class DictCore {
 
   /** Makes `key` the current key: UTF-8 and hash, in one pass when it is ASCII (the hot path). */
   encodeKey(key: string): void {
-    const length = key.length
-    this.#reserveKey(length * 3)
+    this.#reserveKey(key.length * 3)
+    this.#writeKey(key, 0, FNV_OFFSET ^ this.#seed)
+  }
+
+  /**
+   * Writes `key` as UTF-8 at `start` of the staged key, after bytes already
+   * hashed into the FNV state `h`, and sets the key's length and hash. An
+   * ASCII key is copied and hashed in one pass.
+   */
+  #writeKey(key: string, start: number, h: number): void {
     const bytes = this.#key
-    let h = FNV_OFFSET ^ this.#seed
-    for (let i = 0; i < length; i++) {
+    for (let i = 0, n = key.length; i < n; i++) {
       const c = key.charCodeAt(i)
       if (c >= 0x80) {
         // Only a non-ASCII key can hold a lone surrogate, which UTF-8 would
         // turn into U+FFFD: two keys would share an entry.
         assertWellFormed(key, 'key')
-        this.#keyLength = writeUtf8(key, bytes, 0)
-        this.#keyHash = hashBytes(bytes, this.#keyLength, this.#seed)
+        // The whole key again from `start` (its ASCII head rewrites the same bytes); the hash goes on from `i`.
+        this.#keyLength = writeUtf8(key, bytes, start)
+        for (let at = start + i; at < this.#keyLength; at++) h = Math.imul(h ^ bytes[at]!, FNV_PRIME)
+        this.#keyHash = finishHash(h)
         return
       }
-      bytes[i] = c
+      bytes[start + i] = c
       h = Math.imul(h ^ c, FNV_PRIME)
     }
-    this.#keyLength = length
+    this.#keyLength = start + key.length
     this.#keyHash = finishHash(h)
   }
 
@@ -991,22 +1000,8 @@ export class DictCore {
     const bytes = this.#key
     // A loop: prefixes are a few bytes, less than the cost of a native set() call.
     for (let i = 0; i < start; i++) bytes[i] = prefix[i]!
-    // As encodeKey: the hash goes on from the prefix's, and an ASCII key is copied and hashed in one pass.
-    let h = this.#prefixHash
-    for (let i = 0, n = key.length; i < n; i++) {
-      const c = key.charCodeAt(i)
-      if (c >= 0x80) {
-        assertWellFormed(key, 'key')
-        this.#keyLength = writeUtf8(key, bytes, start + i)
-        for (let at = start + i; at < this.#keyLength; at++) h = Math.imul(h ^ bytes[at]!, FNV_PRIME)
-        this.#keyHash = finishHash(h)
-        return
-      }
-      bytes[start + i] = c
-      h = Math.imul(h ^ c, FNV_PRIME)
-    }
-    this.#keyLength = start + key.length
-    this.#keyHash = finishHash(h)
+    // The hash goes on from the prefix's.
+    this.#writeKey(key, start, this.#prefixHash)
   }
 
   /**

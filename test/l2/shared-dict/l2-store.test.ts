@@ -48,6 +48,13 @@ describe('readEntry() and writeEntry()', () => {
     }
   })
 
+  it('writeEntry() stores a non-ASCII key of a namespace as its UTF-8 bytes after the prefix, once', () => {
+    const dict = dicts.create({ size: '16k' })
+    for (const key of ['aé', 'été', 'ab\u{1F600}c']) expect(dict.writeEntry('cache', key, bytes(1), 0, 0)).toBe('ok')
+    expect(inspectSharedDict(dict).lru.sort()).toEqual(['5:cache:aé', '5:cache:ab\u{1F600}c', '5:cache:été'].sort())
+    expect(dict.readEntry('cache', 'aé')?.value).toEqual(bytes(1))
+  })
+
   it('a fresh readEntry() is a use; no expiry sweep runs before it', () => {
     const clock = fakeClock()
     const dict = dicts.create({ size: '16k', clock: clock.now })
