@@ -502,17 +502,10 @@ const MUTANTS: Mutant[] = [
     tests: BACKGROUND_TESTS,
   },
   {
-    name: 'a timeout race leaves its timer running after the promise won (the soft loader timeout)',
+    name: 'a timeout race leaves its timer running after the promise won (the soft and hard loader timeouts)',
     file: 'src/internal/race-timer.ts',
     find: '        clearTimeout(timer)\n        resolve(value)',
     replace: '        resolve(value)',
-    tests: BACKGROUND_TESTS,
-  },
-  {
-    name: 'the hard loader timer is left running after the loader answers',
-    file: 'src/l3/run-loader.ts',
-    find: '      clearTimeout(timer)\n      cancel?.removeEventListener',
-    replace: '      cancel?.removeEventListener',
     tests: BACKGROUND_TESTS,
   },
 ]

@@ -4,6 +4,7 @@
  */
 import { LoaderError, LoaderTimeoutError } from '../errors.js'
 import { describe } from '../internal/describe.js'
+import { raceTimer } from '../internal/race-timer.js'
 import type { HitLevel, Loader, LoaderContext } from '../types.js'
 
 /**
@@ -86,33 +87,32 @@ export async function runLoader<V>(key: string, loader: Loader<V>, stale: V | un
 
 /** `answer`, unless the hard limit passes or `cancel` aborts first: then the context is aborted and this rejects. */
 function withinLimits<T>(answer: Promise<T>, key: string, ctx: Context<unknown>, { hard, cancel }: LoaderLimits): Promise<T> {
-  if (hard === undefined && cancel === undefined) return answer
+  const cancellable = cancel === undefined ? answer : untilAborted(answer, cancel, ctx)
+  if (hard === undefined) return cancellable
+  // The timer goes as soon as the loader answers or the call is cancelled (raceTimer clears it).
+  return raceTimer(cancellable, Math.max(0, hard), () => {
+    const timeout = new LoaderTimeoutError(`loader of key '${key}' ran past its hard timeout of ${hard} ms`, { key })
+    ctx.abort(timeout)
+    throw timeout
+  })
+}
+
+/** `answer`, unless `signal` aborts first: then the context is aborted with its reason and this rejects with it. */
+function untilAborted<T>(answer: Promise<T>, signal: AbortSignal, ctx: Context<unknown>): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const settled = (): void => {
-      clearTimeout(timer)
-      cancel?.removeEventListener('abort', onCancel)
+    const onAbort = (): void => {
+      ctx.abort(signal.reason as Error)
+      reject(signal.reason)
     }
-    // Whichever ends the wait first stops the other: no timer or listener outlives the call.
-    const giveUp = (reason: Error): void => {
-      settled()
-      ctx.abort(reason)
-      reject(reason)
-    }
-    const onCancel = (): void => giveUp(cancel?.reason as Error)
-    if (cancel?.aborted === true) return onCancel()
-    cancel?.addEventListener('abort', onCancel, { once: true })
-    if (hard !== undefined) {
-      const limit = hard
-      timer = setTimeout(() => giveUp(new LoaderTimeoutError(`loader of key '${key}' ran past its hard timeout of ${limit} ms`, { key })), Math.max(0, limit))
-    }
+    if (signal.aborted) return onAbort()
+    signal.addEventListener('abort', onAbort, { once: true })
     answer.then(
       (value) => {
-        settled()
+        signal.removeEventListener('abort', onAbort)
         resolve(value)
       },
       (error: unknown) => {
-        settled()
+        signal.removeEventListener('abort', onAbort)
         reject(error)
       },
     )
