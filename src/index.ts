@@ -22,7 +22,7 @@ export type { TieredStoreOptions } from './l2/tiered/tiered-options.js'
 export { LocalBus } from './bus/local-bus.js'
 export { BUS_RESYNC_EVENT, BUS_SOURCE, WORKER_SOURCE } from './bus/event-bus.js'
 export type { BusReach, EventBus, EventBusOptions, EventBusTarget, EventHandler } from './bus/event-bus.js'
-export type { L2Entry, L2Store, L2WriteOptions, L2WriteResult, LockResult, LockStore, MaybePromise, ValueStore } from './l2/l2-store.js'
+export type { EntryView, L2Entry, L2Store, L2WriteOptions, L2WriteResult, LockResult, LockStore, MaybePromise, ValueStore } from './l2/l2-store.js'
 export {
   BusError,
   BusyError,

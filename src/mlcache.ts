@@ -339,9 +339,9 @@ export class MLCache<V = unknown, L1 = V> {
     await page.opening
     if (page.retired) throw retiredError(page)
     const read = await this.#l2.read(page.namespace, key, 'peek')
-    if ((read === undefined || read.entry.stale) && page !== this.#pages.current) await this.#assertNotReclaimed(page)
-    if (read === undefined || (read.entry.stale && options?.stale !== true)) return undefined
-    const { ttl, stale } = read.entry
+    if ((read === undefined || read.stale) && page !== this.#pages.current) await this.#assertNotReclaimed(page)
+    if (read === undefined || (read.stale && options?.stale !== true)) return undefined
+    const { ttl, stale } = read
     // A stale entry reads as expired a moment ago, never as 0 ("never expires").
     return { ttl: stale && ttl === 0 ? -0.001 : ttl, value: read.value, stale }
   }
@@ -624,11 +624,13 @@ export class MLCache<V = unknown, L1 = V> {
     slots: Semaphore | undefined,
     current: boolean,
   ): Promise<unknown> {
-    let found: Lookup<L1> | Promise<Lookup<L1>>
-    if (read !== undefined && !read.entry.stale) {
-      found = this.#answer(page, key, promoted(read, opts), opts, current)
+    if (read !== undefined && !read.stale) {
+      const value = this.#promote(page, key, read, opts, current)
       if (loader !== undefined && refreshDue(read, opts)) this.#reloadInBackground(page, key, loader, opts, undefined)
-    } else if (page !== this.#pages.current) found = this.#missedOnOldPage(page, key, loader, opts, read, slots)
+      return Promise.resolve(shape === VALUE ? value : { value, hitLevel: read.resurrected ? 4 : 2, stale: read.resurrected })
+    }
+    let found: Lookup<L1> | Promise<Lookup<L1>>
+    if (page !== this.#pages.current) found = this.#missedOnOldPage(page, key, loader, opts, read, slots)
     else if (loader === undefined) found = this.#answered({ value: undefined, hitLevel: -1, stale: false })
     else found = this.#load(page, key, loader, opts, read, slots)
     if (found instanceof Promise) return shape === VALUE ? found.then(valueOf) : found
@@ -665,8 +667,8 @@ export class MLCache<V = unknown, L1 = V> {
    */
   async #load(page: Page, key: string, loader: Loader<V>, opts: ResolvedOptions<V>, read: L2Read<V> | undefined, slots: Semaphore | undefined): Promise<Lookup<L1>> {
     // What a purge expired is gone for the caller: only resurrection may still serve it (as upstream).
-    const stale = read === undefined || read.entry.purged === true ? undefined : read
-    if (stale !== undefined && -stale.entry.ttl < opts.staleWhileRevalidate) {
+    const stale = read === undefined || read.purged ? undefined : read
+    if (stale !== undefined && -stale.ttl < opts.staleWhileRevalidate) {
       this.#reloadInBackground(page, key, loader, opts, stale)
       return this.#answer(page, key, servedStale(stale), opts, false)
     }
@@ -729,7 +731,7 @@ export class MLCache<V = unknown, L1 = V> {
           // Re-read: the holder we waited for, or one that finished between our
           // read and the lock, has usually stored it (upstream since 2.0.2).
           const read = await this.#l2.read(page.namespace, key, 'recheck')
-          if (read !== undefined && !read.entry.stale) return promoted(read, opts)
+          if (read !== undefined && !read.stale) return promoted(read, opts)
           stale = read
         }
         if (state !== 'woken') {
@@ -752,7 +754,7 @@ export class MLCache<V = unknown, L1 = V> {
     else this.#stats.lockTimeouts++
     // Upstream re-reads L2 after a lock timeout too (2.0.2): the holder may have just finished.
     const read = await this.#l2.read(page.namespace, key, 'recheck')
-    if (read !== undefined && !read.entry.stale) return promoted(read, opts)
+    if (read !== undefined && !read.stale) return promoted(read, opts)
     // Serve the stale value without writing it or keeping it in L1: the lock holder will refresh or resurrect it.
     if (opts.resurrectTtl !== undefined && read !== undefined) return servedStale(read)
     if (hard) {
@@ -808,8 +810,8 @@ export class MLCache<V = unknown, L1 = V> {
     this.#stats.resurrections++
     const resurrectTtl = opts.resurrectTtl as number
     // The raw bytes go back, not the serialized L1 value (as upstream).
-    const flags = stale.entry.flags | FLAG_RESURRECTED
-    const written = await this.#l2.storeLoaded(page.namespace, key, stale.entry.value, resurrectTtl, flags, opts.setTries, fence, opts.staleWhileRevalidate)
+    const flags = stale.flags | FLAG_RESURRECTED
+    const written = await this.#l2.storeLoaded(page.namespace, key, stale.bytes as Uint8Array, resurrectTtl, flags, opts.setTries, fence, opts.staleWhileRevalidate)
     return { value: stale.value, hitLevel: 4, l1Ttl: written === 'fenced' ? undefined : resurrectTtl }
   }
 
@@ -846,8 +848,8 @@ export class MLCache<V = unknown, L1 = V> {
     try {
       if (state === 'acquired') {
         const read = await this.#l2.read(page.namespace, key, 'recheck')
-        if (read !== undefined && !read.entry.stale && !refreshDue(read, opts)) return
-        if (read?.entry.stale === true) stale = read
+        if (read !== undefined && !read.stale && !refreshDue(read, opts)) return
+        if (read?.stale === true) stale = read
       }
       if (this.#closed) return
       this.#stats.backgroundReloads++
@@ -880,6 +882,18 @@ export class MLCache<V = unknown, L1 = V> {
     const form = loaded.raw === true ? (loaded.value ?? NEGATIVE) : toL1Form(loaded.value, opts.l1Serializer)
     if (fillL1 && loaded.l1Ttl !== undefined) page.l1.set(key, form, loaded.l1Ttl)
     return this.#answered({ value: fromL1Form<L1>(form), hitLevel: loaded.hitLevel, stale: loaded.hitLevel === 4 })
+  }
+
+  /**
+   * The L2 hit: {@link MLCache.#answer} of {@link promoted} without the
+   * objects between them (the hot path after an L1 miss).
+   */
+  #promote(page: Page, key: string, read: L2Read<V>, opts: ResolvedOptions<V>, fillL1: boolean): L1 | undefined {
+    const form = toL1Form(read.value, opts.l1Serializer)
+    if (fillL1) page.l1.set(key, form, promotedTtl(read, opts))
+    const value = fromL1Form<L1>(form)
+    this.#stats.answered(read.resurrected ? 4 : 2, value === undefined)
+    return value
   }
 
   /** The one place answers that did not come from L1 are counted (a call that rejects is not an answer). */
@@ -1020,9 +1034,14 @@ export class MLCache<V = unknown, L1 = V> {
  * its remaining TTL (the read that found it started the reload).
  */
 function promoted<V>(read: L2Read<V>, opts: ResolvedOptions<V>): Loaded<V> {
-  const ttl = read.entry.ttl
+  return { value: read.value, hitLevel: read.resurrected ? 4 : 2, l1Ttl: promotedTtl(read, opts) }
+}
+
+/** The L1 lifetime of a fresh L2 entry (see {@link promoted}). */
+function promotedTtl<V>(read: L2Read<V>, opts: ResolvedOptions<V>): number {
+  const ttl = read.ttl
   const margin = refreshMargin(read, opts)
-  return { value: read.value, hitLevel: read.resurrected ? 4 : 2, l1Ttl: margin === undefined || ttl <= margin ? ttl : ttl - margin }
+  return margin === undefined || ttl <= margin ? ttl : ttl - margin
 }
 
 /** A stale L2 entry served as is (`hitLevel 4`), kept out of L1: a reload is on its way, or the loader is failing. */
@@ -1038,8 +1057,8 @@ function servedStale<V>(read: L2Read<V>): Loaded<V> {
  * (the loader is failing: it is tried again when the entry expires).
  */
 function refreshMargin<V>(read: L2Read<V>, opts: ResolvedOptions<V>): number | undefined {
-  if (opts.refreshAhead === undefined || read.entry.ttl === 0 || read.resurrected) return undefined
-  const life = lifetimeOf(read.entry.flags) ?? (read.negative ? opts.negTtl : opts.ttl)
+  if (opts.refreshAhead === undefined || read.ttl === 0 || read.resurrected) return undefined
+  const life = lifetimeOf(read.flags) ?? (read.negative ? opts.negTtl : opts.ttl)
   // Exactly what is left of a life L1 kept for `life * refreshAhead` ({@link l1Life}): `(1 - 0.8) * 200`
   // is 39.999…, which would leave the read at 40 ms neither due nor worth an L1 entry.
   return life - life * opts.refreshAhead
@@ -1048,7 +1067,7 @@ function refreshMargin<V>(read: L2Read<V>, opts: ResolvedOptions<V>): number | u
 /** Whether a fresh entry is in the last part of its life, where a read starts a background reload. */
 function refreshDue<V>(read: L2Read<V>, opts: ResolvedOptions<V>): boolean {
   const margin = refreshMargin(read, opts)
-  return margin !== undefined && read.entry.ttl <= margin
+  return margin !== undefined && read.ttl <= margin
 }
 
 /** How long L1 keeps a value written with `ttl`: until its refresh point with `refreshAhead` (see {@link promoted}). */

@@ -203,26 +203,39 @@ function frame(table: readonly string[][], body: Uint8Array): Uint8Array {
  * @throws {DecodeError} unknown format version or corrupt bytes
  */
 export function decodeValue(bytes: Uint8Array, flags: number, key?: string): unknown {
+  if (bytes.length <= SCRATCH_BYTES) {
+    scratch ??= Buffer.allocUnsafeSlow(SCRATCH_BYTES)
+    scratch.set(bytes)
+    return decodeValueAt(scratch, 0, bytes.length, flags, key)
+  }
+  try {
+    return decodeValueAt(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length), 0, bytes.length, flags, key)
+  } finally {
+    // msgpackr keeps its last source (and the strings read from it) until the next decode:
+    // a quiet thread would hold a huge value's bytes and text for good. A 1-byte decode lets go.
+    plainUnpackr.unpack(RELEASE)
+  }
+}
+
+/**
+ * {@link decodeValue} of `source[start .. end)` where it is, without a copy:
+ * for bytes a store lends until its next read (see `ValueStore.readEntryInto`).
+ * Nothing decoded views `source`: binary values are copies.
+ * @throws {DecodeError} unknown format version or corrupt bytes
+ */
+export function decodeValueAt(source: Buffer, start: number, end: number, flags: number, key?: string): unknown {
   if (!isKnownFormat(flags)) {
     throw new DecodeError(`entry of key '${key ?? ''}' has an unknown format version`, key === undefined ? {} : { key })
   }
   if ((flags & FLAG_NEGATIVE) !== 0) return undefined
-  const legacy = (flags & VERSION_MASK) === LEGACY_BITS
   try {
     let value: unknown
-    if (bytes.length <= SCRATCH_BYTES) {
-      scratch ??= Buffer.allocUnsafeSlow(SCRATCH_BYTES)
-      scratch.set(bytes)
-      value = legacy ? plainUnpackr.unpack(scratch, bytes.length) : decodeFramed(scratch, bytes.length)
+    if ((flags & VERSION_MASK) === LEGACY_BITS) {
+      range.start = start
+      range.end = end
+      value = plainUnpackr.unpack(source, range)
     } else {
-      try {
-        const source = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)
-        value = legacy ? plainUnpackr.unpack(source) : decodeFramed(source, bytes.length)
-      } finally {
-        // msgpackr keeps its last source (and the strings read from it) until the next decode:
-        // a quiet thread would hold a huge value's bytes and text for good. A 1-byte decode lets go.
-        plainUnpackr.unpack(RELEASE)
-      }
+      value = decodeFramed(source, start, end)
     }
     // msgpackr answers the never-used byte 0xc1 with a marker object instead of throwing.
     if (value === C1) throw new RangeError('unexpected byte 0xc1')
@@ -240,22 +253,22 @@ interface LatinSlicing extends Buffer {
   latin1Slice(start: number, end: number): string
 }
 
-/** Decodes `source[0 .. end)`, bytes of {@link encodeValue}, with the decoder of their table. */
-function decodeFramed(source: Buffer, end: number): unknown {
-  if (end === 0) throw new RangeError('no bytes')
-  let length = source[0]!
-  let start = 1
+/** Decodes `source[start .. end)`, bytes of {@link encodeValue}, with the decoder of their table. */
+function decodeFramed(source: Buffer, start: number, end: number): unknown {
+  if (end <= start) throw new RangeError('no bytes')
+  let length = source[start]!
+  let tableStart = start + 1
   if (length === LONG_TABLE) {
-    if (end < 5) throw new RangeError('truncated table length')
-    length = source.readUInt32BE(1)
-    start = 5
+    if (end - start < 5) throw new RangeError('truncated table length')
+    length = source.readUInt32BE(start + 1)
+    tableStart = start + 5
   }
-  const bodyStart = start + length
+  const bodyStart = tableStart + length
   if (bodyStart >= end) throw new RangeError('the table runs past the end of the bytes')
   range.start = bodyStart
   range.end = end
   if (length === 0) return plainUnpackr.unpack(source, range)
-  return decoderOf(source, start, bodyStart).unpack(source, range)
+  return decoderOf(source, tableStart, bodyStart).unpack(source, range)
 }
 
 /** The part of the source msgpackr decodes, reused by every decode (msgpackr reads it at once and keeps nothing). */

@@ -5,7 +5,8 @@
  * networked store (Redis) implements them with promises. MLCache accepts
  * either: every method may return a value or a promise of it, and the
  * synchronous answer is used without wrapping it in a promise, so an L2 hit
- * on a SharedDict allocates nothing beyond the copy of the entry's bytes.
+ * on a SharedDict allocates nothing beyond the decoded value (see
+ * {@link ValueStore.readEntryInto}).
  *
  * Entries are scoped by a `namespace` (the cache name): two namespaces never
  * see each other's keys whatever the keys contain, and
@@ -44,6 +45,24 @@ export interface L2Entry {
    * leaves it out.
    */
   readonly purged?: boolean
+}
+
+/**
+ * An entry read by {@link ValueStore.readEntryInto}: as {@link L2Entry}, its
+ * bytes lent in a buffer the store reuses instead of copied out for the
+ * caller. The caller owns the object; the store overwrites every field.
+ */
+export interface EntryView {
+  /** Holds the entry's bytes at `[start, end)` until the next read of this thread, from any store. */
+  bytes: Buffer
+  start: number
+  end: number
+  flags: number
+  /** As {@link L2Entry.ttl}. */
+  ttl: number
+  stale: boolean
+  /** As {@link L2Entry.purged}; `false` when the store cannot tell. */
+  purged: boolean
 }
 
 /** The optional part of a {@link ValueStore.writeEntry}. */
@@ -100,6 +119,16 @@ export interface ValueStore {
    * uses it when present.
    */
   readEntries?(namespace: string, keys: readonly string[]): MaybePromise<(L2Entry | undefined)[]>
+
+  /**
+   * Optional, for a synchronous in-memory store: {@link ValueStore.readEntry}
+   * without the private copy of the bytes, which on an L2 hit costs more
+   * than copying them. Fills `view` and answers `true`, or answers `false`
+   * for a missing key. The bytes stay in `view.bytes` only until the next
+   * read of the thread: decode them at once and copy what must be kept.
+   * MLCache reads L2 this way when the store has it.
+   */
+  readEntryInto?(namespace: string, key: string, view: EntryView): boolean
 
   /**
    * Stores `value` with `flags` for `ttl` milliseconds (`0`: never expires),

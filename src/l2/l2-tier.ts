@@ -16,12 +16,12 @@
  * Synchronous stores are answered synchronously: an L2 hit on a SharedDict
  * settles without any await.
  */
-import { FLAG_NEGATIVE, FLAG_RESURRECTED, decodeValue } from '../codec/codec.js'
+import { FLAG_NEGATIVE, FLAG_RESURRECTED, decodeValue, decodeValueAt } from '../codec/codec.js'
 import { withLifetime } from '../codec/entry-life.js'
 import { DecodeError, L2Error } from '../errors.js'
 import { describe } from '../internal/describe.js'
 import type { StatsCounters } from '../stats.js'
-import type { L2Entry, L2Store, L2WriteResult, MaybePromise } from './l2-store.js'
+import type { EntryView, L2Entry, L2Store, L2WriteResult, MaybePromise } from './l2-store.js'
 
 /**
  * Why L2 is read, which decides what a failure does (see the table above):
@@ -31,21 +31,28 @@ import type { L2Entry, L2Store, L2WriteResult, MaybePromise } from './l2-store.j
  */
 export type ReadPurpose = 'load' | 'recheck' | 'serve' | 'peek'
 
-/** An L2 entry and its decoded value. */
+/** An L2 entry, decoded. */
 export class L2Read<V> {
   constructor(
-    readonly entry: L2Entry,
     readonly value: V | undefined,
+    readonly flags: number,
+    /** As {@link L2Entry.ttl}: `0` never expires, `<= 0` for a stale entry. */
+    readonly ttl: number,
+    readonly stale: boolean,
+    /** Expired by a purge, not by its TTL (see {@link L2Entry.purged}). */
+    readonly purged: boolean,
+    /** The stored bytes of a stale entry, which a resurrection writes back; a fresh read keeps none. */
+    readonly bytes: Uint8Array | undefined,
   ) {}
 
   /** A "not found" entry. */
   get negative(): boolean {
-    return (this.entry.flags & FLAG_NEGATIVE) !== 0
+    return (this.flags & FLAG_NEGATIVE) !== 0
   }
 
   /** An entry written back by a resurrection (served with `hitLevel 4`). */
   get resurrected(): boolean {
-    return (this.entry.flags & FLAG_RESURRECTED) !== 0
+    return (this.flags & FLAG_RESURRECTED) !== 0
   }
 }
 
@@ -59,6 +66,8 @@ export class L2Tier<V> {
   readonly #store: L2Store
   readonly #missStore: L2Store | undefined
   readonly #stats: StatsCounters
+  /** Where a store that lends its bytes puts what it read (see {@link L2Tier.#readLent}). */
+  readonly #view: EntryView = { bytes: Buffer.alloc(0), start: 0, end: 0, flags: 0, ttl: 0, stale: false, purged: false }
 
   constructor(store: L2Store, missStore: L2Store | undefined, stats: StatsCounters) {
     this.#store = store
@@ -184,14 +193,15 @@ export class L2Tier<V> {
   }
 
   #readMiss(namespace: string, key: string, main: L2Read<V> | undefined, purpose: ReadPurpose): MaybePromise<L2Read<V> | undefined> {
-    if (main !== undefined && !main.entry.stale) return main
+    if (main !== undefined && !main.stale) return main
     const pick = (miss: L2Read<V> | undefined): L2Read<V> | undefined =>
-      miss !== undefined && (!miss.entry.stale || main === undefined) ? miss : main
+      miss !== undefined && (!miss.stale || main === undefined) ? miss : main
     const miss = this.#readFrom(this.#missStore as L2Store, namespace, key, purpose)
     return miss instanceof Promise ? miss.then(pick) : pick(miss)
   }
 
   #readFrom(store: L2Store, namespace: string, key: string, purpose: ReadPurpose): MaybePromise<L2Read<V> | undefined> {
+    if (store.readEntryInto !== undefined) return this.#readLent(store, namespace, key, purpose)
     let entry: MaybePromise<L2Entry | undefined>
     try {
       entry = store.readEntry(namespace, key)
@@ -215,28 +225,56 @@ export class L2Tier<V> {
   }
 
   /**
-   * Decodes an entry. Undecodable bytes read as a miss; a first read counts
-   * them and deletes them without waiting (issued before anything else the
-   * caller sends, so a store that runs commands in order applies it before
-   * the load's lock and write); a re-read (`'recheck'`) leaves that to the
-   * first. A failing delete is ignored: the next read deletes again.
+   * A read of a store that lends the entry's bytes (see
+   * `ValueStore.readEntryInto`): decoded where they lie, copied only for a
+   * stale entry, whose bytes a resurrection may write back.
    */
+  #readLent(store: L2Store, namespace: string, key: string, purpose: ReadPurpose): L2Read<V> | undefined {
+    const view = this.#view
+    try {
+      if (!(store.readEntryInto as NonNullable<L2Store['readEntryInto']>)(namespace, key, view)) return undefined
+    } catch (error) {
+      return this.#readFailed(error, key, purpose)
+    }
+    const { bytes, start, end, flags, stale } = view
+    try {
+      const value = decodeValueAt(bytes, start, end, flags, key) as V | undefined
+      return new L2Read(value, flags, view.ttl, stale, view.purged, stale ? Uint8Array.prototype.slice.call(bytes, start, end) : undefined)
+    } catch (error) {
+      return this.#undecodable(store, namespace, key, purpose, error)
+    }
+  }
+
+  /** Decodes an entry (see {@link L2Tier.#undecodable} for bytes that do not decode). */
   #decode(store: L2Store, namespace: string, key: string, entry: L2Entry | undefined, purpose: ReadPurpose): L2Read<V> | undefined {
     if (entry === undefined) return undefined
     try {
-      return new L2Read(entry, decodeValue(entry.value, entry.flags, key) as V | undefined)
+      const { value: bytes, flags, stale } = entry
+      return new L2Read(decodeValue(bytes, flags, key) as V | undefined, flags, entry.ttl, stale, entry.purged === true, stale ? bytes : undefined)
     } catch (error) {
-      if (purpose === 'peek' || !(error instanceof DecodeError)) throw error
-      if (purpose === 'recheck') return undefined
-      this.#stats.decodeErrors++
-      try {
-        const deleted = store.deleteEntry(namespace, key)
-        if (deleted instanceof Promise) deleted.catch(() => undefined)
-      } catch {
-        // As a rejection: ignored.
-      }
-      return undefined
+      return this.#undecodable(store, namespace, key, purpose, error)
     }
+  }
+
+  /**
+   * Undecodable bytes read as a miss; a first read counts them and deletes
+   * them without waiting (issued before anything else the caller sends, so
+   * a store that runs commands in order applies it before the load's lock
+   * and write); a re-read (`'recheck'`) leaves that to the first. A failing
+   * delete is ignored: the next read deletes again. `peek` rejects with the
+   * `DecodeError`.
+   */
+  #undecodable(store: L2Store, namespace: string, key: string, purpose: ReadPurpose, error: unknown): undefined {
+    if (purpose === 'peek' || !(error instanceof DecodeError)) throw error
+    if (purpose === 'recheck') return undefined
+    this.#stats.decodeErrors++
+    try {
+      const deleted = store.deleteEntry(namespace, key)
+      if (deleted instanceof Promise) deleted.catch(() => undefined)
+    } catch {
+      // As a rejection: ignored.
+    }
+    return undefined
   }
 
   /** Runs one store call, turning its failures into `L2Error`. */

@@ -5,6 +5,7 @@ import {
   FLAG_NEGATIVE,
   FLAG_RESURRECTED,
   decodeValue,
+  decodeValueAt,
   encodeValue,
   entryFlags,
   isKnownFormat,
@@ -206,6 +207,24 @@ describe('codec decoding buffers', () => {
     decodeValue(encodeValue({ bytes: Uint8Array.of(9, 9, 9), buffer: Buffer.from('zzz') }), FLAGS)
     expect(first.bytes).toStrictEqual(Uint8Array.of(1, 2, 3))
     expect(first.buffer.toString()).toBe('abc')
+  })
+
+  it('decodeValueAt() decodes bytes where they lie in a larger buffer, format 2 and format 1, and leaves the buffer as it was', () => {
+    const value = { id: 7, tags: ['a', 'b'], at: new Date(0), blob: Uint8Array.of(5, 6) }
+    const v1 = new Packr({ useRecords: true, moreTypes: true, int64AsType: 'bigint' }).pack(value)
+    for (const [bytes, flags] of [[encodeValue(value), FLAGS], [v1, 1 << 8]] as const) {
+      const source = Buffer.alloc(bytes.length + 20, 0xee)
+      source.set(bytes, 11)
+      const before = Buffer.from(source)
+      const decoded = decodeValueAt(source, 11, 11 + bytes.length, flags) as typeof value
+      expect(decoded).toStrictEqual(value)
+      source.fill(0)
+      expect(decoded.blob).toStrictEqual(Uint8Array.of(5, 6))
+      source.set(before)
+      expect(() => decodeValueAt(source, 11, 11 + bytes.length - 3, flags, 'k')).toThrow(DecodeError)
+    }
+    expect(decodeValueAt(Buffer.alloc(4), 2, 2, FLAGS | FLAG_NEGATIVE)).toBeUndefined()
+    expect(() => decodeValueAt(Buffer.alloc(4), 2, 2, FLAGS)).toThrow(DecodeError)
   })
 
   it('decodeValue() decodes values larger than its scratch buffer', () => {

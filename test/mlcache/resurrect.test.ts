@@ -43,6 +43,23 @@ describe('get() with resurrectTtl', () => {
     expect(cache.stats().resurrections).toBe(1)
   })
 
+  it("get() resurrects the key's own bytes into L2 when the failing loader read other keys from L2 first", async () => {
+    const { cache, clock, lru } = testCache('c', { ttl: 100, resurrectTtl: 1_000 })
+    await cache.get('k', () => ({ v: 'kept' }))
+    await cache.set('other', { v: 'another value, longer than the first' })
+    clock.advance(150)
+    await cache.set('other', { v: 'another value, longer than the first' })
+    const found = await cache.lookup('k', async () => {
+      // L2 reads of other keys: their bytes take the place of k's stale bytes in the buffer L2 lends.
+      lru.delete('other')
+      await cache.get('other')
+      fail()
+    })
+    expect(found).toEqual({ value: { v: 'kept' }, hitLevel: 4, stale: true })
+    lru.delete('k')
+    expect(await cache.lookup('k', fail)).toEqual({ value: { v: 'kept' }, hitLevel: 4, stale: true })
+  })
+
   it('get() tries the loader again once resurrectTtl has elapsed, and a success clears the stale state', async () => {
     const { cache, clock, lru } = testCache('c', { ttl: 100, resurrectTtl: 1_000 })
     await cache.get('k', () => 'old')

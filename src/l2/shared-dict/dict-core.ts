@@ -13,7 +13,7 @@
  * `p` for a live entry, `-p` for an expired one and 0 for none.
  */
 
-import type { L2Entry, L2WriteResult, LockResult } from '../l2-store.js'
+import type { EntryView, L2Entry, L2WriteResult, LockResult } from '../l2-store.js'
 import { Arena } from './arena.js'
 import { copyBytes } from './byte-pool.js'
 import { finishHash, FNV_OFFSET, FNV_PRIME, HashIndex } from './hash-index.js'
@@ -103,6 +103,18 @@ const SMALL_COPY = 64
  * long one read holds the mutex by a copy, whatever the value's size.
  */
 export const LARGE_VALUE_BYTES = 1 << 20
+
+/**
+ * The buffer {@link DictCore.readEntryInto} lends its bytes in, one per
+ * thread (every dict of the thread shares it), and the largest value it
+ * takes: a larger one is read with a private copy instead.
+ */
+const LENT_BYTES = 64 * 1024
+let lent: Buffer | undefined
+let lentWords: Uint32Array | undefined
+
+/** {@link DictCore.readEntryInto}: the value is larger than the lent buffer; read it with `readEntry`. */
+export const TOO_LARGE_TO_LEND = -1
 
 /** Value scratch up to this size is kept between calls; a larger one is dropped after its call. */
 const SCRATCH_KEPT_BYTES = 64 * 1024
@@ -400,6 +412,39 @@ export class DictCore {
     const entry = { value, flags: this.#u32[(q << 1) + E_USER_FLAGS]!, ttl: expiresAt - now, stale: p < 0 }
     // A purge expires entries at an instant no TTL reaches on a real clock (see pastExpiry).
     return expiresAt <= PURGED_BEFORE ? { ...entry, purged: true } : entry
+  }
+
+  /**
+   * L2Store `readEntryInto`: {@link DictCore.readEntry} copying the bytes
+   * into the thread's lent buffer instead of a fresh one. Answers 1 (found),
+   * 0 (missing) or {@link TOO_LARGE_TO_LEND}.
+   */
+  readEntryInto(now: number, view: EntryView): number {
+    const p = this.#lookup(now, 0)
+    if (p === 0) return 0
+    const q = p > 0 ? p : -p
+    const start = q * 8 + E_KEY + this.#keyLength
+    const length = this.#u32[(q << 1) + E_VALUE_LEN]!
+    // The whole words that hold the bytes: the value ends within its block, and blocks are whole words.
+    const first = start >>> 2
+    const last = (start + length + 3) >>> 2
+    if ((last - first) * 4 > LENT_BYTES) return TOO_LARGE_TO_LEND
+    if (last > this.#u32.length) throw new RangeError('SharedDict entry value runs past the end of the dict')
+    lent ??= Buffer.allocUnsafeSlow(LENT_BYTES)
+    lentWords ??= new Uint32Array(lent.buffer, lent.byteOffset, LENT_BYTES / 4)
+    // Word by word: for a value of ~100 bytes, four times faster than a byte loop or set() of a subarray.
+    const u32 = this.#u32
+    for (let from = first, to = 0; from < last; from++, to++) lentWords[to] = u32[from]!
+    const expiresAt = this.#f64[q + E_EXPIRES_AT]!
+    view.bytes = lent
+    view.start = start & 3
+    view.end = (start & 3) + length
+    view.flags = this.#u32[(q << 1) + E_USER_FLAGS]!
+    view.ttl = expiresAt === 0 ? 0 : expiresAt - now
+    view.stale = p < 0
+    // A purge expires entries at an instant no TTL reaches on a real clock (see pastExpiry).
+    view.purged = expiresAt !== 0 && expiresAt <= PURGED_BEFORE
+    return 1
   }
 
   /** `ttl` (nginx's `peek`: no expiry check, no touch): ms left, 0 = never, `undefined` = missing. */

@@ -24,9 +24,9 @@ import {
 } from '../../internal/validate.js'
 import { resolveOwnerDeadAfter } from '../../internal/robust-mutex.js'
 import { realTime } from '../../internal/real-time.js'
-import type { L2Entry, L2Store, L2WriteOptions, L2WriteResult, LockResult } from '../l2-store.js'
+import type { EntryView, L2Entry, L2Store, L2WriteOptions, L2WriteResult, LockResult } from '../l2-store.js'
 import { assertFinite, assertString, flagsArgument, ttlArgument } from './args.js'
-import { DEFERRED_BUFFER, DictCore, INCR_NOT_FINITE, MODE_ADD, MODE_REPLACE, MODE_SAFE, MODE_SET } from './dict-core.js'
+import { DEFERRED_BUFFER, DictCore, INCR_NOT_FINITE, MODE_ADD, MODE_REPLACE, MODE_SAFE, MODE_SET, TOO_LARGE_TO_LEND } from './dict-core.js'
 import { decodeUtf8 } from './utf8.js'
 import { assertDictBuffer, DictViews, H_COPY_ID, publishHeader, writeHeader } from './layout.js'
 import { parseDictSize } from './size.js'
@@ -455,6 +455,43 @@ export class SharedDict implements L2Store {
     }
     if (!core.intact) return this.readEntry(namespace, key)
     return core.deferred === 0 ? entry : this.#settleLarge(entry, () => this.readEntry(namespace, key))
+  }
+
+  /**
+   * {@link L2Store.readEntryInto}: {@link SharedDict.readEntry} lending the
+   * bytes in the thread's buffer instead of a private copy (a value over
+   * 64 KiB still gets its copy).
+   */
+  readEntryInto(namespace: string, key: string, view: EntryView): boolean {
+    assertString(namespace, 'namespace')
+    assertKeyShape(key)
+    const now = this.#clock()
+    const core = this.#core
+    core.encodeNamespaced(namespace, key)
+    core.enter()
+    let found
+    try {
+      found = core.readEntryInto(now, view)
+      core.leave()
+    } catch (error) {
+      core.recover()
+      throw error
+    } finally {
+      core.release()
+    }
+    if (!core.intact) return this.readEntryInto(namespace, key, view)
+    if (found !== TOO_LARGE_TO_LEND) return found === 1
+    const entry = this.readEntry(namespace, key)
+    if (entry === undefined) return false
+    const { value } = entry
+    view.bytes = Buffer.from(value.buffer, value.byteOffset, value.length)
+    view.start = 0
+    view.end = value.length
+    view.flags = entry.flags
+    view.ttl = entry.ttl
+    view.stale = entry.stale
+    view.purged = entry.purged === true
+    return true
   }
 
   /** {@link L2Store.readEntries}: {@link SharedDict.readEntry} of each key, in order. */

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import type { EntryView } from '../../../src/l2/l2-store.js'
 import { inspectSharedDict } from '../../../src/l2/shared-dict/invariants.js'
 import { fakeClock, useCheckedDicts } from '../../helpers/shared-dict-invariants.js'
 
@@ -165,6 +166,84 @@ describe('readEntry() and writeEntry()', () => {
     const dict = dicts.create({ size: '16k' })
     dict.writeEntry('ns', 'key', bytes(7), 0, 3)
     expect(dict.get('2:ns:key')).toEqual({ value: bytes(7), flags: 3 })
+  })
+})
+
+describe('readEntryInto()', () => {
+  const view = (): EntryView => ({ bytes: Buffer.alloc(0), start: 0, end: 0, flags: 0, ttl: 0, stale: false, purged: false })
+  const lentBytes = (v: EntryView): number[] => Array.from(v.bytes.subarray(v.start, v.end))
+
+  it('readEntryInto() fills the view as readEntry() answers: bytes, flags, ttl, stale and purged, at any alignment', () => {
+    const clock = fakeClock()
+    const dict = dicts.create({ size: '64k', clock: clock.now })
+    // Keys of 1 to 8 bytes put the value at every offset within a word.
+    const keys = ['k', 'ke', 'key', 'keys', 'keys5', 'keys56', 'keys567', 'keys5678']
+    keys.forEach((key, i) => dict.writeEntry('cache', key, Uint8Array.from({ length: 3 + i * 5 }, (_, j) => (j * 7 + i) & 0xff), 100 + i, i, { staleTtl: 1_000 }))
+    dict.writeEntry('cache', 'never', bytes(4, 5), 0, 9)
+    const v = view()
+    for (const advance of [50, 60]) {
+      clock.advance(advance)
+      for (const key of [...keys, 'never']) {
+        const entry = dict.readEntry('cache', key)!
+        expect(dict.readEntryInto('cache', key, v)).toBe(true)
+        expect(lentBytes(v)).toEqual(Array.from(entry.value))
+        expect({ flags: v.flags, ttl: v.ttl, stale: v.stale, purged: v.purged }).toEqual({ flags: entry.flags, ttl: entry.ttl, stale: entry.stale, purged: false })
+      }
+    }
+    expect(v.stale).toBe(false)
+    expect(dict.readEntryInto('cache', 'key', v) && v.stale).toBe(true)
+    dict.purgeNamespace('cache', false)
+    expect(dict.readEntryInto('cache', 'never', v) && v.purged && v.stale).toBe(true)
+    expect(dict.readEntryInto('cache', 'missing', v)).toBe(false)
+    expect(dict.readEntryInto('other', 'k', v)).toBe(false)
+  })
+
+  it('readEntryInto() lends one buffer, which the next read of the thread overwrites, and is a use as readEntry() is', () => {
+    const dict = dicts.create({ size: '16k' })
+    dict.set('oldest', 1)
+    dict.writeEntry('cache', 'a', bytes(1, 1, 1), 0, 0)
+    dict.writeEntry('cache', 'b', bytes(2, 2, 2), 0, 0)
+    const other = dicts.create({ size: '16k' })
+    other.writeEntry('cache', 'c', bytes(3, 3, 3, 3, 3, 3, 3, 3), 0, 0)
+    const first = view()
+    const second = view()
+    dict.readEntryInto('cache', 'a', first)
+    expect(lentBytes(first)).toEqual([1, 1, 1])
+    other.readEntryInto('cache', 'c', second)
+    expect(second.bytes).toBe(first.bytes)
+    expect(lentBytes(first)).not.toEqual([1, 1, 1])
+    expect(inspectSharedDict(dict).lru).toEqual(['5:cache:a', '5:cache:b', 'oldest'])
+  })
+
+  it('readEntryInto() answers a value larger than its buffer (64 KiB) with a private copy', () => {
+    const dict = dicts.create({ size: '1m' })
+    const big = Uint8Array.from({ length: 100_000 }, (_, i) => (i * 13) & 0xff)
+    dict.writeEntry('cache', 'big', big, 0, 7)
+    dict.writeEntry('cache', 'small', bytes(1), 0, 0)
+    const v = view()
+    expect(dict.readEntryInto('cache', 'big', v)).toBe(true)
+    const lent = v.bytes
+    expect(v.flags).toBe(7)
+    expect(new Uint8Array(v.bytes.subarray(v.start, v.end))).toEqual(big)
+    dict.readEntryInto('cache', 'small', view())
+    expect(new Uint8Array(lent.subarray(0, 100_000))).toEqual(big)
+  })
+
+  it('readEntryInto() rejects a bad namespace or key as readEntry() does, with the mutex free after', () => {
+    const dict = dicts.create({ size: '16k' })
+    for (const [namespace, key] of [[1, 'k'], ['cache', ''], ['cache', 2]] as [string, string][]) {
+      const expected = (() => {
+        try {
+          dict.readEntry(namespace, key)
+        } catch (error) {
+          return error as Error
+        }
+      })()
+      expect(expected).toBeInstanceOf(Error)
+      expect(() => dict.readEntryInto(namespace, key, view())).toThrow(expected as Error)
+    }
+    dict.writeEntry('cache', 'k', bytes(1), 0, 0)
+    expect(dict.readEntryInto('cache', 'k', view())).toBe(true)
   })
 })
 
