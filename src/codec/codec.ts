@@ -275,17 +275,21 @@ function decodeFramed(source: Buffer, start: number, end: number): unknown {
 const range = { start: 0, end: 0 }
 
 /** The table of the last decoded value and its decoder: consecutive values of one shape skip the lookup. */
-let lastTable = EMPTY
+let lastTable: DataView = new DataView(new ArrayBuffer(0))
 let lastDecoder: Unpackr | undefined
+/** A view of the last source buffer (decodes come from a few long-lived buffers). */
+let sourceView = lastTable
+let viewedSource: Buffer | undefined
 
 /** The decoder of the table `source[start .. end)`: the last one, a cached one, or a new one. */
 function decoderOf(source: Buffer, start: number, end: number): Unpackr {
   const length = end - start
-  const last = lastTable
-  if (last.length === length && lastDecoder !== undefined) {
-    let i = 0
-    while (i < length && source[start + i] === last[i]) i++
-    if (i === length) return lastDecoder
+  if (lastTable.byteLength === length && lastDecoder !== undefined) {
+    if (source !== viewedSource) {
+      sourceView = new DataView(source.buffer, source.byteOffset, source.length)
+      viewedSource = source
+    }
+    if (sameBytes(sourceView, start, lastTable, length)) return lastDecoder
   }
   if (length > MAX_CACHED_TABLE_BYTES) return new Unpackr({ ...DECODER_OPTIONS, structures: readTable(source, start, end) })
   const id = (source as LatinSlicing).latin1Slice(start, end)
@@ -295,9 +299,19 @@ function decoderOf(source: Buffer, start: number, end: number): Unpackr {
     if (tableDecoders.size >= MAX_TABLE_DECODERS) tableDecoders.delete(tableDecoders.keys().next().value as string)
     tableDecoders.set(id, decoder)
   }
-  lastTable = Uint8Array.prototype.slice.call(source, start, end)
+  const table = new Uint8Array(length)
+  table.set(source.subarray(start, end))
+  lastTable = new DataView(table.buffer)
   lastDecoder = decoder
   return decoder
+}
+
+/** Whether `view[start .. start + length)` holds the bytes of `bytes`: four at a time (a table is tens of bytes). */
+function sameBytes(view: DataView, start: number, bytes: DataView, length: number): boolean {
+  let i = 0
+  for (; i <= length - 4; i += 4) if (view.getInt32(start + i) !== bytes.getInt32(i)) return false
+  for (; i < length; i++) if (view.getUint8(start + i) !== bytes.getUint8(i)) return false
+  return true
 }
 
 /** Reads and checks a table: at most 32 structures, each an array of strings. */

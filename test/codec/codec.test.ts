@@ -227,6 +227,18 @@ describe('codec decoding buffers', () => {
     expect(() => decodeValueAt(Buffer.alloc(4), 2, 2, FLAGS)).toThrow(DecodeError)
   })
 
+  it('decodeValue() tells apart tables of one length that differ in one byte only, first, middle or last, at any length', () => {
+    for (let extra = 0; extra < 8; extra++) {
+      const name = 'k'.repeat(extra + 1)
+      // One key changed at its first, middle or last character: the tables differ in one byte.
+      const shapes = ['a', 'm', 'z'].flatMap((c) => [c + name, name + c, name.slice(0, 1) + c + name.slice(1)])
+      const values = shapes.map((key, i) => ({ first: i, [key]: i }))
+      for (let pass = 0; pass < 2; pass++) {
+        for (const value of values) expect(decodeValue(encodeValue(value), FLAGS)).toStrictEqual(value)
+      }
+    }
+  })
+
   it('decodeValue() decodes values larger than its scratch buffer', () => {
     const big = { text: 'x'.repeat(200_000), list: Array.from({ length: 1_000 }, (_, i) => i) }
     expect(decodeValue(encodeValue(big), FLAGS)).toStrictEqual(big)

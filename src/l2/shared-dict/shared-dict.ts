@@ -26,7 +26,7 @@ import { resolveOwnerDeadAfter } from '../../internal/robust-mutex.js'
 import { realTime } from '../../internal/real-time.js'
 import type { EntryView, L2Entry, L2Store, L2WriteOptions, L2WriteResult, LockResult } from '../l2-store.js'
 import { assertFinite, assertString, flagsArgument, ttlArgument } from './args.js'
-import { DEFERRED_BUFFER, DictCore, INCR_NOT_FINITE, MODE_ADD, MODE_REPLACE, MODE_SAFE, MODE_SET, TOO_LARGE_TO_LEND } from './dict-core.js'
+import { DEFERRED_BUFFER, DictCore, INCR_NOT_FINITE, MODE_ADD, MODE_REPLACE, MODE_SAFE, MODE_SET, TOO_LARGE_TO_LEND, CLOCK_UNREAD } from './dict-core.js'
 import { decodeUtf8 } from './utf8.js'
 import { assertDictBuffer, DictViews, H_COPY_ID, publishHeader, writeHeader } from './layout.js'
 import { parseDictSize } from './size.js'
@@ -164,6 +164,12 @@ export class SharedDict implements L2Store {
   readonly #core: DictCore
   readonly #clock: () => number
   readonly #i32: Int32Array
+  /**
+   * Whether an entry read takes the time before the mutex: always with an
+   * injected clock; with `Date.now`, while the entries read lately expire
+   * (else the read takes it under the mutex only if needed, see CLOCK_UNREAD).
+   */
+  #readClockFirst: boolean
 
   /**
    * Creates a dict of `options.size` bytes (`'64m'`, `'512k'`, `'1g'` or a
@@ -227,6 +233,7 @@ export class SharedDict implements L2Store {
     this.#core = new DictCore(views, onRecover, ownerDeadAfter)
     this.#i32 = views.i32
     this.#clock = clock
+    this.#readClockFirst = clock !== Date.now
     this.copyId = Array.from(new Uint32Array(buffer, H_COPY_ID * 4, 4), (word) => word.toString(16).padStart(8, '0')).join('')
     registerReapable(this)
   }
@@ -439,7 +446,7 @@ export class SharedDict implements L2Store {
   readEntry(namespace: string, key: string): L2Entry | undefined {
     assertString(namespace, 'namespace')
     assertKeyShape(key)
-    const now = this.#clock()
+    const now = this.#readClockFirst ? this.#clock() : CLOCK_UNREAD
     const core = this.#core
     core.encodeNamespaced(namespace, key)
     core.enter()
@@ -454,6 +461,7 @@ export class SharedDict implements L2Store {
       core.release()
     }
     if (!core.intact) return this.readEntry(namespace, key)
+    this.#readClockFirst = this.#clock !== Date.now || core.lastEntryExpires
     return core.deferred === 0 ? entry : this.#settleLarge(entry, () => this.readEntry(namespace, key))
   }
 
@@ -465,7 +473,7 @@ export class SharedDict implements L2Store {
   readEntryInto(namespace: string, key: string, view: EntryView): boolean {
     assertString(namespace, 'namespace')
     assertKeyShape(key)
-    const now = this.#clock()
+    const now = this.#readClockFirst ? this.#clock() : CLOCK_UNREAD
     const core = this.#core
     core.encodeNamespaced(namespace, key)
     core.enter()
@@ -480,6 +488,7 @@ export class SharedDict implements L2Store {
       core.release()
     }
     if (!core.intact) return this.readEntryInto(namespace, key, view)
+    this.#readClockFirst = this.#clock !== Date.now || core.lastEntryExpires
     if (found !== TOO_LARGE_TO_LEND) return found === 1
     const entry = this.readEntry(namespace, key)
     if (entry === undefined) return false

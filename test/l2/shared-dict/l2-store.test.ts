@@ -56,6 +56,14 @@ describe('readEntry() and writeEntry()', () => {
     expect(dict.readEntry('cache', 'aé')?.value).toEqual(bytes(1))
   })
 
+  it('keys of one namespace, each longer than the last, are each stored whole after the prefix', () => {
+    const dict = dicts.create({ size: '64k' })
+    const keys = [1, 200, 600, 2_000].map((length) => 'k'.repeat(length))
+    for (const key of keys) expect(dict.writeEntry('cache', key, bytes(key.length & 0xff), 0, 0)).toBe('ok')
+    expect(inspectSharedDict(dict).lru.sort()).toEqual(keys.map((key) => `5:cache:${key}`).sort())
+    for (const key of keys) expect(dict.readEntry('cache', key)?.value).toEqual(bytes(key.length & 0xff))
+  })
+
   it('a fresh readEntry() is a use; no expiry sweep runs before it', () => {
     const clock = fakeClock()
     const dict = dicts.create({ size: '16k', clock: clock.now })
@@ -213,6 +221,26 @@ describe('readEntryInto()', () => {
     expect(second.bytes).toBe(first.bytes)
     expect(lentBytes(first)).not.toEqual([1, 1, 1])
     expect(inspectSharedDict(dict).lru).toEqual(['5:cache:a', '5:cache:b', 'oldest'])
+  })
+
+  it('with the default clock, readEntryInto() and readEntry() of an entry that expires read the time, after entries that never expire too', async () => {
+    const dict = dicts.create({ size: '16k' })
+    dict.writeEntry('cache', 'never', bytes(1), 0, 0)
+    dict.writeEntry('cache', 'short', bytes(2), 30, 0, { staleTtl: 10_000 })
+    const v = view()
+    expect(dict.readEntryInto('cache', 'short', v) && v.ttl > 0 && v.ttl <= 30 && !v.stale).toBe(true)
+    await new Promise((resolve) => setTimeout(resolve, 60))
+    for (const read of [() => dict.readEntryInto('cache', 'short', v) && v, () => dict.readEntry('cache', 'short')]) {
+      // Reads of an entry that never expires first: they need no time.
+      for (let i = 0; i < 3; i++) expect(dict.readEntryInto('cache', 'never', v) && v.ttl).toBe(0)
+      expect(dict.readEntry('cache', 'never')?.ttl).toBe(0)
+      const entry = read()
+      expect(entry && entry.stale).toBe(true)
+      expect(entry && entry.ttl <= -30 && entry.ttl > -10_000).toBe(true)
+      const before = inspectSharedDict(dict).lru
+      read()
+      expect(inspectSharedDict(dict).lru).toEqual(before)
+    }
   })
 
   it('readEntryInto() answers a value larger than its buffer (64 KiB) with a private copy', () => {
