@@ -449,6 +449,7 @@ export class SharedDict implements L2Store {
     const now = this.#readClockFirst ? this.#clock() : CLOCK_UNREAD
     const core = this.#core
     core.encodeNamespaced(namespace, key)
+    core.warm()
     core.enter()
     let entry
     try {
@@ -476,6 +477,7 @@ export class SharedDict implements L2Store {
     const now = this.#readClockFirst ? this.#clock() : CLOCK_UNREAD
     const core = this.#core
     core.encodeNamespaced(namespace, key)
+    core.warm()
     core.enter()
     let found
     try {
