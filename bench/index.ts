@@ -29,7 +29,7 @@ import { fileURLToPath } from 'node:url'
 import { SMOKE, measureRounds } from './harness.js'
 import { type Meta, Report, type ReportPart } from './report.js'
 import { expiry } from './scenarios/expiry.js'
-import { l1Hit, l2Hit, missPath, sharedDict } from './scenarios/in-process.js'
+import { l1Hit, l2Hit, l2HitAlone, missPath, sharedDict } from './scenarios/in-process.js'
 import { hitRate } from './scenarios/hitrate.js'
 import { invalidation } from './scenarios/invalidation.js'
 import { l2Mix } from './scenarios/l2-mix.js'
@@ -44,6 +44,7 @@ import { tracing } from './scenarios/tracing.js'
 const SCENARIOS: Record<string, (report: Report) => Promise<void>> = {
   l1: l1Hit,
   l2: l2Hit,
+  'l2-alone': l2HitAlone,
   'l2-mix': l2Mix,
   'redis-l2': redisL2Hit,
   tiered,
@@ -62,15 +63,15 @@ const SCENARIOS: Record<string, (report: Report) => Promise<void>> = {
 
 /**
  * The default run: the scenarios of the headline targets (L1 hit against
- * lru-cache and the peers, L2 hit against msgpackr, the Redis L2 hit against
- * bentocache's, the L2 hit over TieredStore against SharedDict and
- * RedisStore, SharedDict against Map, L1 hits scaling over workers, one
- * loader call per stampede across threads and across processes over Redis,
- * the latency of a hot key across its expiry, invalidation latency, the
- * time of a page swap of 100k entries and the readers' throughput during
- * it). The rest, the L2 scaling target among them, only come with `--full`.
+ * lru-cache and the peers, L2 hit against msgpackr with and without L1, the
+ * Redis L2 hit against bentocache's, the L2 hit over TieredStore against
+ * SharedDict and RedisStore, SharedDict against Map, L1 and L2 hits scaling
+ * over workers, one loader call per stampede across threads and across
+ * processes over Redis, the latency of a hot key across its expiry,
+ * invalidation latency, the time of a page swap of 100k entries and the
+ * readers' throughput during it). The rest only come with `--full`.
  */
-const HEADLINE = ['l1', 'l2', 'redis-l2', 'tiered', 'dict', 'threads-l1', 'stampede', 'expiry', 'redis-stampede', 'invalidation', 'swap']
+const HEADLINE = ['l1', 'l2', 'l2-alone', 'redis-l2', 'tiered', 'dict', 'threads-l1', 'threads-l2', 'stampede', 'expiry', 'redis-stampede', 'invalidation', 'swap']
 
 /** Where a run writes: the tracked tables and charts on `--update` only. */
 const TRACKED = new URL('./results/', import.meta.url)
