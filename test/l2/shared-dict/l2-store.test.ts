@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import type { EntryView } from '../../../src/l2/l2-store.js'
 import { inspectSharedDict } from '../../../src/l2/shared-dict/invariants.js'
 import { fakeClock, useCheckedDicts } from '../../helpers/shared-dict-invariants.js'
@@ -240,6 +240,32 @@ describe('readEntryInto()', () => {
       const before = inspectSharedDict(dict).lru
       read()
       expect(inspectSharedDict(dict).lru).toEqual(before)
+    }
+  })
+
+  it('with the default clock, a read of an entry that never expires reads no clock; after one that expires, the next read takes it first', () => {
+    const clock = vi.spyOn(Date, 'now')
+    try {
+      // Created while Date.now is the spy: the spy is the dict's default clock.
+      const dict = dicts.create({ size: '16k' })
+      dict.writeEntry('cache', 'never', bytes(1), 0, 0)
+      dict.writeEntry('cache', 'expires', bytes(2), 60_000, 0)
+      const v = view()
+      const callsOf = (read: () => unknown): number => {
+        const before = clock.mock.calls.length
+        read()
+        return clock.mock.calls.length - before
+      }
+      const never = () => dict.readEntryInto('cache', 'never', v)
+      const expires = () => dict.readEntryInto('cache', 'expires', v)
+      // Each read's clock calls: none for 'never'; one for 'expires', under the mutex; the read after it
+      // takes the time before the mutex (it does not know the entry yet), and that one finds it unneeded.
+      expect([never, never, expires, never, never, expires, expires].map(callsOf)).toEqual([0, 0, 1, 1, 0, 1, 1])
+      const readNever = () => dict.readEntry('cache', 'never')
+      const readExpires = () => dict.readEntry('cache', 'expires')
+      expect([readNever, readNever, readExpires, readNever].map(callsOf)).toEqual([1, 0, 1, 1])
+    } finally {
+      clock.mockRestore()
     }
   })
 
