@@ -69,6 +69,9 @@ const TIERED_TESTS = ['test/l2/tiered/tiered-store.test.ts', 'test/l2/tiered/tie
 /** Page swapping on LocalBus and across worker_threads. */
 const PAGE_TESTS = ['test/pages']
 
+/** L2 reads whose bytes the store lends (SharedDict.readEntryInto), through the dict and through MLCache. */
+const LENT_TESTS = ['test/l2/shared-dict/l2-store.test.ts', 'test/mlcache/resurrect.test.ts', 'test/mlcache/lent-reads.test.ts']
+
 const MUTANTS: Mutant[] = [
   {
     name: 'no L2 re-read after the lock is acquired',
@@ -507,6 +510,41 @@ const MUTANTS: Mutant[] = [
     find: '        clearTimeout(timer)\n        resolve(value)',
     replace: '        resolve(value)',
     tests: BACKGROUND_TESTS,
+  },
+  {
+    name: 'a stale L2 read keeps a view of the lent buffer, not a copy (a resurrection writes back the last bytes read, any key)',
+    file: 'src/l2/l2-tier.ts',
+    find: 'stale ? Uint8Array.prototype.slice.call(bytes, start, end) : undefined',
+    replace: 'stale ? bytes.subarray(start, end) : undefined',
+    tests: LENT_TESTS,
+  },
+  {
+    name: 'a lent read points at the first whole word, not at the value within it',
+    file: 'src/l2/shared-dict/dict-core.ts',
+    find: '    view.start = start & 3\n',
+    replace: '    view.start = 0\n',
+    tests: LENT_TESTS,
+  },
+  {
+    name: 'a read with the default clock never reads it, so entries that expire are never stale',
+    file: 'src/l2/shared-dict/dict-core.ts',
+    find: '    if (expiresAt !== 0 && now !== now) now = Date.now()\n',
+    replace: '',
+    tests: LENT_TESTS,
+  },
+  {
+    name: 'the staged key keeps a prefix that a plain key overwrote',
+    file: 'src/l2/shared-dict/dict-core.ts',
+    find: '  encodeKey(key: string): void {\n    this.#keyPrefixOf = undefined\n',
+    replace: '  encodeKey(key: string): void {\n',
+    tests: ['test/l2/shared-dict'],
+  },
+  {
+    name: 'the decoder of the last table is reused when two tables differ in their last bytes only',
+    file: 'src/codec/codec.ts',
+    find: '  for (; i < length; i++) if (view.getUint8(start + i) !== bytes.getUint8(i)) return false\n',
+    replace: '',
+    tests: ['test/codec/codec.test.ts'],
   },
 ]
 
