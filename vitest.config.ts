@@ -24,7 +24,7 @@ export default defineConfig({
         test: {
           name: 'async-l2',
           include: ['test/mlcache/**/*.test.ts', 'test/pages/**/*.test.ts'],
-          exclude: [...configDefaults.exclude, 'test/mlcache/workers.test.ts', 'test/pages/swap-workers.test.ts', 'test/pages/swap-cluster.test.ts'],
+          exclude: [...configDefaults.exclude, 'test/mlcache/workers.test.ts', 'test/pages/swap-workers.test.ts', 'test/pages/swap-cluster.test.ts', 'test/pages/swap-relay.test.ts'],
           env: { MLCACHE_TEST_L2: 'async' },
         },
       },
