@@ -83,7 +83,7 @@ const MUTANTS: Mutant[] = [
   {
     name: 'no L2 re-read after a lock timeout',
     file: 'src/mlcache.ts',
-    find: "if (read !== undefined && !read.entry.stale) return promoted(read, opts)\n    // Serve the stale value",
+    find: "if (read !== undefined && !read.stale) return promoted(read, opts)\n    // Serve the stale value",
     replace: '// Serve the stale value',
     tests: MLCACHE_TESTS,
   },
@@ -465,7 +465,7 @@ const MUTANTS: Mutant[] = [
   {
     name: 'a background reload loads without re-reading L2 under the lock (a second reload after another worker reloaded)',
     file: 'src/mlcache.ts',
-    find: '        if (read !== undefined && !read.entry.stale && !refreshDue(read, opts)) return\n',
+    find: '        if (read !== undefined && !read.stale && !refreshDue(read, opts)) return\n',
     replace: '',
     tests: BACKGROUND_TESTS,
   },
@@ -479,14 +479,14 @@ const MUTANTS: Mutant[] = [
   {
     name: 'stale-while-revalidate serves a value a purge expired',
     file: 'src/mlcache.ts',
-    find: 'const stale = read === undefined || read.entry.purged === true ? undefined : read',
+    find: 'const stale = read === undefined || read.purged ? undefined : read',
     replace: 'const stale = read',
     tests: BACKGROUND_TESTS,
   },
   {
     name: 'refresh-ahead measures the cache ttl instead of the life the entry was written with',
     file: 'src/mlcache.ts',
-    find: 'const life = lifetimeOf(read.entry.flags) ?? (read.negative ? opts.negTtl : opts.ttl)',
+    find: 'const life = lifetimeOf(read.flags) ?? (read.negative ? opts.negTtl : opts.ttl)',
     replace: 'const life = read.negative ? opts.negTtl : opts.ttl',
     tests: BACKGROUND_TESTS,
   },
