@@ -212,8 +212,11 @@ export function decodeValue(bytes: Uint8Array, flags: number, key?: string): unk
     return decodeValueAt(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length), 0, bytes.length, flags, key)
   } finally {
     // msgpackr keeps its last source (and the strings read from it) until the next decode:
-    // a quiet thread would hold a huge value's bytes and text for good. A 1-byte decode lets go.
+    // a quiet thread would hold a huge value's bytes and text for good. A 1-byte decode lets go,
+    // and the view of the source the table comparison keeps goes too.
     plainUnpackr.unpack(RELEASE)
+    viewedSource = undefined
+    sourceView = EMPTY_VIEW
   }
 }
 
@@ -275,10 +278,11 @@ function decodeFramed(source: Buffer, start: number, end: number): unknown {
 const range = { start: 0, end: 0 }
 
 /** The table of the last decoded value and its decoder: consecutive values of one shape skip the lookup. */
-let lastTable: DataView = new DataView(new ArrayBuffer(0))
+const EMPTY_VIEW: DataView = new DataView(new ArrayBuffer(0))
+let lastTable = EMPTY_VIEW
 let lastDecoder: Unpackr | undefined
-/** A view of the last source buffer (decodes come from a few long-lived buffers). */
-let sourceView = lastTable
+/** A view of the last source buffer (decodes come from a few long-lived buffers; a large value's is dropped after it). */
+let sourceView = EMPTY_VIEW
 let viewedSource: Buffer | undefined
 
 /** The decoder of the table `source[start .. end)`: the last one, a cached one, or a new one. */

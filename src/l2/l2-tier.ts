@@ -56,6 +56,9 @@ export class L2Read<V> {
   }
 }
 
+/** A store that lends the bytes it reads (see `ValueStore.readEntryInto`). */
+type LendingStore = L2Store & Required<Pick<L2Store, 'readEntryInto'>>
+
 /** The answer of {@link L2Tier.storeLoaded}: a write result, or `'failed'` when the store threw. */
 export type LoadedWriteResult = L2WriteResult | 'failed'
 
@@ -201,7 +204,7 @@ export class L2Tier<V> {
   }
 
   #readFrom(store: L2Store, namespace: string, key: string, purpose: ReadPurpose): MaybePromise<L2Read<V> | undefined> {
-    if (store.readEntryInto !== undefined) return this.#readLent(store, namespace, key, purpose)
+    if (store.readEntryInto !== undefined) return this.#readLent(store as LendingStore, namespace, key, purpose)
     let entry: MaybePromise<L2Entry | undefined>
     try {
       entry = store.readEntry(namespace, key)
@@ -229,10 +232,10 @@ export class L2Tier<V> {
    * `ValueStore.readEntryInto`): decoded where they lie, copied only for a
    * stale entry, whose bytes a resurrection may write back.
    */
-  #readLent(store: L2Store, namespace: string, key: string, purpose: ReadPurpose): L2Read<V> | undefined {
+  #readLent(store: LendingStore, namespace: string, key: string, purpose: ReadPurpose): L2Read<V> | undefined {
     const view = this.#view
     try {
-      if (!(store.readEntryInto as NonNullable<L2Store['readEntryInto']>)(namespace, key, view)) return undefined
+      if (!store.readEntryInto(namespace, key, view)) return undefined
     } catch (error) {
       return this.#readFailed(error, key, purpose)
     }

@@ -127,15 +127,16 @@ describe('scratch space after a huge value', () => {
     expect(encoderBufferBytes()).toBeLessThanOrEqual(MiB)
   })
 
-  it('encodeValue() and decodeValue() hold no buffer of a 50 M-character string once it is dropped (after a full GC)', () => {
+  it('encodeValue() and decodeValue() hold no buffer of a 50 M-character string, alone or in an object, once it is dropped (after a full GC)', () => {
     const script = fileURLToPath(new URL('./scripts/codec-memory.ts', import.meta.url))
     const output = execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', script], {
       encoding: 'utf8',
       cwd: fileURLToPath(new URL('../..', import.meta.url)),
     })
-    const { encoder, decoder } = JSON.parse(output) as { encoder: number; decoder: number }
+    const { encoder, decoder, objectDecoder } = JSON.parse(output) as { encoder: number; decoder: number; objectDecoder: number }
     // Before: the encoder kept 179 MiB of scratch, the decoder the 48 MiB it last read.
     expect(encoder).toBeLessThan(8)
     expect(decoder).toBeLessThan(8)
+    expect(objectDecoder).toBeLessThan(8)
   })
 })

@@ -1,7 +1,9 @@
 /**
  * Run with `--expose-gc`: encodes a 50 M-character string, then decodes a
- * copy of its bytes, drops every reference after each step, collects, and
- * prints as JSON how many MiB of buffers each step left behind.
+ * copy of its bytes, then decodes an object of one such string after a
+ * small object of its shape (so that the decoder compares their tables);
+ * drops every reference after each step, collects, and prints as JSON how
+ * many MiB of buffers each step left behind.
  */
 import { decodeValue, encodeValue, entryFlags } from '../../../src/codec/codec.js'
 
@@ -35,4 +37,16 @@ const encoder = buffersAfterGc() - baseline - copyMiB
 decodeCopy(copy)
 copy = undefined
 const decoder = buffersAfterGc() - baseline
-console.log(JSON.stringify({ encoder, decoder }))
+
+function decodeHugeObject(): void {
+  const flags = entryFlags(false, false)
+  decodeValue(encodeValue({ text: 'small' }), flags)
+  const bytes = encodeValue({ text: 'x'.repeat(LENGTH) })
+  const decoded = decodeValue(Uint8Array.from(bytes), flags) as { text: string }
+  if (decoded.text.length !== LENGTH) throw new Error('the object did not round-trip')
+  encodeValue({ small: 1 })
+}
+
+decodeHugeObject()
+const objectDecoder = buffersAfterGc() - baseline
+console.log(JSON.stringify({ encoder, decoder, objectDecoder }))
