@@ -5,15 +5,15 @@
  */
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { L2Error } from '../../src/errors.js'
-import type { L2Store } from '../../src/l2/l2-store.js'
 import type { SharedDict } from '../../src/l2/shared-dict/shared-dict.js'
 import { MLCache } from '../../src/mlcache.js'
 import { fakeClock, testDict, testLru } from '../helpers/cache-factory.js'
+import { wrapStore } from '../helpers/wrap-store.js'
 
 /** A store over `dict` that reads only with `readEntryInto` (its `readEntry` throws), and can be made to fail. */
 function lendingStore(dict: SharedDict) {
   const state = { lentReads: 0, down: false }
-  const store: L2Store = {
+  const store = wrapStore(dict, {
     readEntry: () => {
       throw new Error('readEntry is not the way this store is read')
     },
@@ -22,14 +22,7 @@ function lendingStore(dict: SharedDict) {
       if (state.down) throw new Error('store down')
       return dict.readEntryInto(namespace, key, view)
     },
-    writeEntry: (...args) => dict.writeEntry(...args),
-    deleteEntry: (...args) => dict.deleteEntry(...args),
-    purgeNamespace: (...args) => dict.purgeNamespace(...args),
-    tryLock: (...args) => dict.tryLock(...args),
-    extendLock: (...args) => dict.extendLock(...args),
-    unlock: (...args) => dict.unlock(...args),
-    waitForUnlock: (...args) => dict.waitForUnlock(...args),
-  }
+  })
   return { store, state }
 }
 

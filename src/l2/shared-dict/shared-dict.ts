@@ -444,26 +444,8 @@ export class SharedDict implements L2Store {
    * read is a use; no expiry sweep runs first.
    */
   readEntry(namespace: string, key: string): L2Entry | undefined {
-    assertString(namespace, 'namespace')
-    assertKeyShape(key)
-    const now = this.#readClockFirst ? this.#clock() : CLOCK_UNREAD
-    const core = this.#core
-    core.encodeNamespaced(namespace, key)
-    core.warm()
-    core.enter()
-    let entry
-    try {
-      entry = core.readEntry(now)
-      core.leave()
-    } catch (error) {
-      core.recover()
-      throw error
-    } finally {
-      core.release()
-    }
-    if (!core.intact) return this.readEntry(namespace, key)
-    this.#readClockFirst = this.#clock !== Date.now || core.lastEntryExpires
-    return core.deferred === 0 ? entry : this.#settleLarge(entry, () => this.readEntry(namespace, key))
+    const entry = this.#readHeld(namespace, key, undefined) as L2Entry | undefined
+    return this.#core.deferred === 0 ? entry : this.#settleLarge(entry, () => this.readEntry(namespace, key))
   }
 
   /**
@@ -472,25 +454,7 @@ export class SharedDict implements L2Store {
    * 64 KiB still gets its copy).
    */
   readEntryInto(namespace: string, key: string, view: EntryView): boolean {
-    assertString(namespace, 'namespace')
-    assertKeyShape(key)
-    const now = this.#readClockFirst ? this.#clock() : CLOCK_UNREAD
-    const core = this.#core
-    core.encodeNamespaced(namespace, key)
-    core.warm()
-    core.enter()
-    let found
-    try {
-      found = core.readEntryInto(now, view)
-      core.leave()
-    } catch (error) {
-      core.recover()
-      throw error
-    } finally {
-      core.release()
-    }
-    if (!core.intact) return this.readEntryInto(namespace, key, view)
-    this.#readClockFirst = this.#clock !== Date.now || core.lastEntryExpires
+    const found = this.#readHeld(namespace, key, view) as number
     if (found !== TOO_LARGE_TO_LEND) return found === 1
     const entry = this.readEntry(namespace, key)
     if (entry === undefined) return false
@@ -503,6 +467,35 @@ export class SharedDict implements L2Store {
     view.stale = entry.stale
     view.purged = entry.purged === true
     return true
+  }
+
+  /**
+   * The mutex-held part of {@link SharedDict.readEntry} (no `view`: its
+   * answer) and of {@link SharedDict.readEntryInto} (its code): the time is
+   * read before the mutex unless the last entries read never expired (see
+   * CLOCK_UNREAD), and the lookup's cache misses are taken before it too.
+   */
+  #readHeld(namespace: string, key: string, view: EntryView | undefined): L2Entry | number | undefined {
+    assertString(namespace, 'namespace')
+    assertKeyShape(key)
+    const now = this.#readClockFirst ? this.#clock() : CLOCK_UNREAD
+    const core = this.#core
+    core.encodeNamespaced(namespace, key)
+    core.warm()
+    core.enter()
+    let result
+    try {
+      result = view === undefined ? core.readEntry(now) : core.readEntryInto(now, view)
+      core.leave()
+    } catch (error) {
+      core.recover()
+      throw error
+    } finally {
+      core.release()
+    }
+    if (!core.intact) return this.#readHeld(namespace, key, view)
+    this.#readClockFirst = this.#clock !== Date.now || core.lastEntryExpires
+    return result
   }
 
   /** {@link L2Store.readEntries}: {@link SharedDict.readEntry} of each key, in order. */
