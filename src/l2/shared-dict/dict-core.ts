@@ -178,8 +178,6 @@ export class DictCore {
   #prefixHash = 0
   /** The time of the last L2Store read and whether its entry expires (see {@link DictCore.#lookupEntry}). */
   #readNow = 0
-  /** What {@link DictCore.warm} read: kept so that the read is not optimized away. */
-  #warmed = 0
   #lastEntryExpires = false
   /** The namespace whose prefix the staged key starts with: a key of the same namespace writes only what follows. */
   #keyPrefixOf: string | undefined
@@ -807,11 +805,6 @@ export class DictCore {
     if (expiresAt !== 0 && expiresAt <= now) return -p
     this.#lru.touch(p)
     return p
-  }
-
-  /** Takes the cache misses of the current key's lookup before the mutex (see {@link HashIndex.warm}). */
-  warm(): void {
-    this.#warmed = this.#index.warm(this.#keyHash)
   }
 
   /** Whether the entry the last L2Store read found expires, so that its time was needed (see {@link CLOCK_UNREAD}). */

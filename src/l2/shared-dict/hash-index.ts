@@ -93,20 +93,6 @@ export class HashIndex {
    * identity, so a lock never answers a value lookup and vice versa, even
    * when a user key happens to spell a lock key.
    */
-  /**
-   * Reads, without the mutex, the bucket of `hash` and the head of its
-   * chain, and answers what it read, which means nothing: the reads of a
-   * lookup that misses the CPU cache (a dict of many MiB) then miss it
-   * before the mutex is taken rather than while it is held, which is what
-   * other threads wait for. A racy read of shared memory is allowed;
-   * nothing is decided on it.
-   */
-  warm(hash: number): number {
-    const u32 = this.#u32
-    const p = u32[this.#base + (hash & this.#mask)]!
-    return p === 0 ? 0 : (u32[(p << 1) + E_HASH] ?? 0)
-  }
-
   find(hash: number, key: Uint8Array, length: number, pinned: number): number {
     const u32 = this.#u32
     const u8 = this.#u8

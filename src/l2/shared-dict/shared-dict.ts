@@ -473,7 +473,7 @@ export class SharedDict implements L2Store {
    * The mutex-held part of {@link SharedDict.readEntry} (no `view`: its
    * answer) and of {@link SharedDict.readEntryInto} (its code): the time is
    * read before the mutex unless the last entries read never expired (see
-   * CLOCK_UNREAD), and the lookup's cache misses are taken before it too.
+   * CLOCK_UNREAD).
    */
   #readHeld(namespace: string, key: string, view: EntryView | undefined): L2Entry | number | undefined {
     assertString(namespace, 'namespace')
@@ -481,7 +481,6 @@ export class SharedDict implements L2Store {
     const now = this.#readClockFirst ? this.#clock() : CLOCK_UNREAD
     const core = this.#core
     core.encodeNamespaced(namespace, key)
-    core.warm()
     core.enter()
     let result
     try {
