@@ -528,7 +528,7 @@ const MUTANTS: Mutant[] = [
   {
     name: 'a read with the default clock never reads it, so entries that expire are never stale',
     file: 'src/l2/shared-dict/dict-core.ts',
-    find: '    if (expiresAt !== 0 && now !== now) now = Date.now()\n',
+    find: '    if (expiresAt !== 0 && now !== now) now = this.#clock()\n',
     replace: '',
     tests: LENT_TESTS,
   },

@@ -118,8 +118,10 @@ let lentWords: Uint32Array | undefined
  * takes the time under the mutex if the entry it finds expires, and only
  * then. An entry that never expires (TTL 0, as Kong caches its declarative
  * configuration) is read without the clock, a fifth of a small read on a
- * machine whose clock is slow to read. `Date.now` cannot throw nor call
- * back into the dict; an injected clock is always read before the mutex.
+ * machine whose clock is slow to read. Only a dict whose clock is `Date.now`
+ * (captured when it was made, whatever replaces the global later) reads it
+ * so: it cannot throw nor call back into the dict. An injected clock is
+ * always read before the mutex.
  */
 export const CLOCK_UNREAD = Number.NaN
 
@@ -176,6 +178,7 @@ export class DictCore {
   #prefixOf: string | undefined
   #prefix = new Uint8Array(0)
   #prefixHash = 0
+  readonly #clock: () => number
   /** The time of the last L2Store read and whether its entry expires (see {@link DictCore.#lookupEntry}). */
   #readNow = 0
   #lastEntryExpires = false
@@ -215,7 +218,12 @@ export class DictCore {
    * behind an unsupervised owner that shows no progress before presuming it
    * dead (see `robust-mutex.ts`).
    */
-  constructor(views: DictViews, onRecover: (recovery: SharedDictRecovery) => void, ownerDeadAfter: number) {
+  /**
+   * @param clock - the dict's clock; read under the mutex (for a `now` of
+   *   {@link CLOCK_UNREAD}) only when it is `Date.now`
+   */
+  constructor(views: DictViews, onRecover: (recovery: SharedDictRecovery) => void, ownerDeadAfter: number, clock: () => number) {
+    this.#clock = clock
     this.#v = views
     this.#onRecover = onRecover
     this.#ownerDeadAfter = ownerDeadAfter
@@ -800,7 +808,7 @@ export class DictCore {
     const expiresAt = this.#f64[p + E_EXPIRES_AT]!
     this.#lastEntryExpires = expiresAt !== 0
     // NaN is CLOCK_UNREAD.
-    if (expiresAt !== 0 && now !== now) now = Date.now()
+    if (expiresAt !== 0 && now !== now) now = this.#clock()
     this.#readNow = now
     if (expiresAt !== 0 && expiresAt <= now) return -p
     this.#lru.touch(p)

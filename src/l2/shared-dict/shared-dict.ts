@@ -170,6 +170,8 @@ export class SharedDict implements L2Store {
    * (else the read takes it under the mutex only if needed, see CLOCK_UNREAD).
    */
   #readClockFirst: boolean
+  /** Whether the clock is `Date.now` as it was when the dict was made (see CLOCK_UNREAD). */
+  readonly #clockIsNative: boolean
 
   /**
    * Creates a dict of `options.size` bytes (`'64m'`, `'512k'`, `'1g'` or a
@@ -230,10 +232,11 @@ export class SharedDict implements L2Store {
     // still be sent to a worker.
     this.handle = Object.defineProperty({ buffer }, INSTANCE, { value: this })
     const views = new DictViews(buffer)
-    this.#core = new DictCore(views, onRecover, ownerDeadAfter)
+    this.#core = new DictCore(views, onRecover, ownerDeadAfter, clock)
     this.#i32 = views.i32
     this.#clock = clock
-    this.#readClockFirst = clock !== Date.now
+    this.#clockIsNative = clock === Date.now
+    this.#readClockFirst = !this.#clockIsNative
     this.copyId = Array.from(new Uint32Array(buffer, H_COPY_ID * 4, 4), (word) => word.toString(16).padStart(8, '0')).join('')
     registerReapable(this)
   }
@@ -493,7 +496,7 @@ export class SharedDict implements L2Store {
       core.release()
     }
     if (!core.intact) return this.#readHeld(namespace, key, view)
-    this.#readClockFirst = this.#clock !== Date.now || core.lastEntryExpires
+    this.#readClockFirst = !this.#clockIsNative || core.lastEntryExpires
     return result
   }
 

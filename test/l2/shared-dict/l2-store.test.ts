@@ -269,6 +269,24 @@ describe('readEntryInto()', () => {
     }
   })
 
+  it('with the default clock, reads keep the Date.now the dict was made with when the global one is replaced later', () => {
+    const dict = dicts.create({ size: '16k' })
+    dict.writeEntry('cache', 'never', bytes(1), 0, 0)
+    dict.writeEntry('cache', 'expires', bytes(2), 60_000, 0)
+    const v = view()
+    // A read that needs no time first: the next read takes it under the mutex.
+    expect(dict.readEntryInto('cache', 'never', v)).toBe(true)
+    const inAnHour = Date.now() + 3_600_000
+    const replaced = vi.spyOn(Date, 'now').mockReturnValue(inAnHour)
+    try {
+      expect(dict.readEntryInto('cache', 'expires', v) && v.stale).toBe(false)
+      expect(dict.readEntry('cache', 'expires')?.stale).toBe(false)
+      expect(replaced).not.toHaveBeenCalled()
+    } finally {
+      replaced.mockRestore()
+    }
+  })
+
   it('readEntryInto() answers a value larger than its buffer (64 KiB) with a private copy', () => {
     const dict = dicts.create({ size: '1m' })
     const big = Uint8Array.from({ length: 100_000 }, (_, i) => (i * 13) & 0xff)
