@@ -7,7 +7,7 @@
  * tests.
  */
 import { describe, expect, it, vi } from 'vitest'
-import type { L2Entry, L2WriteOptions, ValueStore } from '../l2/l2-store.js'
+import type { EntryView, L2Entry, L2WriteOptions, ValueStore } from '../l2/l2-store.js'
 import {
   expectBytes,
   expectSameEntry,
@@ -407,6 +407,40 @@ export function registerValueStoreContract<S extends ValueStore>(options: ValueS
         const readEntries = readEntriesOf(store)
         if (readEntries === undefined) return
         expect(await readEntries(`${prefix}cache`, [])).toEqual([])
+      })
+    })
+
+    describe('readEntryInto()', () => {
+      it('readEntryInto(), when the store has it, fills the view as readEntry() answers (fresh, stale, missing, purged)', async () => {
+        const fixture = await setup()
+        const { store, prefix } = fixture
+        const readEntryInto = store.readEntryInto
+        expect(readEntryInto === undefined || typeof readEntryInto === 'function').toBe(true)
+        if (readEntryInto === undefined) return
+        const ns = `${prefix}cache`
+        const ttl = usesClock ? 1_000 : REAL_TTL
+        expect(await store.writeEntry(ns, 'fresh', pattern(9, 2), 0, 2)).toBe('ok')
+        expect(await store.writeEntry(ns, 'timed', pattern(3, 3), LONG_TTL, 3)).toBe('ok')
+        expect(await store.writeEntry(ns, 'empty', new Uint8Array(0), 0, 0)).toBe('ok')
+        expect(await store.writeEntry(ns, 'stale', pattern(7, 1), ttl, 1, STALE)).toBe('ok')
+        await expire(fixture, ns, 'stale', ttl, 30)
+        const view: EntryView = { bytes: Buffer.alloc(0), start: 0, end: 0, flags: 0, ttl: 0, stale: false, purged: false }
+        /** What the view says, its bytes copied before the next read can overwrite them. */
+        const lent = (key: string): L2Entry | undefined => {
+          if (!readEntryInto.call(store, ns, key, view)) return undefined
+          const entry = { value: Uint8Array.from(view.bytes.subarray(view.start, view.end)), flags: view.flags, ttl: view.ttl, stale: view.stale }
+          return view.purged ? { ...entry, purged: true } : entry
+        }
+        for (const key of ['missing', 'fresh', 'timed', 'empty', 'stale', 'fres']) {
+          const read = lent(key)
+          const expected = await store.readEntry(ns, key)
+          expectSameEntry(read, expected, usesClock)
+          expect(read?.purged === true).toBe(expected?.purged === true)
+        }
+        await store.purgeNamespace(ns, false)
+        const purged = lent('fresh')
+        expectSameEntry(purged, await store.readEntry(ns, 'fresh'), usesClock)
+        expect(purged?.purged === true).toBe((await store.readEntry(ns, 'fresh'))?.purged === true)
       })
     })
 
