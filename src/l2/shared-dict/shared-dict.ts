@@ -6,10 +6,11 @@
  * included, since a hit moves the entry in the LRU) for the whole call, so
  * every call is atomic across threads and none spans two. Each method here
  * validates its arguments, encodes the key and value into scratch buffers
- * and reads the clock, all before taking the mutex; then it runs one
- * operation of the engine (`dict-core.ts`) between `enter` and `release`.
- * Under the mutex there is only copying and pointer work: never user code,
- * an `await` or a nested lock.
+ * and reads the clock, all before taking the mutex (an L2Store read of a
+ * dict on `Date.now` may read it under the mutex instead, see CLOCK_UNREAD);
+ * then it runs one operation of the engine (`dict-core.ts`) between `enter`
+ * and `release`. Under the mutex there is only copying and pointer work:
+ * never user code, an `await` or a nested lock.
  */
 
 import { threadId as ownThreadId } from 'node:worker_threads'
@@ -26,7 +27,7 @@ import { resolveOwnerDeadAfter } from '../../internal/robust-mutex.js'
 import { realTime } from '../../internal/real-time.js'
 import type { EntryView, L2Entry, L2Store, L2WriteOptions, L2WriteResult, LockResult } from '../l2-store.js'
 import { assertFinite, assertString, flagsArgument, ttlArgument } from './args.js'
-import { DEFERRED_BUFFER, DictCore, INCR_NOT_FINITE, MODE_ADD, MODE_REPLACE, MODE_SAFE, MODE_SET, TOO_LARGE_TO_LEND, CLOCK_UNREAD } from './dict-core.js'
+import { CLOCK_UNREAD, DEFERRED_BUFFER, DictCore, INCR_NOT_FINITE, MODE_ADD, MODE_REPLACE, MODE_SAFE, MODE_SET, TOO_LARGE_TO_LEND } from './dict-core.js'
 import { decodeUtf8 } from './utf8.js'
 import { assertDictBuffer, DictViews, H_COPY_ID, publishHeader, writeHeader } from './layout.js'
 import { parseDictSize } from './size.js'
