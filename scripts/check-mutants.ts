@@ -72,6 +72,12 @@ const PAGE_TESTS = ['test/pages']
 /** L2 reads whose bytes the store lends (SharedDict.readEntryInto), through the dict and through MLCache. */
 const LENT_TESTS = ['test/l2/shared-dict/l2-store.test.ts', 'test/mlcache/resurrect.test.ts', 'test/mlcache/lent-reads.test.ts']
 
+/** SharedDict reads without the mutex (the sequence word) and the uses they record. */
+const LOCK_FREE_TESTS = ['test/l2/shared-dict/lock-free-reads.test.ts', 'test/l2/shared-dict/model.property.test.ts']
+
+/** The SharedDict's recoveries from a dead or taken-over owner. */
+const RECOVERY_TESTS = ['test/l2/shared-dict/crash.test.ts', 'test/l2/shared-dict/liveness.test.ts', 'test/l2/shared-dict/recovery.test.ts']
+
 const MUTANTS: Mutant[] = [
   {
     name: 'no L2 re-read after the lock is acquired',
@@ -521,16 +527,86 @@ const MUTANTS: Mutant[] = [
   {
     name: 'a lent read points at the first whole word, not at the value within it',
     file: 'src/l2/shared-dict/dict-core.ts',
-    find: '    view.start = start & 3\n',
-    replace: '    view.start = 0\n',
+    find: '  view.start = start & 3\n',
+    replace: '  view.start = 0\n',
     tests: LENT_TESTS,
   },
   {
-    name: 'a read with the default clock never reads it, so entries that expire are never stale',
+    name: 'a read under the mutex with the default clock never reads it, so entries that expire are never stale',
     file: 'src/l2/shared-dict/dict-core.ts',
-    find: '    if (expiresAt !== 0 && now !== now) now = this.#clock()\n',
+    find: '    // NaN is CLOCK_UNREAD.\n    if (expiresAt !== 0 && now !== now) now = this.#clock()\n',
     replace: '',
     tests: LENT_TESTS,
+  },
+  {
+    name: 'a read without the mutex with the default clock never reads it, so entries that expire are never stale',
+    file: 'src/l2/shared-dict/dict-core.ts',
+    find: '    if (expiresAt !== 0 && now !== now) now = this.#clock()\n    const stale',
+    replace: '    const stale',
+    tests: LENT_TESTS,
+  },
+  {
+    name: 'a read without the mutex trusts what it read though a write moved the sequence word meanwhile',
+    file: 'src/l2/shared-dict/dict-core.ts',
+    find: '    if (Atomics.load(i32, H_SEQ) !== seq) return READ_CONTENDED\n',
+    replace: '',
+    tests: LOCK_FREE_TESTS,
+  },
+  {
+    name: 'a read without the mutex goes on while the sequence word is odd (a mutation under way)',
+    file: 'src/l2/shared-dict/dict-core.ts',
+    find: '    if ((seq & 1) !== 0) return READ_CONTENDED\n',
+    replace: '',
+    tests: LOCK_FREE_TESTS,
+  },
+  {
+    name: 'a mutation leaves the sequence word even',
+    file: 'src/l2/shared-dict/dict-core.ts',
+    find: '    this.enterToReorder()\n    this.#openSeq()\n',
+    replace: '    this.enterToReorder()\n',
+    tests: LOCK_FREE_TESTS,
+  },
+  {
+    name: 'recorded uses wait past the next hold that can evict',
+    file: 'src/l2/shared-dict/dict-core.ts',
+    find: '    Atomics.store(this.#i32, H_MUTATING, this.#held)\n    if (this.#touchCount !== 0) this.#applyTouches()\n',
+    replace: '    Atomics.store(this.#i32, H_MUTATING, this.#held)\n',
+    tests: LOCK_FREE_TESTS,
+  },
+  {
+    name: 'a full batch of recorded uses is never applied',
+    file: 'src/l2/shared-dict/dict-core.ts',
+    find: '    return this.#touchCount === TOUCH_BATCH\n',
+    replace: '    return false\n',
+    tests: LOCK_FREE_TESTS,
+  },
+  {
+    name: 'a recorded use is applied to an entry freed since',
+    file: 'src/l2/shared-dict/dict-core.ts',
+    find: 'if (touches[i + 1] === seq || this.#index.holdsValueEntry(p)) ',
+    replace: '',
+    tests: LOCK_FREE_TESTS,
+  },
+  {
+    name: 'a stale read records a use',
+    file: 'src/l2/shared-dict/dict-core.ts',
+    find: 'if (!stale && this.#touchCount < TOUCH_BATCH) {',
+    replace: 'if (this.#touchCount < TOUCH_BATCH) {',
+    tests: LOCK_FREE_TESTS,
+  },
+  {
+    name: 'a recovery leaves the sequence word odd',
+    file: 'src/l2/shared-dict/dict-core.ts',
+    find: '    this.#openSeq()\n    this.reset()\n    this.#touchCount = 0\n    this.#closeSeq()\n',
+    replace: '    this.reset()\n    this.#touchCount = 0\n',
+    tests: RECOVERY_TESTS,
+  },
+  {
+    name: 'a mutation after a dead writer makes an odd sequence word even',
+    file: 'src/l2/shared-dict/dict-core.ts',
+    find: '((seq & 1) === 0 ? 1 : 2)',
+    replace: '1',
+    tests: RECOVERY_TESTS,
   },
   {
     name: 'the staged key keeps a prefix that a plain key overwrote',

@@ -42,6 +42,7 @@ import {
   H_MUTEX,
   H_PROGRESS,
   H_SEED,
+  H_SEQ,
   H_USED_BYTES,
   H_WAIT_CELLS,
   RECORD_OWNER,
@@ -128,6 +129,20 @@ export const CLOCK_UNREAD = Number.NaN
 /** {@link DictCore.readEntryInto}: the value is larger than the lent buffer; read it with `readEntry`. */
 export const TOO_LARGE_TO_LEND = -1
 
+/**
+ * {@link DictCore.readEntryOptimistic}: the read found a mutation running,
+ * or overlapped one, or found a value too large to lend; read under the
+ * mutex instead.
+ */
+export const READ_CONTENDED = -2
+
+/**
+ * How many uses a thread's lock-free reads record before it takes the mutex
+ * to apply them to the LRU list (see {@link DictCore.readEntryOptimistic}):
+ * one hold per 64 reads instead of one per read.
+ */
+const TOUCH_BATCH = 64
+
 /** Value scratch up to this size is kept between calls; a larger one is dropped after its call. */
 const SCRATCH_KEPT_BYTES = 64 * 1024
 
@@ -146,6 +161,18 @@ const PURGED_BEFORE = 1
  */
 function pastExpiry(now: number): number {
   return now > 1 ? 1 : Math.min(now, 0) - 1
+}
+
+/** Fills `view` for the value bytes at `start` in the dict, which `DictCore.#lend` just copied to the lent buffer. */
+function fillView(view: EntryView, start: number, length: number, flags: number, expiresAt: number, now: number, stale: boolean): void {
+  view.bytes = lent!
+  view.start = start & 3
+  view.end = (start & 3) + length
+  view.flags = flags
+  view.ttl = expiresAt === 0 ? 0 : expiresAt - now
+  view.stale = stale
+  // A purge expires entries at an instant no TTL reaches on a real clock (see pastExpiry).
+  view.purged = expiresAt !== 0 && expiresAt <= PURGED_BEFORE
 }
 
 /** One thread's access to a dict's shared structures (the structures themselves are shared). */
@@ -212,6 +239,15 @@ export class DictCore {
   /** Steps of long walks, counted by #step. */
   #steps = 0
 
+  /** The odd value this thread made the sequence word for its mutation ({@link H_SEQ}), 0 when none is open. */
+  #seqOdd = 0
+  /**
+   * Uses recorded by lock-free reads and not yet applied to the LRU list:
+   * pairs of the entry's unit offset and the sequence word the read saw.
+   */
+  readonly #touches = new Int32Array(2 * TOUCH_BATCH)
+  #touchCount = 0
+
   /**
    * `onRecover` is told about every recovery this instance performs, in a
    * microtask; `ownerDeadAfter` is how long, in real ms, this thread waits
@@ -252,25 +288,93 @@ export class DictCore {
    * cleared before the releasing CAS, all sequentially consistent.
    */
   enter(): void {
+    this.enterToReorder()
+    this.#openSeq()
+  }
+
+  /**
+   * {@link DictCore.enter} for an operation that may move entries in the
+   * LRU list but changes nothing a lookup reads (an L2Store read under the
+   * mutex): the mutation mark without the sequence word, so lock-free reads
+   * running meanwhile stand. Applies the uses this thread's lock-free reads
+   * recorded first.
+   */
+  enterToReorder(): void {
     this.#acquire()
     this.#deferred = 0
     this.#mutating = true
     Atomics.store(this.#i32, H_MUTATING, this.#held)
+    if (this.#touchCount !== 0) this.#applyTouches()
   }
 
-  /** Takes the mutex for an operation that only reads. */
+  /**
+   * Takes the mutex for an operation that only reads. Uses recorded by this
+   * thread's lock-free reads are applied first, under the mutation mark, so
+   * that what the operation sees (the LRU order of `keys`) is as if they had
+   * been applied when read.
+   */
   enterRead(): void {
     this.#acquire()
     this.#deferred = 0
+    if (this.#touchCount === 0) return
+    this.#mutating = true
+    Atomics.store(this.#i32, H_MUTATING, this.#held)
+    this.#applyTouches()
+    this.leave()
   }
 
   /**
    * Clears the mutation mark: the operation completed (the mutex is still
-   * held). A CAS: if this thread was taken over, the mark now belongs to
-   * whoever holds the mutex.
+   * held). CASes: if this thread was taken over, the mark and the sequence
+   * word now belong to whoever holds the mutex.
    */
   leave(): void {
+    this.#closeSeq()
     Atomics.compareExchange(this.#i32, H_MUTATING, this.#held, 0)
+  }
+
+  /** Whether lock-free reads recorded a full batch of uses: apply them (`enterToReorder`, `leave`, `release`). */
+  get touchesDue(): boolean {
+    return this.#touchCount === TOUCH_BATCH
+  }
+
+  /**
+   * Makes the sequence word odd for a mutation (see {@link H_SEQ}). A word
+   * already odd was left by a thread that died mid-mutation or was taken
+   * over: it moves on by two, so that the late `#closeSeq` of a taken-over
+   * thread, a CAS from the odd value it wrote, cannot land.
+   */
+  #openSeq(): void {
+    if (this.#seqOdd !== 0) return
+    const seq = Atomics.load(this.#i32, H_SEQ)
+    this.#seqOdd = (seq + ((seq & 1) === 0 ? 1 : 2)) | 0
+    Atomics.store(this.#i32, H_SEQ, this.#seqOdd)
+  }
+
+  /** Makes the sequence word even again after this thread's mutation, unless someone took it over meanwhile. */
+  #closeSeq(): void {
+    if (this.#seqOdd === 0) return
+    Atomics.compareExchange(this.#i32, H_SEQ, this.#seqOdd, (this.#seqOdd + 1) | 0)
+    this.#seqOdd = 0
+  }
+
+  /**
+   * Moves the entries of the uses lock-free reads recorded to the head of
+   * the LRU list, in the order read (mutex held). A use recorded when the
+   * sequence word was what it is now is of an entry nothing has freed
+   * since; any other is checked to still be a value entry first, and
+   * dropped if not. Uses are hints: one dropped only makes the LRU order
+   * approximate across threads, never the structures inconsistent.
+   */
+  #applyTouches(): void {
+    const touches = this.#touches
+    const count = this.#touchCount
+    this.#touchCount = 0
+    const seq = Atomics.load(this.#i32, H_SEQ)
+    for (let i = 0; i < 2 * count; i += 2) {
+      const p = touches[i]!
+      if (touches[i + 1] === seq || this.#index.holdsValueEntry(p)) this.#lru.touch(p)
+    }
   }
 
   /**
@@ -379,7 +483,10 @@ export class DictCore {
    * during this leaves it for the next recovery.
    */
   #empty(): void {
+    this.#openSeq()
     this.reset()
+    this.#touchCount = 0
+    this.#closeSeq()
     Atomics.add(this.#i32, H_GENERATION, 1)
     this.#count(F_RECOVERIES)
     for (let cell = H_WAIT_CELLS; cell < H_WAIT_CELLS + WAIT_CELL_COUNT; cell++) wakeCell(this.#i32, cell)
@@ -450,25 +557,71 @@ export class DictCore {
     const q = p > 0 ? p : -p
     const start = q * 8 + E_KEY + this.#keyLength
     const length = this.#u32[(q << 1) + E_VALUE_LEN]!
+    if (!this.#lend(start, length)) return TOO_LARGE_TO_LEND
+    fillView(view, start, length, this.#u32[(q << 1) + E_USER_FLAGS]!, this.#f64[q + E_EXPIRES_AT]!, now, p < 0)
+    return 1
+  }
+
+  /**
+   * Copies the value bytes `[start, start + length)` into the thread's lent
+   * buffer, whole words at a time; false, copying nothing, when they do not
+   * fit in it (or a torn `length` runs past the dict).
+   */
+  #lend(start: number, length: number): boolean {
     // The whole words that hold the bytes: the value ends within its block, and blocks are whole words.
     const first = start >>> 2
     const last = (start + length + 3) >>> 2
-    if ((last - first) * 4 > LENT_BYTES) return TOO_LARGE_TO_LEND
-    if (last > this.#u32.length) throw new RangeError('SharedDict entry value runs past the end of the dict')
+    const u32 = this.#u32
+    if (length > LENT_BYTES - 4 || last > u32.length) return false
     lent ??= Buffer.allocUnsafeSlow(LENT_BYTES)
     lentWords ??= new Uint32Array(lent.buffer, lent.byteOffset, LENT_BYTES / 4)
     // Word by word: for a value of ~100 bytes, four times faster than a byte loop or set() of a subarray.
-    const u32 = this.#u32
     for (let from = first, to = 0; from < last; from++, to++) lentWords[to] = u32[from]!
-    const expiresAt = this.#f64[q + E_EXPIRES_AT]!
-    view.bytes = lent
-    view.start = start & 3
-    view.end = (start & 3) + length
-    view.flags = this.#u32[(q << 1) + E_USER_FLAGS]!
-    view.ttl = expiresAt === 0 ? 0 : expiresAt - now
-    view.stale = p < 0
-    // A purge expires entries at an instant no TTL reaches on a real clock (see pastExpiry).
-    view.purged = expiresAt !== 0 && expiresAt <= PURGED_BEFORE
+    return true
+  }
+
+  /**
+   * {@link DictCore.readEntryInto} without the mutex: a seqlock read. It
+   * reads the sequence word ({@link H_SEQ}), looks the key up and copies the
+   * bytes into the lent buffer, then reads the word again; what it read
+   * stands only if the word was even and did not move, since a writer makes
+   * it odd for the whole of any change a lookup could see. Then it fills
+   * `view` and answers 1 or 0, else {@link READ_CONTENDED} (a mutation ran,
+   * or the value is too large to lend): read under the mutex instead.
+   *
+   * nginx's `get` moves the entry it finds to the head of the LRU list,
+   * which needs the mutex. A fresh hit here records the use instead, and
+   * the thread applies its uses in order at its next hold of the mutex, or
+   * after {@link TOUCH_BATCH} of them (see {@link DictCore.touchesDue}).
+   * Within a thread the LRU order is then the same as nginx's whenever a
+   * hold can evict; across threads, uses land up to a batch late. Reads
+   * write nothing shared, so threads reading one dict do not contend.
+   * `now` may be {@link CLOCK_UNREAD}: the clock is then read only for an
+   * entry that expires.
+   */
+  readEntryOptimistic(now: number, view: EntryView): number {
+    const i32 = this.#i32
+    const seq = Atomics.load(i32, H_SEQ)
+    if ((seq & 1) !== 0) return READ_CONTENDED
+    const p = this.#index.findUnlocked(this.#keyHash, this.#key, this.#keyLength)
+    if (p <= 0) return p === 0 && Atomics.load(i32, H_SEQ) === seq ? 0 : READ_CONTENDED
+    const u32 = this.#u32
+    const expiresAt = this.#f64[p + E_EXPIRES_AT]!
+    const flags = u32[(p << 1) + E_USER_FLAGS]!
+    const start = p * 8 + E_KEY + this.#keyLength
+    const length = u32[(p << 1) + E_VALUE_LEN]!
+    // A value too large to lend goes the way of a contended read, which answers TOO_LARGE_TO_LEND.
+    if (!this.#lend(start, length)) return READ_CONTENDED
+    if (Atomics.load(i32, H_SEQ) !== seq) return READ_CONTENDED
+    this.#lastEntryExpires = expiresAt !== 0
+    if (expiresAt !== 0 && now !== now) now = this.#clock()
+    const stale = expiresAt !== 0 && expiresAt <= now
+    fillView(view, start, length, flags, expiresAt, now, stale)
+    if (!stale && this.#touchCount < TOUCH_BATCH) {
+      const at = 2 * this.#touchCount++
+      this.#touches[at] = p
+      this.#touches[at + 1] = seq
+    }
     return 1
   }
 

@@ -17,6 +17,7 @@ import {
   E_KEY_LEN,
   EF_PINNED,
   H_ARENA_BYTES,
+  H_ARENA_OFF,
   H_BUCKET_COUNT,
   H_BUCKETS_OFF,
   MIN_BLOCK_UNITS,
@@ -68,6 +69,9 @@ export class HashIndex {
    * the dict (`DictCore.recover`).
    */
   readonly #maxChain: number
+  /** The first and last unit offsets an entry can start at: a lock-free read checks every link it follows against them. */
+  readonly #firstUnit: number
+  readonly #lastUnit: number
 
   constructor(views: DictViews) {
     this.#u32 = views.u32
@@ -75,6 +79,8 @@ export class HashIndex {
     this.#base = views.u32[H_BUCKETS_OFF]! / 4
     this.#mask = views.u32[H_BUCKET_COUNT]! - 1
     this.#maxChain = views.u32[H_ARENA_BYTES]! / (MIN_BLOCK_UNITS * 8)
+    this.#firstUnit = views.u32[H_ARENA_OFF]! / 8
+    this.#lastUnit = this.#firstUnit + views.u32[H_ARENA_BYTES]! / 8 - MIN_BLOCK_UNITS
   }
 
   /** Word index of the head of the bucket of `hash`. */
@@ -108,6 +114,47 @@ export class HashIndex {
       if (i === length) return p
     }
     return 0
+  }
+
+  /**
+   * {@link HashIndex.find} of a value entry without the mutex, while a
+   * writer may be relinking the chain (`DictCore.readEntryOptimistic`): what
+   * it reads may be torn, so every link is checked to lie in the arena and
+   * the walk is bounded. Answers the entry, 0 for none, or -1 when a link
+   * cannot be right; either answer counts only if the dict's sequence word
+   * did not move meanwhile.
+   */
+  findUnlocked(hash: number, key: Uint8Array, length: number): number {
+    const u32 = this.#u32
+    const u8 = this.#u8
+    let steps = 0
+    for (let p = u32[this.#base + (hash & this.#mask)]!; p !== 0; p = u32[(p << 1) + E_BUCKET_NEXT]!) {
+      if (p < this.#firstUnit || p > this.#lastUnit || ++steps > this.#maxChain) return -1
+      const w = p << 1
+      if (u32[w + E_HASH] !== hash || u32[w + E_KEY_LEN] !== length) continue
+      const at = p * 8
+      if ((u8[at + E_ENTRY_FLAGS]! & EF_PINNED) !== 0) continue
+      let i = 0
+      while (i < length && u8[at + E_KEY + i] === key[i]) i++
+      if (i === length) return p
+    }
+    return 0
+  }
+
+  /**
+   * Whether `p`, any number, is the start of a value entry: it is on the
+   * chain of the hash it holds, and not pinned. Checks a use that a
+   * lock-free read recorded (`DictCore.#applyTouches`), whose entry may have
+   * been freed since. Never throws: a chain too long to be sane answers false.
+   */
+  holdsValueEntry(p: number): boolean {
+    if (!(p >= this.#firstUnit && p <= this.#lastUnit)) return false
+    const u32 = this.#u32
+    let steps = 0
+    for (let q = u32[this.#bucketOf(u32[(p << 1) + E_HASH]!)]!; q !== 0 && ++steps <= this.#maxChain; q = u32[(q << 1) + E_BUCKET_NEXT]!) {
+      if (q === p) return (this.#u8[p * 8 + E_ENTRY_FLAGS]! & EF_PINNED) === 0
+    }
+    return false
   }
 
   /** Pushes the entry `p`, whose hash is already written, on its bucket chain. */

@@ -43,6 +43,7 @@ import {
   H_MAGIC,
   H_MUTATING,
   H_MUTEX,
+  H_SEQ,
   H_SEED,
   H_SL_BITMAPS,
   H_USED_BYTES,
@@ -189,6 +190,8 @@ export function checkSharedDictInvariants(dict: SharedDict): void {
   if (mutex !== 0) bad(`the mutex is held (word ${mutex})`)
   const mutating = Atomics.load(i32, H_MUTATING)
   if (mutating !== 0) bad(`a mutation is marked in progress (word ${mutating})`)
+  const seq = Atomics.load(i32, H_SEQ)
+  if ((seq & 1) !== 0) bad(`the sequence word is odd (${seq}): lock-free reads would wait for a mutation that is not running`)
 
   // Physical walk: tiling, boundary tags, coalescing, counters.
   const start = u32[H_ARENA_OFF]! / 8

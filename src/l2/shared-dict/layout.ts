@@ -32,9 +32,11 @@ export const MAGIC = 0x3144_4853
  * Version of this layout; `attach` refuses any other. 3: the mutex word
  * carries a "supervised" bit (`robust-mutex.ts`), so a thread of an older
  * copy would misread who owns it. 4: the header names the dict
- * ({@link H_COPY_ID}).
+ * ({@link H_COPY_ID}). 5: every change to what a lookup reads is
+ * bracketed by the sequence word {@link H_SEQ}, which lock-free readers
+ * check, so a thread of an older copy would write under their feet.
  */
-export const LAYOUT_VERSION = 4
+export const LAYOUT_VERSION = 5
 
 /** Bytes reserved for the header. */
 export const HEADER_BYTES = 4096
@@ -125,7 +127,22 @@ export const FL_COUNT = 32
 /** log2 of the number of second-level classes per first level. */
 export const SL_LOG2 = 4
 
-// Every header word not named here (e.g. 704..767) is zero, reserved for later use by this layout.
+// ---- Line 22 (words 704..735): the sequence word alone, read twice by every lock-free read. ----
+
+/**
+ * Word index of the dict's sequence word (a seqlock): odd while a mutation
+ * is changing what a lookup reads (buckets, entries, the arena), even
+ * otherwise, and different after every such mutation. An L2Store read
+ * (`DictCore.readEntryOptimistic`) reads it before and after its lookup
+ * without taking the mutex, and trusts what it read only when both are the
+ * same even value. Only the mutex holder writes it; a thread killed
+ * mid-mutation leaves it odd, and the recovery that empties the dict makes
+ * it even again. Moves of the LRU list alone do not change it: lock-free
+ * readers never follow LRU links.
+ */
+export const H_SEQ = 704
+
+// Every header word not named here (e.g. 736..767) is zero, reserved for later use by this layout.
 
 /** Word index of the first of the 256 Int32 wait cells used by loader-lock waiters. */
 export const H_WAIT_CELLS = 768

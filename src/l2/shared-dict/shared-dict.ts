@@ -4,7 +4,10 @@
  *
  * Concurrency is nginx's: one mutex per dict, taken by every call (reads
  * included, since a hit moves the entry in the LRU) for the whole call, so
- * every call is atomic across threads and none spans two. Each method here
+ * every call is atomic across threads and none spans two. The one exception
+ * is the L2Store read `readEntryInto`, MLCache's L2 hit: a seqlock read
+ * that takes the mutex only when a write overlaps it, and applies its LRU
+ * moves later in batches (see `DictCore.readEntryOptimistic`). Each method here
  * validates its arguments, encodes the key and value into scratch buffers
  * and reads the clock, all before taking the mutex (an L2Store read of a
  * dict on `Date.now` may read it under the mutex instead, see CLOCK_UNREAD);
@@ -27,7 +30,7 @@ import { resolveOwnerDeadAfter } from '../../internal/robust-mutex.js'
 import { realTime } from '../../internal/real-time.js'
 import type { EntryView, L2Entry, L2Store, L2WriteOptions, L2WriteResult, LockResult } from '../l2-store.js'
 import { assertFinite, assertString, flagsArgument, ttlArgument } from './args.js'
-import { CLOCK_UNREAD, DEFERRED_BUFFER, DictCore, INCR_NOT_FINITE, MODE_ADD, MODE_REPLACE, MODE_SAFE, MODE_SET, TOO_LARGE_TO_LEND } from './dict-core.js'
+import { CLOCK_UNREAD, DEFERRED_BUFFER, DictCore, INCR_NOT_FINITE, MODE_ADD, MODE_REPLACE, MODE_SAFE, MODE_SET, READ_CONTENDED, TOO_LARGE_TO_LEND } from './dict-core.js'
 import { decodeUtf8 } from './utf8.js'
 import { assertDictBuffer, DictViews, H_COPY_ID, publishHeader, writeHeader } from './layout.js'
 import { parseDictSize } from './size.js'
@@ -114,7 +117,7 @@ const readRecordOf = (core: DictCore): DictValue | undefined => core.readRecord(
 
 /**
  * `lua_shared_dict` in a SharedArrayBuffer: a fixed-size key/value store
- * with per-entry TTL, exact LRU eviction and stale reads, shared by every
+ * with per-entry TTL, LRU eviction and stale reads, shared by every
  * worker thread that attaches to it. Every call is synchronous and atomic
  * across threads. It also implements {@link L2Store}, so MLCache can use it
  * as its `store`, `missStore` and `lockStore`.
@@ -142,6 +145,12 @@ const readRecordOf = (core: DictCore): DictValue | undefined => core.readRecord(
  *   thread was mid-mutation (nginx only force-unlocks and hopes the zone is
  *   intact). A supervised thread is never presumed dead, however long it
  *   stays inside a call.
+ * - {@link SharedDict.readEntryInto} takes no mutex unless a write overlaps
+ *   it, and the use it makes of an entry reaches the LRU list at the
+ *   thread's next call that takes the mutex, or after 64 such reads. The
+ *   LRU order is exact within a thread (every call that can evict applies
+ *   the thread's uses first); another thread's uses may land up to 64 reads
+ *   late.
  *
  * @example
  * ```ts
@@ -448,17 +457,28 @@ export class SharedDict implements L2Store {
    * read is a use; no expiry sweep runs first.
    */
   readEntry(namespace: string, key: string): L2Entry | undefined {
-    const entry = this.#readHeld(namespace, key, undefined) as L2Entry | undefined
+    const entry = this.#readHeld(this.#stageRead(namespace, key), undefined) as L2Entry | undefined
     return this.#core.deferred === 0 ? entry : this.#settleLarge(entry, () => this.readEntry(namespace, key))
   }
 
   /**
    * {@link L2Store.readEntryInto}: {@link SharedDict.readEntry} lending the
    * bytes in the thread's buffer instead of a private copy (a value over
-   * 64 KiB still gets its copy).
+   * 64 KiB still gets its copy). It takes no mutex unless a write overlaps
+   * it (a seqlock read, see `DictCore.readEntryOptimistic`), so threads
+   * reading one dict do not contend; the use it makes of a fresh entry
+   * reaches the LRU list at the thread's next call that takes the mutex, or
+   * after 64 such reads.
    */
   readEntryInto(namespace: string, key: string, view: EntryView): boolean {
-    const found = this.#readHeld(namespace, key, view) as number
+    const now = this.#stageRead(namespace, key)
+    const core = this.#core
+    let found = core.readEntryOptimistic(now, view)
+    if (found === READ_CONTENDED) found = this.#readHeld(now, view) as number
+    else {
+      this.#readClockFirst = !this.#clockIsNative || core.lastEntryExpires
+      if (core.touchesDue) this.#applyTouches()
+    }
     if (found !== TOO_LARGE_TO_LEND) return found === 1
     const entry = this.readEntry(namespace, key)
     if (entry === undefined) return false
@@ -474,18 +494,27 @@ export class SharedDict implements L2Store {
   }
 
   /**
-   * The mutex-held part of {@link SharedDict.readEntry} (no `view`: its
-   * answer) and of {@link SharedDict.readEntryInto} (its code): the time is
-   * read before the mutex unless the last entries read never expired (see
-   * CLOCK_UNREAD).
+   * Checks and stages the key of an L2Store read, and answers its `now`:
+   * the time, or {@link CLOCK_UNREAD} while the last entries read never
+   * expired.
    */
-  #readHeld(namespace: string, key: string, view: EntryView | undefined): L2Entry | number | undefined {
+  #stageRead(namespace: string, key: string): number {
     assertString(namespace, 'namespace')
     assertKeyShape(key)
     const now = this.#readClockFirst ? this.#clock() : CLOCK_UNREAD
+    this.#core.encodeNamespaced(namespace, key)
+    return now
+  }
+
+  /**
+   * The mutex-held part of {@link SharedDict.readEntry} (no `view`: its
+   * answer) and of {@link SharedDict.readEntryInto} (its code), on the key
+   * staged by {@link SharedDict.#stageRead}. It moves the entry in the LRU
+   * list and nothing else, so it leaves the sequence word alone.
+   */
+  #readHeld(now: number, view: EntryView | undefined): L2Entry | number | undefined {
     const core = this.#core
-    core.encodeNamespaced(namespace, key)
-    core.enter()
+    core.enterToReorder()
     let result
     try {
       result = view === undefined ? core.readEntry(now) : core.readEntryInto(now, view)
@@ -496,9 +525,18 @@ export class SharedDict implements L2Store {
     } finally {
       core.release()
     }
-    if (!core.intact) return this.#readHeld(namespace, key, view)
+    // Taken over meanwhile: the staged key is kept, so read again.
+    if (!core.intact) return this.#readHeld(now, view)
     this.#readClockFirst = !this.#clockIsNative || core.lastEntryExpires
     return result
+  }
+
+  /** Applies the uses this thread's lock-free reads recorded to the LRU list (see `DictCore.readEntryOptimistic`). */
+  #applyTouches(): void {
+    const core = this.#core
+    core.enterToReorder()
+    core.leave()
+    core.release()
   }
 
   /** {@link L2Store.readEntries}: {@link SharedDict.readEntry} of each key, in order. */

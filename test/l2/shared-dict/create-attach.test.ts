@@ -135,7 +135,7 @@ describe('SharedDict.attach()', () => {
     const header = new Int32Array(dict.handle.buffer, 0, 4)
     header[H_VERSION] = 99
     expect(() => SharedDict.attach(dict.handle)).toThrow(TypeError)
-    expect(() => SharedDict.attach(dict.handle)).toThrow('SharedDict layout version 99, expected 4')
+    expect(() => SharedDict.attach(dict.handle)).toThrow('SharedDict layout version 99, expected 5')
   })
 
   it('attach() refuses a buffer whose size does not match its header', () => {

@@ -18,6 +18,7 @@ const dictKey: SequentialModel<number | undefined, RegisterInput, RegisterOutput
   step(state, input, output) {
     switch (input.kind) {
       case 'get':
+      case 'read':
         return output === state ? { ok: true, state } : { ok: false }
       case 'set':
         return { ok: true, state: input.value }
@@ -120,7 +121,7 @@ function countOverlapping(records: HistoryRecord[]): number {
 }
 
 describe('SharedDict under concurrent workers', () => {
-  it('get/set/delete/add/incr on shared keys are linearizable, key by key', async () => {
+  it('get/set/delete/add/incr and lock-free readEntryInto on shared keys are linearizable, key by key', async () => {
     // On a busy 2-core machine the scheduler sometimes runs the workers one
     // at a time, and a history without overlapping operations proves
     // little: try again (up to 3 times) until operations did overlap.

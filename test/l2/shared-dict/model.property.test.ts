@@ -20,12 +20,20 @@
  *
  * A second model adds the L2Store operations to the same rules: loader
  * locks (tryLock, extendLock, unlock) of a few tokens, fenced and unfenced
- * writeEntry, deleteEntry, purgeNamespace and readEntry on a few keys of two
- * namespaces. It tracks each lock's token and whether its fence is void.
- * Leases are 60 s of real time, so no lease ends during a run.
+ * writeEntry, deleteEntry, purgeNamespace, readEntry and readEntryInto (the
+ * read without the mutex) on a few keys of two namespaces. It tracks each
+ * lock's token and whether its fence is void. Leases are 60 s of real time,
+ * so no lease ends during a run. The uses lock-free reads record reach the
+ * LRU list at the thread's next hold of the mutex, so the LRU order is
+ * compared after one (`stats()`).
+ *
+ * A third runs reads without the mutex through two instances attached to
+ * one dict, each recording uses the other's writes may free, against the
+ * values alone.
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import type { EntryView } from '../../../src/l2/l2-store.js'
 import { checkSharedDictInvariants, inspectSharedDict } from '../../../src/l2/shared-dict/invariants.js'
 import { entryBlockBytes } from '../../../src/l2/shared-dict/layout.js'
 import { type DictValue, SharedDict } from '../../../src/l2/shared-dict/shared-dict.js'
@@ -376,7 +384,7 @@ const LEASE = 60_000
 type L2Command =
   | { kind: 'tryLock' | 'extendLock' | 'unlock'; ns: string; key: string; token: string }
   | { kind: 'writeEntry'; ns: string; key: string; value: Uint8Array; ttl: number; flags: number; fence: string | undefined }
-  | { kind: 'deleteEntry' | 'readEntry'; ns: string; key: string }
+  | { kind: 'deleteEntry' | 'readEntry' | 'readEntryInto'; ns: string; key: string }
   | { kind: 'purgeNamespace'; ns: string; flushExpired: boolean }
   | { kind: 'advance'; ms: number }
 
@@ -400,7 +408,7 @@ const l2Command: fc.Arbitrary<L2Command> = fc.oneof(
     }),
     weight: 5,
   },
-  { arbitrary: fc.record({ kind: fc.constantFrom('deleteEntry' as const, 'readEntry' as const), ...l2Target }), weight: 3 },
+  { arbitrary: fc.record({ kind: fc.constantFrom('deleteEntry' as const, 'readEntry' as const, 'readEntryInto' as const), ...l2Target }), weight: 4 },
   fc.record({ kind: fc.constant('purgeNamespace' as const), ns: l2Target.ns, flushExpired: fc.boolean() }),
   fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 1_500 }) }),
 )
@@ -477,8 +485,9 @@ function runL2(dict: SharedDict, model: L2Model, cmd: L2Command): FencedOutcome 
       model.values.sweep()
       model.values.remove(k)
       return undefined
-    case 'readEntry': {
-      const result = dict.readEntry(cmd.ns, cmd.key)
+    case 'readEntry':
+    case 'readEntryInto': {
+      const result = cmd.kind === 'readEntry' ? dict.readEntry(cmd.ns, cmd.key) : readInto(dict, cmd.ns, cmd.key)
       const { entry, live } = model.values.lookup(k)
       if (entry === undefined) {
         expect(result).toBeUndefined()
@@ -493,8 +502,19 @@ function runL2(dict: SharedDict, model: L2Model, cmd: L2Command): FencedOutcome 
   }
 }
 
+const lentView: EntryView = { bytes: Buffer.alloc(0), start: 0, end: 0, flags: 0, ttl: 0, stale: false, purged: false }
+
+/** `readEntryInto` answered as `readEntry` answers (a copy of the lent bytes), or `undefined`. */
+function readInto(dict: SharedDict, ns: string, key: string): { value: Uint8Array; flags: number; ttl: number; stale: boolean } | undefined {
+  if (!dict.readEntryInto(ns, key, lentView)) return undefined
+  const { bytes, start, end, flags, ttl, stale } = lentView
+  return { value: Uint8Array.from(bytes.subarray(start, end)), flags, ttl, stale }
+}
+
 /** The dict's values, LRU order and locks (token and fence) must be the model's. */
 function expectSameL2State(dict: SharedDict, model: L2Model): void {
+  // A call that takes the mutex applies the uses this thread's lock-free reads recorded.
+  dict.stats()
   const { entries, lru } = inspectSharedDict(dict)
   expect([...lru].reverse()).toEqual(model.values.lru)
   const values = entries.filter((entry) => !entry.pinned)
@@ -512,7 +532,7 @@ function expectSameL2State(dict: SharedDict, model: L2Model): void {
 }
 
 describe('SharedDict as an L2Store against a model', () => {
-  it('random sequences of lock, fenced write, delete, purge and read operations keep locks and fences as the model does', () => {
+  it('random sequences of lock, fenced write, delete, purge and read operations (with the mutex or without) keep locks and fences as the model does', () => {
     const seen: Record<FencedOutcome, number> = { landed: 0, void: 0, refused: 0 }
     fc.assert(
       fc.property(fc.array(l2Command, { minLength: 1, maxLength: 50, size: 'max' }), (commands) => {
@@ -532,5 +552,48 @@ describe('SharedDict as an L2Store against a model', () => {
     expect(seen.landed).toBeGreaterThan(0)
     expect(seen.void).toBeGreaterThan(0)
     expect(seen.refused).toBeGreaterThan(0)
+  })
+})
+
+/** A command of the two-instance run: which instance runs it, and what. */
+type PairCommand =
+  | { via: 0 | 1; kind: 'write'; key: string; value: Uint8Array }
+  | { via: 0 | 1; kind: 'delete' | 'read'; key: string }
+
+const pairCommand: fc.Arbitrary<PairCommand> = fc.oneof(
+  fc.record({ via: fc.constantFrom<0 | 1>(0, 1), kind: fc.constant('write' as const), key: fc.constantFrom(...L2_KEYS), value: fc.uint8Array({ maxLength: 40 }) }),
+  fc.record({ via: fc.constantFrom<0 | 1>(0, 1), kind: fc.constantFrom('delete' as const, 'read' as const), key: fc.constantFrom(...L2_KEYS) }),
+)
+
+describe('SharedDict reads without the mutex through two instances', () => {
+  it('answer every value as written, and uses recorded before a write of the other instance freed the entry keep the structures sound', () => {
+    fc.assert(
+      fc.property(fc.array(pairCommand, { minLength: 1, maxLength: 80, size: 'max' }), (commands) => {
+        const first = SharedDict.create({ size: '64k' })
+        const pair = [first, SharedDict.attach(first.handle)] as const
+        const values = new Map<string, Uint8Array>()
+        for (const cmd of commands) {
+          const dict = pair[cmd.via]
+          if (cmd.kind === 'write') {
+            expect(dict.writeEntry('ns', cmd.key, cmd.value, 0, 0)).toBe('ok')
+            values.set(cmd.key, cmd.value)
+          } else if (cmd.kind === 'delete') {
+            dict.deleteEntry('ns', cmd.key)
+            values.delete(cmd.key)
+          } else {
+            const expected = values.get(cmd.key)
+            const read = readInto(dict, 'ns', cmd.key)
+            expect(read === undefined ? undefined : Array.from(read.value)).toEqual(expected === undefined ? undefined : Array.from(expected))
+          }
+          checkSharedDictInvariants(first)
+        }
+        // Each instance applies what it recorded at its next hold.
+        for (const dict of pair) dict.stats()
+        checkSharedDictInvariants(first)
+        const { lru } = inspectSharedDict(first)
+        expect(new Set(lru)).toEqual(new Set([...values.keys()].map((key) => internalKey('ns', key))))
+      }),
+      { numRuns: 300 },
+    )
   })
 })

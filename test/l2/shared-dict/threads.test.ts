@@ -47,7 +47,7 @@ describe('threads', () => {
     new Uint8Array(otherVersion).set(new Uint8Array(dict.handle.buffer))
     new Int32Array(otherVersion)[H_VERSION] = 99
     const cases = [
-      [{ buffer: otherVersion }, 'SharedDict layout version 99, expected 4'],
+      [{ buffer: otherVersion }, 'SharedDict layout version 99, expected 5'],
       [{ buffer: new SharedArrayBuffer(16_384) }, 'handle is not a SharedDict handle'],
       [{ buffer: new ArrayBuffer(16_384) }, 'handle is not a SharedDict handle'],
       [{}, 'handle is not a SharedDict handle'],

@@ -4,9 +4,12 @@
  * operations on each of the round's 3 keys (interleaved), stamping each
  * with the logical time of its call and of its return from a shared
  * counter (`Atomics.add` on `ticks[0]`; `ticks[1]` is the barrier). Posts
- * the {@link HistoryRecord}s at the end.
+ * the {@link HistoryRecord}s at the end. The keys are namespaced (`1:n:…`)
+ * so that `read`, the L2Store read `readEntryInto` that takes no mutex, sees
+ * the same entries as `get` and the writes.
  */
 import { parentPort, workerData } from 'node:worker_threads'
+import type { EntryView } from '../../../../src/l2/l2-store.js'
 import { SharedDict, type SharedDictHandle } from '../../../../src/l2/shared-dict/shared-dict.js'
 import { seededRandom as random } from '../../../helpers/seeded-random.js'
 
@@ -25,12 +28,12 @@ export interface HistoryWorkerData {
 
 /** An operation on one key, as the register model reads it. */
 export type RegisterInput =
-  | { readonly kind: 'get' | 'delete' }
+  | { readonly kind: 'get' | 'read' | 'delete' }
   | { readonly kind: 'set' | 'add'; readonly value: number }
   | { readonly kind: 'incr'; readonly step: number; readonly init: number | undefined }
 
 /**
- * What an operation answered: `get` the value (`undefined` when missing),
+ * What an operation answered: `get` and `read` the value (`undefined` when missing),
  * `set` and `delete` nothing, `add` whether it stored, `incr` the new value
  * or `'not found'`.
  */
@@ -46,9 +49,16 @@ export interface HistoryRecord {
 }
 
 
+/** The namespace of `read`: the stored key of name `name` is `1:n:${name}`. */
+const NAMESPACE = 'n'
+const PREFIX = `${NAMESPACE.length}:${NAMESPACE}:`
+
+const view: EntryView = { bytes: Buffer.alloc(0), start: 0, end: 0, flags: 0, ttl: 0, stale: false, purged: false }
+
 function pickInput(rand: () => number, unique: number): RegisterInput {
   const r = rand()
-  if (r < 0.3) return { kind: 'get' }
+  if (r < 0.15) return { kind: 'get' }
+  if (r < 0.3) return { kind: 'read' }
   if (r < 0.5) return { kind: 'set', value: unique }
   if (r < 0.6) return { kind: 'delete' }
   if (r < 0.8) return { kind: 'add', value: unique }
@@ -61,6 +71,12 @@ function run(dict: SharedDict, key: string, input: RegisterInput): RegisterOutpu
       const value = dict.get(key)?.value
       if (value !== undefined && typeof value !== 'number') throw new Error(`non-number value ${String(value)}`)
       return value
+    }
+    case 'read': {
+      // Numbers are stored as their float64 bytes; a torn read would show a value nobody wrote.
+      if (!dict.readEntryInto(NAMESPACE, key.slice(PREFIX.length), view) || view.stale) return undefined
+      if (view.end - view.start !== 8) throw new Error(`read ${view.end - view.start} bytes of a number`)
+      return view.bytes.readDoubleLE(view.start)
     }
     case 'set':
       if (!dict.set(key, input.value).ok) throw new Error('set failed')
@@ -88,7 +104,7 @@ for (let round = 0; round < data.rounds; round++) {
   const everyone = data.workers * (round + 1)
   if (arrived === everyone) Atomics.notify(ticks, 1)
   for (let seen = arrived; seen < everyone; seen = Atomics.load(ticks, 1)) Atomics.wait(ticks, 1, seen, 50)
-  const keys = [0, 1, 2].map((k) => `r${round}k${k}`)
+  const keys = [0, 1, 2].map((k) => `${PREFIX}r${round}k${k}`)
   for (let i = 0; i < data.opsPerKey * keys.length; i++) {
     const key = keys[i % keys.length]!
     const input = pickInput(rand, (data.index + 1) * 1_000_000 + round * 1_000 + i)

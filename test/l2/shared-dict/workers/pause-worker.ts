@@ -22,6 +22,8 @@ export interface PauseWorkerData {
   readonly busyMs?: number
   readonly gate?: Int32Array
   readonly ownerDeadAfter?: number
+  /** The key `at: 'mutation'` sets, `'pause-worker'` by default. */
+  readonly key?: string
 }
 
 const data = workerData as PauseWorkerData
@@ -46,7 +48,7 @@ let paused = false
   }
   return result
 }
-const done = data.at === 'mutation' ? dict.set('pause-worker', 'value') : dict.ttl('k')
+const done = data.at === 'mutation' ? dict.set(data.key ?? 'pause-worker', 'value') : dict.ttl('k')
 // Recoveries are reported in a microtask.
 await Promise.resolve()
 parentPort!.postMessage({ done, recoveries })
