@@ -137,6 +137,19 @@ export const TOO_LARGE_TO_LEND = -1
 export const READ_CONTENDED = -2
 
 /**
+ * Whether this CPU runs {@link DictCore.readEntryOptimistic} at all. A
+ * seqlock needs the reader's loads of the data to stay between its two
+ * loads of the sequence word, and the writer's stores of the data to stay
+ * after its store of the odd value. JavaScript has no memory fence, but
+ * x86's memory model keeps loads in order with loads and stores with
+ * stores, V8 keeps typed-array accesses in program order around `Atomics`
+ * calls, and its `Atomics.store` and `compareExchange` are full barriers
+ * there. On other CPUs (ARM64 reorders plain loads past an acquiring one)
+ * every L2Store read takes the mutex, as every other call does.
+ */
+export const LOCK_FREE_READS = process.arch === 'x64' || process.arch === 'ia32'
+
+/**
  * How many uses a thread's lock-free reads record before it takes the mutex
  * to apply them to the LRU list (see {@link DictCore.readEntryOptimistic}):
  * one hold per 64 reads instead of one per read.
@@ -285,7 +298,8 @@ export class DictCore {
    * in progress (`H_MUTATING` = our lock word) until {@link DictCore.leave}:
    * a thread killed in between leaves the mark for whoever recovers the
    * dict. Memory order: the mark is stored after the acquiring CAS and
-   * cleared before the releasing CAS, all sequentially consistent.
+   * cleared before the releasing CAS, all sequentially consistent. The
+   * sequence word ({@link H_SEQ}) is odd from here to `leave`.
    */
   enter(): void {
     this.enterToReorder()

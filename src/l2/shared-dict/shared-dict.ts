@@ -30,7 +30,19 @@ import { resolveOwnerDeadAfter } from '../../internal/robust-mutex.js'
 import { realTime } from '../../internal/real-time.js'
 import type { EntryView, L2Entry, L2Store, L2WriteOptions, L2WriteResult, LockResult } from '../l2-store.js'
 import { assertFinite, assertString, flagsArgument, ttlArgument } from './args.js'
-import { CLOCK_UNREAD, DEFERRED_BUFFER, DictCore, INCR_NOT_FINITE, MODE_ADD, MODE_REPLACE, MODE_SAFE, MODE_SET, READ_CONTENDED, TOO_LARGE_TO_LEND } from './dict-core.js'
+import {
+  CLOCK_UNREAD,
+  DEFERRED_BUFFER,
+  DictCore,
+  INCR_NOT_FINITE,
+  LOCK_FREE_READS,
+  MODE_ADD,
+  MODE_REPLACE,
+  MODE_SAFE,
+  MODE_SET,
+  READ_CONTENDED,
+  TOO_LARGE_TO_LEND,
+} from './dict-core.js'
 import { decodeUtf8 } from './utf8.js'
 import { assertDictBuffer, DictViews, H_COPY_ID, publishHeader, writeHeader } from './layout.js'
 import { parseDictSize } from './size.js'
@@ -146,7 +158,7 @@ const readRecordOf = (core: DictCore): DictValue | undefined => core.readRecord(
  *   intact). A supervised thread is never presumed dead, however long it
  *   stays inside a call.
  * - {@link SharedDict.readEntryInto} takes no mutex unless a write overlaps
- *   it, and the use it makes of an entry reaches the LRU list at the
+ *   it (on x86-64; see `LOCK_FREE_READS`), and the use it makes of an entry reaches the LRU list at the
  *   thread's next call that takes the mutex, or after 64 such reads. The
  *   LRU order is exact within a thread (every call that can evict applies
  *   the thread's uses first); another thread's uses may land up to 64 reads
@@ -473,7 +485,7 @@ export class SharedDict implements L2Store {
   readEntryInto(namespace: string, key: string, view: EntryView): boolean {
     const now = this.#stageRead(namespace, key)
     const core = this.#core
-    let found = core.readEntryOptimistic(now, view)
+    let found = LOCK_FREE_READS ? core.readEntryOptimistic(now, view) : READ_CONTENDED
     if (found === READ_CONTENDED) found = this.#readHeld(now, view) as number
     else {
       this.#readClockFirst = !this.#clockIsNative || core.lastEntryExpires
