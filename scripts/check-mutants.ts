@@ -595,6 +595,27 @@ const MUTANTS: Mutant[] = [
     tests: LOCK_FREE_TESTS,
   },
   {
+    name: 'readEntryInto takes the mutex',
+    file: 'src/l2/shared-dict/shared-dict.ts',
+    find: 'LOCK_FREE_READS ? core.readEntryOptimistic(now, view) : READ_CONTENDED',
+    replace: 'READ_CONTENDED',
+    tests: LOCK_FREE_TESTS,
+  },
+  {
+    name: 'readEntry takes the mutex',
+    file: 'src/l2/shared-dict/shared-dict.ts',
+    find: '    if (LOCK_FREE_READS) {\n      const found = this.#core.readEntryOptimistic(now, this.#copyView)',
+    replace: '    if (!LOCK_FREE_READS) {\n      const found = this.#core.readEntryOptimistic(now, this.#copyView)',
+    tests: LOCK_FREE_TESTS,
+  },
+  {
+    name: 'readEntry answers a view on the lent buffer',
+    file: 'src/l2/shared-dict/shared-dict.ts',
+    find: 'value: copyBytes(view.bytes, view.start, view.end - view.start)',
+    replace: 'value: view.bytes.subarray(view.start, view.end)',
+    tests: LOCK_FREE_TESTS,
+  },
+  {
     name: 'a recovery leaves the sequence word odd',
     file: 'src/l2/shared-dict/dict-core.ts',
     find: '    this.#openSeq()\n    this.reset()\n    this.#touchCount = 0\n    this.#closeSeq()\n',

@@ -4,10 +4,11 @@
  *
  * Concurrency is nginx's: one mutex per dict, taken by every call (reads
  * included, since a hit moves the entry in the LRU) for the whole call, so
- * every call is atomic across threads and none spans two. The one exception
- * is the L2Store read `readEntryInto`, MLCache's L2 hit: a seqlock read
- * that takes the mutex only when a write overlaps it, and applies its LRU
- * moves later in batches (see `DictCore.readEntryOptimistic`). Each method here
+ * every call is atomic across threads and none spans two. The exceptions
+ * are the L2Store reads (`readEntryInto`, MLCache's L2 hit, `readEntry`,
+ * `readEntries`): seqlock reads that take the mutex only when a write
+ * overlaps them, and apply their LRU moves later in batches (see
+ * `DictCore.readEntryOptimistic`). Each method here
  * validates its arguments, encodes the key and value into scratch buffers
  * and reads the clock, all before taking the mutex (an L2Store read of a
  * dict on `Date.now` may read it under the mutex instead, see CLOCK_UNREAD);
@@ -30,6 +31,7 @@ import { resolveOwnerDeadAfter } from '../../internal/robust-mutex.js'
 import { realTime } from '../../internal/real-time.js'
 import type { EntryView, L2Entry, L2Store, L2WriteOptions, L2WriteResult, LockResult } from '../l2-store.js'
 import { assertFinite, assertString, flagsArgument, ttlArgument } from './args.js'
+import { copyBytes } from './byte-pool.js'
 import {
   CLOCK_UNREAD,
   DEFERRED_BUFFER,
@@ -127,6 +129,12 @@ const unlockOf = (core: DictCore): boolean => core.unlock()
 const lockTimeLeftOf = (core: DictCore): number => core.lockTimeLeft(realTime())
 const readRecordOf = (core: DictCore): DictValue | undefined => core.readRecord()
 
+/** `readEntry`'s answer for an entry a read without the mutex lent in `view`: a private copy of its bytes. */
+function entryOf(view: EntryView): L2Entry {
+  const entry = { value: copyBytes(view.bytes, view.start, view.end - view.start), flags: view.flags, ttl: view.ttl, stale: view.stale }
+  return view.purged ? { ...entry, purged: true } : entry
+}
+
 /**
  * `lua_shared_dict` in a SharedArrayBuffer: a fixed-size key/value store
  * with per-entry TTL, LRU eviction and stale reads, shared by every
@@ -157,9 +165,11 @@ const readRecordOf = (core: DictCore): DictValue | undefined => core.readRecord(
  *   thread was mid-mutation (nginx only force-unlocks and hopes the zone is
  *   intact). A supervised thread is never presumed dead, however long it
  *   stays inside a call.
- * - {@link SharedDict.readEntryInto} takes no mutex unless a write overlaps
- *   it (on x86-64; see `LOCK_FREE_READS`), and the use it makes of an entry reaches the LRU list at the
- *   thread's next call that takes the mutex, or after 64 such reads. The
+ * - The L2Store reads ({@link SharedDict.readEntryInto},
+ *   {@link SharedDict.readEntry}) take no mutex unless a write overlaps
+ *   them (on x86-64; see `LOCK_FREE_READS`), and the use they make of an
+ *   entry reaches the LRU list at the thread's next call that takes the
+ *   mutex, or after 64 such reads. The
  *   LRU order is exact within a thread (every call that can evict applies
  *   the thread's uses first); another thread's uses may land up to 64 reads
  *   late.
@@ -194,6 +204,8 @@ export class SharedDict implements L2Store {
   #readClockFirst: boolean
   /** Whether the clock is `Date.now` as it was when the dict was made (see CLOCK_UNREAD). */
   readonly #clockIsNative: boolean
+  /** Where `readEntry` has a read without the mutex lend the bytes it then copies. */
+  readonly #copyView: EntryView = { bytes: Buffer.alloc(0), start: 0, end: 0, flags: 0, ttl: 0, stale: false, purged: false }
 
   /**
    * Creates a dict of `options.size` bytes (`'64m'`, `'512k'`, `'1g'` or a
@@ -466,10 +478,21 @@ export class SharedDict implements L2Store {
   /**
    * {@link L2Store.readEntry}: `getStale` of the namespaced key, answering a
    * private copy of the stored bytes and the remaining TTL in ms. A fresh
-   * read is a use; no expiry sweep runs first.
+   * read is a use; no expiry sweep runs first. Like
+   * {@link SharedDict.readEntryInto}, it takes no mutex unless a write
+   * overlaps it (then copies out of the lent buffer), and its use reaches
+   * the LRU list later.
    */
   readEntry(namespace: string, key: string): L2Entry | undefined {
-    const entry = this.#readHeld(this.#stageRead(namespace, key), undefined) as L2Entry | undefined
+    const now = this.#stageRead(namespace, key)
+    if (LOCK_FREE_READS) {
+      const found = this.#core.readEntryOptimistic(now, this.#copyView)
+      if (found !== READ_CONTENDED) {
+        this.#readOptimistically()
+        return found === 0 ? undefined : entryOf(this.#copyView)
+      }
+    }
+    const entry = this.#readHeld(now, undefined) as L2Entry | undefined
     return this.#core.deferred === 0 ? entry : this.#settleLarge(entry, () => this.readEntry(namespace, key))
   }
 
@@ -487,10 +510,7 @@ export class SharedDict implements L2Store {
     const core = this.#core
     let found = LOCK_FREE_READS ? core.readEntryOptimistic(now, view) : READ_CONTENDED
     if (found === READ_CONTENDED) found = this.#readHeld(now, view) as number
-    else {
-      this.#readClockFirst = !this.#clockIsNative || core.lastEntryExpires
-      if (core.touchesDue) this.#applyTouches()
-    }
+    else this.#readOptimistically()
     if (found !== TOO_LARGE_TO_LEND) return found === 1
     const entry = this.readEntry(namespace, key)
     if (entry === undefined) return false
@@ -543,9 +563,15 @@ export class SharedDict implements L2Store {
     return result
   }
 
-  /** Applies the uses this thread's lock-free reads recorded to the LRU list (see `DictCore.readEntryOptimistic`). */
-  #applyTouches(): void {
+  /**
+   * After a read without the mutex: whether the next read reads the clock
+   * first, as after any L2Store read, and the LRU uses recorded, applied
+   * once there is a batch of them (see `DictCore.readEntryOptimistic`).
+   */
+  #readOptimistically(): void {
     const core = this.#core
+    this.#readClockFirst = !this.#clockIsNative || core.lastEntryExpires
+    if (!core.touchesDue) return
     core.enterToReorder()
     core.leave()
     core.release()

@@ -64,7 +64,7 @@ describe('readEntry() and writeEntry()', () => {
     for (const key of keys) expect(dict.readEntry('cache', key)?.value).toEqual(bytes(key.length & 0xff))
   })
 
-  it('a fresh readEntry() is a use; no expiry sweep runs before it', () => {
+  it('a fresh readEntry() is a use once the thread next takes the mutex; no expiry sweep runs before it', () => {
     const clock = fakeClock()
     const dict = dicts.create({ size: '16k', clock: clock.now })
     dict.set('expired', 1, 10)
@@ -72,6 +72,8 @@ describe('readEntry() and writeEntry()', () => {
     dict.set('newest', 1)
     clock.advance(10)
     expect(dict.readEntry('cache', 'key')?.ttl).toBe(0)
+    expect(inspectSharedDict(dict).lru).toEqual(['newest', '5:cache:key', 'expired'])
+    dict.stats()
     expect(inspectSharedDict(dict).lru).toEqual(['5:cache:key', 'newest', 'expired'])
   })
 
@@ -166,6 +168,8 @@ describe('readEntry() and writeEntry()', () => {
       { value: bytes(1), flags: 1, ttl: -5, stale: true },
       { value: bytes(2), flags: 2, ttl: 0, stale: false },
     ])
+    // The uses reach the LRU list at the thread's next call that takes the mutex.
+    dict.stats()
     expect(inspectSharedDict(dict).lru).toEqual(['5:cache:a', '5:cache:b', '5:cache:stale'])
     expect(dict.readEntries('cache', [])).toEqual([])
   })

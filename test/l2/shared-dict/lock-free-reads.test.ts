@@ -1,8 +1,8 @@
 /**
- * `readEntryInto` reads without the dict mutex (a seqlock on the dict's
- * sequence word) and records the use it makes of a fresh entry, which the
- * thread applies to the LRU list at its next hold of the mutex or after a
- * batch of 64 reads.
+ * The L2Store reads `readEntryInto` and `readEntry` read without the dict
+ * mutex (a seqlock on the dict's sequence word) and record the use they
+ * make of a fresh entry, which the thread applies to the LRU list at its
+ * next hold of the mutex or after a batch of 64 reads.
  */
 import { describe, expect, it } from 'vitest'
 import { lockWordOf } from '../../../src/internal/robust-mutex.js'
@@ -26,22 +26,35 @@ const lentBytes = (v: EntryView): number[] => Array.from(v.bytes.subarray(v.star
 /** The LRU list of `dict`, most recent first, as stored (without applying any recorded use). */
 const lruOf = (dict: Parameters<typeof inspectSharedDict>[0]): string[] => inspectSharedDict(dict).lru
 
-describe('readEntryInto() without the mutex', () => {
-  it('answers while another thread holds the mutex, and leaves the mutex word alone', () => {
-    const dict = dicts.create({ size: '16k' })
+describe('readEntryInto() and readEntry() without the mutex', () => {
+  it('answer while another thread holds the mutex, and leave the mutex word alone', () => {
+    // A read that took the mutex would presume this owner (no supervisor, no progress) dead after 100 ms and steal it.
+    const dict = dicts.create({ size: '16k', ownerDeadAfter: 100, onRecover: () => undefined })
     dict.writeEntry('n', 'k', Uint8Array.of(7, 8, 9), 0, 3)
     const i32 = new Int32Array(dict.handle.buffer)
-    const otherOwner = lockWordOf(4_242, true)
+    const otherOwner = lockWordOf(4_242, false)
     Atomics.store(i32, H_MUTEX, otherOwner)
     try {
       const v = view()
       expect(dict.readEntryInto('n', 'k', v)).toBe(true)
       expect([lentBytes(v), v.flags, v.ttl, v.stale]).toEqual([[7, 8, 9], 3, 0, false])
       expect(dict.readEntryInto('n', 'missing', v)).toBe(false)
+      expect(dict.readEntry('n', 'k')).toEqual({ value: Uint8Array.of(7, 8, 9), flags: 3, ttl: 0, stale: false })
+      expect(dict.readEntry('n', 'missing')).toBeUndefined()
       expect(Atomics.load(i32, H_MUTEX)).toBe(otherOwner)
     } finally {
       Atomics.store(i32, H_MUTEX, 0)
     }
+  })
+
+  it('readEntry() answers a private copy, which later reads of the thread leave intact', () => {
+    const dict = dicts.create({ size: '16k' })
+    dict.writeEntry('n', 'a', Uint8Array.of(1, 1, 1), 0, 0)
+    dict.writeEntry('n', 'b', Uint8Array.of(2, 2, 2), 0, 0)
+    const a = dict.readEntry('n', 'a')!.value
+    expect(dict.readEntryInto('n', 'b', view())).toBe(true)
+    expect(Array.from(dict.readEntry('n', 'b')!.value)).toEqual([2, 2, 2])
+    expect(Array.from(a)).toEqual([1, 1, 1])
   })
 
   it('of a key a paused writer is inserting waits for the mutation to end instead of reading it half made', async () => {
