@@ -524,7 +524,11 @@ export class DictCore {
 
   // ------------------------------------------------------------ operations (mutex held)
 
-  /** `get`: pre-op sweep, then a live entry, made most recently used. */
+  /**
+   * `get`: pre-op sweep, then a live entry, made most recently used. Held
+   * with `enterToReorder`: only a sweep that frees an entry changes what
+   * lock-free reads see, and it opens the sequence word for that.
+   */
   get(now: number): DictEntry | undefined {
     this.#expireTail(now, 1)
     const p = this.#lookup(now, 0)
@@ -1009,6 +1013,8 @@ export class DictCore {
       const expired = (this.#u8[p * 8 + E_ENTRY_FLAGS]! & keep) === 0 && this.#isExpired(p, now)
       if (n++ !== 0 && !expired) break
       this.#count(expired ? F_EXPIRED_FREED : F_FORCIBLE_EVICTIONS)
+      // A `get` holds the mutex without the sequence word until its sweep frees something.
+      this.#openSeq()
       this.#removeEntry(p)
       freed++
     }

@@ -288,7 +288,7 @@ export class SharedDict implements L2Store {
     const now = this.#clock()
     const core = this.#core
     core.encodeKey(key)
-    core.enter()
+    core.enterToReorder()
     let entry
     try {
       entry = core.get(now)

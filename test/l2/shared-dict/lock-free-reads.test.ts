@@ -47,6 +47,29 @@ describe('readEntryInto() and readEntry() without the mutex', () => {
     }
   })
 
+  it('the sequence word moves by two over each change a lookup could see, and stays put over reads and LRU moves', () => {
+    let now = 1_000
+    const dict = dicts.create({ size: '16k', clock: () => now })
+    const i32 = new Int32Array(dict.handle.buffer)
+    const seq = (): number => Atomics.load(i32, H_SEQ)
+    const moves = (call: () => unknown): number => {
+      const before = seq()
+      call()
+      return seq() - before
+    }
+    expect(moves(() => dict.writeEntry('n', 'a', Uint8Array.of(1), 0, 0))).toBe(2)
+    expect(moves(() => dict.set('short', 1, 10))).toBe(2)
+    expect(moves(() => dict.readEntryInto('n', 'a', view()))).toBe(0)
+    expect(moves(() => dict.readEntry('n', 'a'))).toBe(0)
+    // get() moves the entry it finds in the LRU list, and applies the uses above: no change a lookup sees.
+    expect(moves(() => dict.get('1:n:a'))).toBe(0)
+    now += 20
+    // Its sweep frees the expired entry at the LRU tail: that one is seen.
+    expect(moves(() => dict.get('1:n:a'))).toBe(2)
+    expect(dict.stats().expiredFreed).toBe(1)
+    expect(moves(() => dict.deleteEntry('n', 'a'))).toBe(2)
+  })
+
   it('readEntry() answers a private copy, which later reads of the thread leave intact', () => {
     const dict = dicts.create({ size: '16k' })
     dict.writeEntry('n', 'a', Uint8Array.of(1, 1, 1), 0, 0)

@@ -2,8 +2,9 @@
  * Worker entry for the lock-free read stress test. Every value written is
  * one byte repeated, so a read that mixed two writes shows two bytes.
  * - `writer`: `rounds` times, rewrites the hot key in place (same length,
- *   the next byte), writes a churn key of a random length and deletes
- *   another, so blocks are freed, split and reused under the readers.
+ *   the next byte), writes a churn key of a random length that expires at
+ *   once, lets a `get` sweep expired entries away and deletes another
+ *   churn key, so blocks are freed, split and reused under the readers.
  * - `reader`: reads the hot key and the churn keys with `readEntryInto`
  *   until `stop[0]` is set, and counts what it found and what was mixed.
  * Posts a {@link SeqlockReport} at the end.
@@ -47,7 +48,8 @@ if (data.role === 'writer') {
   const hot = new Uint8Array(HOT_BYTES)
   for (let round = 0; round < data.rounds; round++) {
     dict.writeEntry('n', 'hot', hot.fill(round & 0xff), 0, 0)
-    dict.writeEntry('n', churnKey(), new Uint8Array(1 + Math.floor(rand() * 600)).fill(round & 0xff), 0, 0)
+    dict.writeEntry('n', churnKey(), new Uint8Array(1 + Math.floor(rand() * 600)).fill(round & 0xff), 0.001, 0)
+    dict.get('sweep')
     dict.deleteEntry('n', churnKey())
   }
 } else {
