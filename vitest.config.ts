@@ -28,6 +28,16 @@ export default defineConfig({
           env: { MLCACHE_TEST_L2: 'async' },
         },
       },
+      {
+        // The SharedDict suites again with every L2Store read under the mutex, as on a CPU
+        // without x86's memory order (LOCK_FREE_READS in dict-core.ts).
+        extends: true,
+        test: {
+          name: 'locked-reads',
+          include: ['test/l2/shared-dict/**/*.test.ts'],
+          env: { MLCACHE_LOCKED_READS: '1' },
+        },
+      },
     ],
   },
 })

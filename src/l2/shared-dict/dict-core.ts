@@ -137,17 +137,18 @@ export const TOO_LARGE_TO_LEND = -1
 export const READ_CONTENDED = -2
 
 /**
- * Whether this CPU runs {@link DictCore.readEntryOptimistic} at all. A
+ * Whether L2Store reads run {@link DictCore.readEntryOptimistic} at all. A
  * seqlock needs the reader's loads of the data to stay between its two
  * loads of the sequence word, and the writer's stores of the data to stay
  * after its store of the odd value. JavaScript has no memory fence, but
  * x86's memory model keeps loads in order with loads and stores with
  * stores, V8 keeps typed-array accesses in program order around `Atomics`
  * calls, and its `Atomics.store` and `compareExchange` are full barriers
- * there. On other CPUs (ARM64 reorders plain loads past an acquiring one)
+ * there. On other CPUs (ARM64 reorders plain loads past an acquiring one),
+ * or with `MLCACHE_LOCKED_READS=1` in the environment when the module loads,
  * every L2Store read takes the mutex, as every other call does.
  */
-export const LOCK_FREE_READS = process.arch === 'x64' || process.arch === 'ia32'
+export const LOCK_FREE_READS = (process.arch === 'x64' || process.arch === 'ia32') && process.env['MLCACHE_LOCKED_READS'] !== '1'
 
 /**
  * How many uses a thread's lock-free reads record before it takes the mutex
