@@ -488,7 +488,7 @@ export class SharedDict implements L2Store {
     if (LOCK_FREE_READS) {
       const found = this.#core.readEntryOptimistic(now, this.#copyView)
       if (found !== READ_CONTENDED) {
-        this.#readOptimistically()
+        this.#afterLockFreeRead()
         return found === 0 ? undefined : entryOf(this.#copyView)
       }
     }
@@ -510,7 +510,7 @@ export class SharedDict implements L2Store {
     const core = this.#core
     let found = LOCK_FREE_READS ? core.readEntryOptimistic(now, view) : READ_CONTENDED
     if (found === READ_CONTENDED) found = this.#readHeld(now, view) as number
-    else this.#readOptimistically()
+    else this.#afterLockFreeRead()
     if (found !== TOO_LARGE_TO_LEND) return found === 1
     const entry = this.readEntry(namespace, key)
     if (entry === undefined) return false
@@ -568,7 +568,7 @@ export class SharedDict implements L2Store {
    * first, as after any L2Store read, and the LRU uses recorded, applied
    * once there is a batch of them (see `DictCore.readEntryOptimistic`).
    */
-  #readOptimistically(): void {
+  #afterLockFreeRead(): void {
     const core = this.#core
     this.#readClockFirst = !this.#clockIsNative || core.lastEntryExpires
     if (!core.touchesDue) return
