@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest'
 import { lockWordOf } from '../../../src/internal/robust-mutex.js'
 import { reapThread } from '../../../src/internal/thread-reaper.js'
 import { inspectSharedDict } from '../../../src/l2/shared-dict/invariants.js'
-import { H_MUTATING, H_MUTEX } from '../../../src/l2/shared-dict/layout.js'
+import { H_MUTATING, H_MUTEX, H_SEQ } from '../../../src/l2/shared-dict/layout.js'
 import type { SharedDict } from '../../../src/l2/shared-dict/shared-dict.js'
 import { recordingDict } from '../../helpers/recording-dict.js'
 import { useCheckedDicts } from '../../helpers/shared-dict-invariants.js'
@@ -71,7 +71,11 @@ describe('a worker that dies holding the dict mutex', () => {
     // The failpoint stopped `set` between the bucket link and the LRU link.
     expect(inspectSharedDict(dict).entries.map((entry) => entry.key)).toContain('hang-worker')
     expect(inspectSharedDict(dict).lru).not.toContain('hang-worker')
+    // It died with the sequence word odd; the emptying leaves it even, so reads without the mutex resume.
+    const words = new Int32Array(dict.handle.buffer)
+    expect(Atomics.load(words, H_SEQ) & 1).toBe(1)
     reapThread(id)
+    expect(Atomics.load(words, H_SEQ) & 1).toBe(0)
     expect(dict.stats()).toMatchObject({ entries: 0, recoveries: 1 })
     expect(dict.get('before')).toBeUndefined()
     expect(dict.set('after', 2).ok).toBe(true)

@@ -10,6 +10,7 @@ import {
   H_GENERATION,
   H_MUTATING,
   H_MUTEX,
+  H_SEQ,
 } from '../../../src/l2/shared-dict/layout.js'
 import { SharedDict } from '../../../src/l2/shared-dict/shared-dict.js'
 import { recordingDict } from '../../helpers/recording-dict.js'
@@ -27,14 +28,17 @@ function corrupt(dict: SharedDict, key: string): void {
 describe('recovery from an interrupted mutation', () => {
   it('an exception inside a critical section empties the dict, releases the mutex, is reported and rethrown', async () => {
     const { dict, recoveries } = recordingDict(dicts)
-    const generation = new Int32Array(dict.handle.buffer)[H_GENERATION]
+    const words = new Int32Array(dict.handle.buffer)
+    const generation = words[H_GENERATION]
     dict.set('good', 1)
     dict.set('bad', 'string')
     corrupt(dict, 'bad')
+    const seq = Atomics.load(words, H_SEQ)
     expect(() => dict.get('bad')).toThrow(RangeError)
-    const words = new Int32Array(dict.handle.buffer)
     expect(Atomics.load(words, H_MUTEX)).toBe(0)
     expect(Atomics.load(words, H_MUTATING)).toBe(0)
+    // Reads without the mutex see the emptying as a change: the sequence word moved on, and is even.
+    expect(Atomics.load(words, H_SEQ)).toBe(seq + 2)
     expect(Atomics.load(words, H_GENERATION)).toBe((generation ?? 0) + 1)
     expect(dict.stats()).toMatchObject({ entries: 0, usedBytes: 0, recoveries: 1 })
     expect(dict.get('good')).toBeUndefined()
