@@ -623,6 +623,13 @@ const MUTANTS: Mutant[] = [
     tests: LOCK_FREE_TESTS,
   },
   {
+    name: 'a lookup follows a bucket link outside the arena',
+    file: 'src/l2/shared-dict/hash-index.ts',
+    find: '      if (p < this.#firstUnit || p > this.#lastUnit) return LEAVES_ARENA\n',
+    replace: '',
+    tests: RECOVERY_TESTS,
+  },
+  {
     name: 'a recovery leaves the sequence word odd',
     file: 'src/l2/shared-dict/dict-core.ts',
     find: '    this.#openSeq()\n    this.reset()\n    this.#touchCount = 0\n    this.#closeSeq()\n',

@@ -54,6 +54,11 @@ export function finishHash(h: number): number {
   return h >>> 0
 }
 
+/** {@link HashIndex.find}'s walk: the chain runs longer than any chain can (it loops). */
+const LOOPS = -1
+/** {@link HashIndex.find}'s walk: a link points outside the arena. */
+const LEAVES_ARENA = -2
+
 /** The bucket array of one attached dict instance (the state itself is shared). */
 export class HashIndex {
   readonly #u32: Uint32Array
@@ -69,7 +74,7 @@ export class HashIndex {
    * the dict (`DictCore.recover`).
    */
   readonly #maxChain: number
-  /** The first and last unit offsets an entry can start at: a lock-free read checks every link it follows against them. */
+  /** The first and last unit offsets an entry can start at: every lookup checks the links it follows against them. */
   readonly #firstUnit: number
   readonly #lastUnit: number
 
@@ -98,42 +103,44 @@ export class HashIndex {
    * for a loader lock, 0 for a value), or 0. The kind is part of the
    * identity, so a lock never answers a value lookup and vice versa, even
    * when a user key happens to spell a lock key.
+   * @throws {RangeError} the chain is corrupt: it loops, or a link leaves the arena
    */
   find(hash: number, key: Uint8Array, length: number, pinned: number): number {
-    const u32 = this.#u32
-    const u8 = this.#u8
-    let steps = 0
-    for (let p = u32[this.#base + (hash & this.#mask)]!; p !== 0; p = u32[(p << 1) + E_BUCKET_NEXT]!) {
-      if (++steps > this.#maxChain) throw new RangeError('SharedDict bucket chain loops')
-      const w = p << 1
-      if (u32[w + E_HASH] !== hash || u32[w + E_KEY_LEN] !== length) continue
-      const at = p * 8
-      if ((u8[at + E_ENTRY_FLAGS]! & EF_PINNED) !== pinned) continue
-      let i = 0
-      while (i < length && u8[at + E_KEY + i] === key[i]) i++
-      if (i === length) return p
-    }
-    return 0
+    const p = this.#walk(hash, key, length, pinned)
+    if (p === LOOPS) throw new RangeError('SharedDict bucket chain loops')
+    if (p === LEAVES_ARENA) throw new RangeError('SharedDict bucket chain leaves the arena')
+    return p
   }
 
   /**
    * {@link HashIndex.find} of a value entry without the mutex, while a
    * writer may be relinking the chain (`DictCore.readEntryOptimistic`): what
-   * it reads may be torn, so every link is checked to lie in the arena and
-   * the walk is bounded. Answers the entry, 0 for none, or -1 when a link
-   * cannot be right; either answer counts only if the dict's sequence word
-   * did not move meanwhile.
+   * it reads may be torn, so the walk's checks of every link answer a
+   * negative number instead of throwing. Answers the entry, 0 for none, or
+   * a negative number when a link cannot be right; either answer counts
+   * only if the dict's sequence word did not move meanwhile.
    */
   findUnlocked(hash: number, key: Uint8Array, length: number): number {
+    return this.#walk(hash, key, length, 0)
+  }
+
+  /**
+   * The walk of {@link HashIndex.find}: the entry, 0 for none, or
+   * {@link LOOPS} or {@link LEAVES_ARENA} for a chain that cannot be right.
+   * Every link is checked to lie in the arena and the walk is bounded, so
+   * even a chain torn by a concurrent writer cannot run wild.
+   */
+  #walk(hash: number, key: Uint8Array, length: number, pinned: number): number {
     const u32 = this.#u32
     const u8 = this.#u8
     let steps = 0
     for (let p = u32[this.#base + (hash & this.#mask)]!; p !== 0; p = u32[(p << 1) + E_BUCKET_NEXT]!) {
-      if (p < this.#firstUnit || p > this.#lastUnit || ++steps > this.#maxChain) return -1
+      if (p < this.#firstUnit || p > this.#lastUnit) return LEAVES_ARENA
+      if (++steps > this.#maxChain) return LOOPS
       const w = p << 1
       if (u32[w + E_HASH] !== hash || u32[w + E_KEY_LEN] !== length) continue
       const at = p * 8
-      if ((u8[at + E_ENTRY_FLAGS]! & EF_PINNED) !== 0) continue
+      if ((u8[at + E_ENTRY_FLAGS]! & EF_PINNED) !== pinned) continue
       let i = 0
       while (i < length && u8[at + E_KEY + i] === key[i]) i++
       if (i === length) return p

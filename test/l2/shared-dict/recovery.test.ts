@@ -110,4 +110,28 @@ describe('a structure damaged beyond what a mutation leaves', () => {
     await Promise.resolve()
     expect(recoveries).toEqual([{ reason: 'exception', threadId, emptied: true }])
   })
+
+  it('a bucket chain linking outside the arena makes the lookup throw and empties the dict instead of reading the header as an entry', async () => {
+    const { dict, recoveries } = recordingDict(dicts, '64k')
+    dict.set('first', 1)
+    const u32 = new Uint32Array(dict.handle.buffer)
+    const [entry] = inspectSharedDict(dict).entries
+    // Another key of the same bucket, so that its lookup follows the entry's next link.
+    const mask = u32[H_BUCKET_COUNT]! - 1
+    const bucket = u32[(entry!.offset << 1) + E_HASH]! & mask
+    let other = ''
+    for (let i = 0; other === ''; i++) {
+      dict.set(`probe-${i}`, i)
+      const probe = inspectSharedDict(dict).entries.find((e) => e.key === `probe-${i}`)!
+      if ((u32[(probe.offset << 1) + E_HASH]! & mask) === bucket) other = `probe-${i}`
+      dict.delete(`probe-${i}`)
+    }
+    // The entry's next link points at unit 1, inside the header.
+    u32[(entry!.offset << 1) + E_BUCKET_NEXT] = 1
+    expect(() => dict.get(other)).toThrow('SharedDict bucket chain leaves the arena')
+    expect(dict.stats()).toMatchObject({ entries: 0, recoveries: 1 })
+    expect(dict.set('after', 1).ok).toBe(true)
+    await Promise.resolve()
+    expect(recoveries).toEqual([{ reason: 'exception', threadId, emptied: true }])
+  })
 })
