@@ -32,8 +32,8 @@ export interface SeqlockReport {
   readonly mixed: number
 }
 
-export const HOT_BYTES = 4_000
-export const CHURN_KEYS = 40
+const HOT_BYTES = 4_000
+const CHURN_KEYS = 40
 
 const data = workerData as SeqlockWorkerData
 const dict = SharedDict.attach(data.handle)
